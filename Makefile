@@ -1,0 +1,37 @@
+# Oragami Composer — developer entry points. Quick start: `make demo`, then `make test`.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+export DAGSTER_HOME ?= $(CURDIR)/var/dagster_home
+
+.PHONY: install demo test dagster dashboard clean
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP)
+
+## Seed a demo account, run the daily job on the last 20 bundled sessions, backtest, print a summary.
+demo: install
+	@mkdir -p $(DAGSTER_HOME)
+	$(BIN)/oragami demo
+
+## Run the whole test suite (DuckDB and the local Postgres).
+test: install
+	$(BIN)/python -m pytest -q
+
+## Open the Dagster UI on the definitions in orchestration/definitions.py.
+dagster: install
+	@mkdir -p $(DAGSTER_HOME)
+	$(BIN)/dagster dev -w workspace.yaml
+
+## Open the Streamlit dashboard on the warehouse.
+dashboard: install
+	$(BIN)/streamlit run dashboards/streamlit_app.py
+
+clean:
+	rm -rf $(VENV) var/*.duckdb var/dagster_home

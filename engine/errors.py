@@ -1,0 +1,43 @@
+"""Errors raised by the engine. Each names *what* is wrong and *where* (file, node path, field)."""
+from __future__ import annotations
+
+
+class SymphonyError(ValueError):
+    """A symphony that cannot be read or evaluated.
+
+    Attributes:
+        message: what is wrong, in words.
+        source: the file (or other origin) the symphony came from, if known.
+        node_path: where in the tree, as child indices from the root (``"root/0/2"``), if known.
+        field: the offending field (``"lhs-fn"``, ``"weight"``), if known.
+    """
+
+    def __init__(self, message: str, *, source: str | None = None, node_path: str | None = None,
+                 field: str | None = None) -> None:
+        self.message = message
+        self.source = source
+        self.node_path = node_path
+        self.field = field
+        super().__init__(self.__str__())
+
+    def with_source(self, source: str) -> "SymphonyError":
+        """Return a copy of this error that names the file it came from."""
+        return type(self)(self.message, source=source, node_path=self.node_path, field=self.field)
+
+    def __str__(self) -> str:
+        where = []
+        if self.source:
+            where.append(self.source)
+        if self.node_path:
+            where.append(f"node {self.node_path}")
+        if self.field:
+            where.append(f"field '{self.field}'")
+        return f"{': '.join(where)}: {self.message}" if where else self.message
+
+
+class SymphonyParseError(SymphonyError):
+    """The text is not a well-formed symphony in any supported encoding (syntax, unknown node or function)."""
+
+
+class DataError(ValueError):
+    """Market data needed for an evaluation or backtest is missing or unusable (names the ticker and dates)."""
