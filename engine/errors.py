@@ -41,3 +41,22 @@ class SymphonyParseError(SymphonyError):
 
 class DataError(ValueError):
     """Market data needed for an evaluation or backtest is missing or unusable (names the ticker and dates)."""
+
+
+class SymphonyWarning(UserWarning):
+    """A symphony that was read, but only after a documented repair (e.g. specified weights normalised to sum 1).
+
+    Carries the same ``source`` / ``node_path`` / ``field`` attributes as :class:`SymphonyError` and renders them the
+    same way, so ``str(warning)`` says which file, which node and which field was repaired.
+    """
+
+    def __init__(self, message: str, *, source: str | None = None, node_path: str | None = None,
+                 field: str | None = None) -> None:
+        self.message = message
+        self.source = source
+        self.node_path = node_path
+        self.field = field
+        super().__init__(self.__str__())
+
+    def __str__(self) -> str:
+        return SymphonyError.__str__(self)  # type: ignore[arg-type]
