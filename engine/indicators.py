@@ -1,0 +1,389 @@
+"""The nine core Composer indicator functions over a wide frame of adjusted closes (composer_format.md §4).
+
+Every function takes ``closes``, a wide frame (index = sessions, ascending; columns = tickers; float64 adjusted
+closes; NaN before a ticker's first bar) and returns a frame of the same index and columns holding the value of the
+indicator for each ticker on each session, computed from that session's close and earlier closes only (no
+look-ahead). A value is NaN until the ticker has enough history (the warm-up of each function is in its docstring):
+
+* price-level functions (``moving-average-price``, ``exponential-moving-average-price``,
+  ``standard-deviation-price``) need N closes;
+* return-based functions (``cumulative-return``, ``moving-average-return``, ``standard-deviation-return``,
+  ``relative-strength-index``, ``max-drawdown``) need N+1 closes, i.e. N daily returns (composer_format.md §4,
+  "an N-day function needs N+1 closes").
+
+Units are the units of the constants in symphony conditions: dollars for price-level functions, **percent** for
+return-type functions (``cumulative-return SPY 10 < -6`` means −6 %), 0–100 for RSI. The formulas, and the
+evidence that they are Composer's (its own indicator values of 2022-10-24), are in ``docs/semantics.md``.
+
+Input contract (checked, :class:`ValueError` otherwise): the index is ascending and unique, and each column is one
+contiguous run of values — NaN may lead (before the first bar) or trail (after a delisting), but not interrupt it;
+the loader forward-fills interior gaps. Dispatch by JSON name through :func:`compute_indicator`.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from numbers import Integral
+
+import numpy as np
+import pandas as pd
+import talib
+from numpy.lib.stride_tricks import sliding_window_view
+
+from engine.model import FUNCTIONS
+
+__all__ = [
+    "INDICATOR_FUNCTIONS",
+    "compute_indicator",
+    "cumulative_return",
+    "current_price",
+    "exponential_moving_average_price",
+    "max_drawdown",
+    "moving_average_price",
+    "moving_average_return",
+    "relative_strength_index",
+    "standard_deviation_price",
+    "standard_deviation_return",
+]
+
+#: RSI value when every close so far is equal (average gain = average loss = 0, RS = 0/0). TA-Lib returns 0
+#: there; we return the neutral 50 (our convention: Composer's value is unknown, see docs/semantics.md).
+FLAT_RSI = 50.0
+
+#: Upper bound on the elements of one sliding-window block in :func:`max_drawdown` (memory ≈ 3 × 8 B × this).
+_MDD_BLOCK_ELEMENTS = 2_000_000
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Input checks and shared helpers
+# ---------------------------------------------------------------------------------------------------------------
+
+def _check_window(fn: str, window: object, minimum: int = 1) -> int:
+    """Return ``window`` as an ``int`` ≥ ``minimum`` trading days, or raise ValueError naming ``fn``."""
+    if window is None:
+        raise ValueError(f"{fn}: missing window (a number of trading days)")
+    if isinstance(window, bool) or not isinstance(window, Integral):
+        raise ValueError(f"{fn}: window must be an integer number of trading days, got {window!r}")
+    if window < minimum:
+        raise ValueError(f"{fn}: window must be >= {minimum} trading days, got {window}")
+    return int(window)
+
+
+def _check_closes(fn: str, closes: pd.DataFrame) -> pd.DataFrame:
+    """Validate the wide close frame and return it as float64 (see the module docstring for the contract)."""
+    if not isinstance(closes, pd.DataFrame):
+        raise ValueError(f"{fn}: closes must be a wide pandas DataFrame (sessions × tickers), "
+                         f"got {type(closes).__name__}")
+    if not closes.index.is_monotonic_increasing or not closes.index.is_unique:
+        raise ValueError(f"{fn}: closes must be indexed by unique sessions in ascending order")
+    frame = closes.astype("float64")
+    values = frame.to_numpy()
+    if values.size:
+        valid = ~np.isnan(values)
+        count = valid.sum(axis=0)
+        first = valid.argmax(axis=0)
+        last = values.shape[0] - 1 - valid[::-1].argmax(axis=0)
+        gapped = (count > 0) & (count < last - first + 1)
+        if gapped.any():
+            j = int(np.flatnonzero(gapped)[0])
+            gap_row = first[j] + int(np.flatnonzero(~valid[first[j]:last[j] + 1, j])[0])
+            raise ValueError(f"{fn}: closes of {frame.columns[j]!r} have a gap at {frame.index[gap_row]!r} "
+                             f"(NaN between the first and last bar); forward-fill interior gaps first")
+    return frame
+
+
+def _like(frame: pd.DataFrame, values: np.ndarray) -> pd.DataFrame:
+    """A frame with the index and columns of ``frame`` holding ``values``."""
+    return pd.DataFrame(values, index=frame.index, columns=frame.columns)
+
+
+def _daily_returns(frame: pd.DataFrame) -> pd.DataFrame:
+    """Simple daily returns ``P_t / P_{t-1} - 1`` (fraction); NaN on each ticker's first bar and before it."""
+    return frame / frame.shift(1) - 1.0
+
+
+def _per_column(frame: pd.DataFrame, kernel: Callable[[np.ndarray], np.ndarray]) -> pd.DataFrame:
+    """Apply ``kernel`` to the run of values of each column and place the result back (NaN elsewhere).
+
+    ``kernel`` maps a 1-D float64 array without NaN to an array of the same length. TA-Lib functions would also
+    skip leading NaN themselves; slicing makes the placement explicit and supports trailing NaN as well.
+    """
+    values = frame.to_numpy()
+    out = np.full(values.shape, np.nan)
+    for j in range(values.shape[1]):
+        rows = np.flatnonzero(~np.isnan(values[:, j]))
+        if rows.size:
+            lo, hi = rows[0], rows[-1] + 1
+            out[lo:hi, j] = kernel(values[lo:hi, j])
+    return _like(frame, out)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The nine functions
+# ---------------------------------------------------------------------------------------------------------------
+
+def current_price(closes: pd.DataFrame, window: int | None = None) -> pd.DataFrame:
+    """Close of each session: ``current-price`` (composer_format.md §4, DOC [H-SMA]).
+
+    Formula: ``P_t`` (in a backtest the adjusted close of day t; live, the evaluator passes the real-time price
+    as today's close).
+
+    Args:
+        closes: wide adjusted closes, index = sessions (ascending), columns = tickers, float64, NaN before a
+            ticker's first bar.
+        window: must be None — the function takes no parameters.
+
+    Returns:
+        Frame of ``closes``'s shape, in dollars; NaN where ``closes`` is NaN (warm-up: 1 close).
+
+    Raises:
+        ValueError: a window was given, or ``closes`` breaks the input contract.
+    """
+    if window is not None:
+        raise ValueError(f"current-price: takes no window, got {window!r}")
+    return _check_closes("current-price", closes).copy()
+
+
+def cumulative_return(closes: pd.DataFrame, window: int) -> pd.DataFrame:
+    """Return over the last N sessions: ``cumulative-return`` (composer_format.md §4).
+
+    Formula: ``100 · (P_t / P_{t−N} − 1)``.
+
+    Args:
+        closes: wide adjusted closes, index = sessions (ascending), columns = tickers, float64, NaN before a
+            ticker's first bar.
+        window: N ≥ 1 trading days.
+
+    Returns:
+        Frame of ``closes``'s shape, in **percent** (``-6.0`` = −6 %); NaN until N+1 closes exist.
+
+    Source: VERIFIED against Composer's own values for N = 1, 2, 3, 5, 6 (docs/semantics.md); Composer stores the
+    fraction internally (``cum-return-pct``), symphony thresholds are in percent.
+    """
+    n = _check_window("cumulative-return", window)
+    frame = _check_closes("cumulative-return", closes)
+    return 100.0 * (frame / frame.shift(n) - 1.0)
+
+
+def moving_average_price(closes: pd.DataFrame, window: int) -> pd.DataFrame:
+    """Simple moving average of the closes: ``moving-average-price`` (composer_format.md §4, DOC [H-SMA]).
+
+    Formula: ``(1/N) · Σ_{k=0}^{N−1} P_{t−k}`` — the last N closes, today's included.
+
+    Args:
+        closes: wide adjusted closes, index = sessions (ascending), columns = tickers, float64, NaN before a
+            ticker's first bar.
+        window: N ≥ 1 trading days.
+
+    Returns:
+        Frame of ``closes``'s shape, in dollars; NaN until N closes exist.
+
+    Source: VERIFIED against Composer (Composer's internal name ``mean-price``), docs/semantics.md.
+    """
+    n = _check_window("moving-average-price", window)
+    frame = _check_closes("moving-average-price", closes)
+    return frame.rolling(n, min_periods=n).mean()
+
+
+def exponential_moving_average_price(closes: pd.DataFrame, window: int) -> pd.DataFrame:
+    """Exponential moving average of the closes: ``exponential-moving-average-price`` (composer_format.md §4).
+
+    Formula (TA-Lib ``EMA``, default compatibility): ``α = 2/(N+1)``; the first value, on a ticker's N-th close,
+    is the simple mean of its first N closes; then ``EMA_t = α · P_t + (1 − α) · EMA_{t−1}``. The seed is the
+    first N closes *of the frame passed in*: the result depends on how much history the caller supplies (the
+    seed's weight after k more sessions is ``(1 − α)^k``).
+
+    Args:
+        closes: wide adjusted closes, index = sessions (ascending), columns = tickers, float64, NaN before a
+            ticker's first bar.
+        window: N ≥ 1 trading days (N = 1 returns the closes).
+
+    Returns:
+        Frame of ``closes``'s shape, in dollars; NaN until N closes exist.
+
+    Source: α DOC [H-EMA] ("smoothing factor 2"); SMA seed VERIFIED: Composer's SPY EMA(210) and EMA(360) of
+    2022-10-24 are reproduced to < 1e-5 relative by this formula seeded 411 sessions earlier (docs/semantics.md).
+    """
+    n = _check_window("exponential-moving-average-price", window)
+    frame = _check_closes("exponential-moving-average-price", closes)
+    return _per_column(frame, lambda x: talib.EMA(x, timeperiod=n))
+
+
+def moving_average_return(closes: pd.DataFrame, window: int) -> pd.DataFrame:
+    """Mean of the last N daily returns: ``moving-average-return`` (composer_format.md §4).
+
+    Formula: ``100 · (1/N) · Σ_{k=0}^{N−1} r_{t−k}`` with simple daily returns ``r_t = P_t / P_{t−1} − 1``.
+
+    Args:
+        closes: wide adjusted closes, index = sessions (ascending), columns = tickers, float64, NaN before a
+            ticker's first bar.
+        window: N ≥ 1 trading days.
+
+    Returns:
+        Frame of ``closes``'s shape, in **percent** per day; NaN until N+1 closes exist.
+
+    Source: VERIFIED against Composer for N = 5, 360 (and N = 210 once its 2022 price basis is restored),
+    docs/semantics.md.
+    """
+    n = _check_window("moving-average-return", window)
+    frame = _check_closes("moving-average-return", closes)
+    return 100.0 * _daily_returns(frame).rolling(n, min_periods=n).mean()
+
+
+def relative_strength_index(closes: pd.DataFrame, window: int) -> pd.DataFrame:
+    """Wilder's relative strength index: ``relative-strength-index`` (composer_format.md §4, DOC [H-RSI]).
+
+    Formula (TA-Lib ``RSI``): daily changes ``d_t = P_t − P_{t−1}``, gains ``max(d, 0)``, losses ``max(−d, 0)``.
+    The averages start, on a ticker's (N+1)-th close, as the simple means of its first N gains and losses, then
+    follow Wilder's smoothing ``A_t = ((N − 1) · A_{t−1} + x_t) / N``; ``RSI = 100 − 100 / (1 + AG/AL)``
+    (100 when AL = 0 < AG; :data:`FLAT_RSI` = 50 when every close so far is equal). Composer warms up with "up to
+    1000 days of smoothing"; we smooth over all the history passed in. After 1000 sessions the seed weighs
+    ``(1 − 1/N)^1000`` (< 5e-5 for N ≤ 100), so the two agree wherever a ticker has ≥ 1000 sessions.
+
+    Args:
+        closes: wide adjusted closes, index = sessions (ascending), columns = tickers, float64, NaN before a
+            ticker's first bar.
+        window: N ≥ 2 trading days (TA-Lib's lower bound).
+
+    Returns:
+        Frame of ``closes``'s shape, in RSI points 0–100; NaN until N+1 closes exist.
+
+    Source: VERIFIED against Composer's RSI(5…14) of 2022-10-24 to ≤ 1.3e-4 points (docs/semantics.md).
+    """
+    n = _check_window("relative-strength-index", window, minimum=2)
+    frame = _check_closes("relative-strength-index", closes)
+
+    def kernel(x: np.ndarray) -> np.ndarray:
+        rsi = talib.RSI(x, timeperiod=n)
+        # Every change so far is zero exactly where the running max of |ΔP| is still 0 (both averages are 0).
+        flat = np.zeros(x.shape, dtype=bool)
+        flat[1:] = np.maximum.accumulate(np.abs(np.diff(x))) == 0.0
+        return np.where(flat & ~np.isnan(rsi), FLAT_RSI, rsi)
+
+    return _per_column(frame, kernel)
+
+
+def standard_deviation_price(closes: pd.DataFrame, window: int) -> pd.DataFrame:
+    """Standard deviation of the last N closes: ``standard-deviation-price`` (composer_format.md §4).
+
+    Formula: sample standard deviation (ddof = 1) ``sqrt( Σ_{k=0}^{N−1} (P_{t−k} − SMA_N)² / (N − 1) )``.
+
+    Args:
+        closes: wide adjusted closes, index = sessions (ascending), columns = tickers, float64, NaN before a
+            ticker's first bar.
+        window: N ≥ 2 trading days.
+
+    Returns:
+        Frame of ``closes``'s shape, in dollars; NaN until N closes exist.
+
+    Source: INFERRED — no Composer value exists; ddof = 1 by analogy with ``standard-deviation-return``, whose
+    ddof = 1 is VERIFIED (docs/semantics.md).
+    """
+    n = _check_window("standard-deviation-price", window, minimum=2)
+    frame = _check_closes("standard-deviation-price", closes)
+    return frame.rolling(n, min_periods=n).std(ddof=1)
+
+
+def standard_deviation_return(closes: pd.DataFrame, window: int) -> pd.DataFrame:
+    """Standard deviation of the last N daily returns: ``standard-deviation-return`` (composer_format.md §4).
+
+    Formula: ``100 · sqrt( Σ_{k=0}^{N−1} (r_{t−k} − r̄)² / (N − 1) )`` — sample standard deviation (ddof = 1) of
+    simple daily returns ``r_t = P_t / P_{t−1} − 1``, **not annualised**.
+
+    Args:
+        closes: wide adjusted closes, index = sessions (ascending), columns = tickers, float64, NaN before a
+            ticker's first bar.
+        window: N ≥ 2 trading days.
+
+    Returns:
+        Frame of ``closes``'s shape, in **percent** per day; NaN until N+1 closes exist.
+
+    Source: VERIFIED against Composer (DBC 10/20, SPY 20) to 1.3e-6 percentage points; the population form
+    (ddof = 0) is off by 0.035–0.05 points (docs/semantics.md).
+    """
+    n = _check_window("standard-deviation-return", window, minimum=2)
+    frame = _check_closes("standard-deviation-return", closes)
+    return 100.0 * _daily_returns(frame).rolling(n, min_periods=n).std(ddof=1)
+
+
+def max_drawdown(closes: pd.DataFrame, window: int) -> pd.DataFrame:
+    """Largest peak-to-trough fall of the closes in the window: ``max-drawdown`` (composer_format.md §4).
+
+    Formula: over the last N+1 closes ``P_{t−N} … P_t`` (the path of the last N daily returns),
+    ``100 · max_{t−N ≤ i ≤ j ≤ t} (1 − P_j / P_i)`` = ``100 · max_j (1 − P_j / max_{i ≤ j} P_i)``; peaks before the
+    window do not count. Computed as an O(T·N) numpy sliding window.
+
+    Args:
+        closes: wide adjusted closes, index = sessions (ascending), columns = tickers, float64, NaN before a
+            ticker's first bar.
+        window: N ≥ 1 trading days.
+
+    Returns:
+        Frame of ``closes``'s shape, in **percent**, ≥ 0 (``5.0`` = a 5 % drawdown); NaN until N+1 closes exist.
+
+    Source: INFERRED — no Composer value is available; N+1 closes (N returns) follows the warm-up rule of
+    composer_format.md §4 and matches ``cumulative-return`` N. OPEN until checked against ground-truth set B.
+    """
+    n = _check_window("max-drawdown", window)
+    frame = _check_closes("max-drawdown", closes)
+    width = n + 1
+    block = max(1, _MDD_BLOCK_ELEMENTS // width)
+
+    def kernel(x: np.ndarray) -> np.ndarray:
+        out = np.full(x.shape, np.nan)
+        if x.size < width:
+            return out
+        windows = sliding_window_view(x, width)  # row k holds x[k : k + width], ending on session k + width - 1
+        for start in range(0, windows.shape[0], block):
+            part = windows[start:start + block]
+            peaks = np.maximum.accumulate(part, axis=1)
+            out[width - 1 + start:width - 1 + start + part.shape[0]] = 100.0 * (1.0 - part / peaks).max(axis=1)
+        return out
+
+    return _per_column(frame, kernel)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Dispatch by JSON name
+# ---------------------------------------------------------------------------------------------------------------
+
+#: The nine core functions by their JSON names (composer_format.md §4), in the order of ``engine.model.FUNCTIONS``.
+INDICATOR_FUNCTIONS: dict[str, Callable[..., pd.DataFrame]] = {
+    "current-price": current_price,
+    "cumulative-return": cumulative_return,
+    "moving-average-price": moving_average_price,
+    "exponential-moving-average-price": exponential_moving_average_price,
+    "moving-average-return": moving_average_return,
+    "relative-strength-index": relative_strength_index,
+    "standard-deviation-price": standard_deviation_price,
+    "standard-deviation-return": standard_deviation_return,
+    "max-drawdown": max_drawdown,
+}
+
+
+def compute_indicator(fn: str, closes: pd.DataFrame, window: int | None,
+                      params: tuple[tuple[str, int], ...] = ()) -> pd.DataFrame:
+    """Compute indicator ``fn`` (JSON name) for every ticker and session of ``closes``.
+
+    Args:
+        fn: JSON function name, one of :data:`INDICATOR_FUNCTIONS` (e.g. ``"relative-strength-index"``).
+        closes: wide adjusted closes, index = sessions (``DatetimeIndex``, ascending), columns = tickers, float64,
+            NaN before a ticker's first bar.
+        window: trading days; None for ``current-price`` and only there.
+        params: extra parameters of multi-window functions; must be empty for the nine core functions.
+
+    Returns:
+        Frame of ``closes``'s index and columns, in the units of ``fn`` (see each function), NaN during warm-up.
+
+    Raises:
+        ValueError: unknown or unsupported ``fn``, missing or invalid ``window``, unexpected ``params``, or
+            ``closes`` breaking the input contract — the message names the function and the problem.
+    """
+    func = INDICATOR_FUNCTIONS.get(fn)
+    if func is None:
+        if fn in FUNCTIONS:
+            raise ValueError(f"{fn}: Composer function not supported by this release "
+                             f"(supported: {', '.join(INDICATOR_FUNCTIONS)})")
+        raise ValueError(f"{fn!r}: unknown indicator function (known: {', '.join(INDICATOR_FUNCTIONS)})")
+    if params:
+        raise ValueError(f"{fn}: takes no extra parameters, got {dict(params)!r}")
+    return func(closes, window)
