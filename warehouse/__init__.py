@@ -1,0 +1,44 @@
+"""Storage contract and adapters (DuckDB by default, PostgreSQL) for Oragami Composer.
+
+Imports engine types only; never dagster, streamlit or broker code (style guide §5.1).
+
+Public API:
+
+* :class:`Warehouse` — idempotent partition writes (:meth:`Warehouse.replace`, :meth:`Warehouse.upsert`), reads
+  (:meth:`Warehouse.read`) and the named queries shared by the Dagster assets and the dashboards.
+* :func:`open_read_only` — a read-only warehouse for dashboards (short-lived DuckDB connections, bounded retry on
+  the file lock).
+* :class:`Between` — an inclusive range in a ``where`` filter.
+* :mod:`warehouse.schema` — the tables (:data:`metadata`, :data:`TABLES`) and conventions (:data:`CASH_TICKER`,
+  :data:`NO_WINDOW`).
+"""
+from warehouse.schema import CASH_TICKER, DEFAULT_CAPITAL_USD, NO_WINDOW, TABLES, USER_SCOPED_TABLES, metadata
+from warehouse.store import (
+    DEFAULT_DUCKDB_PATH,
+    ENV_DUCKDB_PATH,
+    ENV_URL,
+    Between,
+    ReadOnlyWarehouseError,
+    Warehouse,
+    WarehouseLockedError,
+    duckdb_url,
+    open_read_only,
+)
+
+__all__ = [
+    "Warehouse",
+    "Between",
+    "open_read_only",
+    "duckdb_url",
+    "WarehouseLockedError",
+    "ReadOnlyWarehouseError",
+    "ENV_URL",
+    "ENV_DUCKDB_PATH",
+    "DEFAULT_DUCKDB_PATH",
+    "metadata",
+    "TABLES",
+    "USER_SCOPED_TABLES",
+    "CASH_TICKER",
+    "NO_WINDOW",
+    "DEFAULT_CAPITAL_USD",
+]

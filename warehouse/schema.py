@@ -1,0 +1,312 @@
+"""Warehouse tables: names, columns, keys and DDL, shared by the DuckDB and PostgreSQL backends.
+
+Everything here is SQLAlchemy Core (:data:`metadata`); :meth:`warehouse.store.Warehouse.create_schema` issues the
+DDL. Other modules (assets, dashboards) rely on these table and column names: add columns, never rename.
+
+Conventions (style guide §5.3):
+
+* ``session_date`` is a ``DATE``: the America/New_York trading date.
+* ``*_at`` columns are ``TIMESTAMP WITH TIME ZONE`` (stored as UTC instants).
+* Numbers are ``DOUBLE PRECISION`` (``Float(53)``). Units are in the column name or the comment on it:
+  ``*_usd`` is US dollars, ``*_weight``/``daily_return``/``cagr``/``max_drawdown`` are fractions (0.01 = 1 %),
+  ``qty`` is shares (fractional allowed), ``slippage_bps`` is basis points.
+* Identifiers (``account_id``, ``symphony_id``, ``ticker``, ...) are ``TEXT``.
+* Every user-scoped table carries a NOT NULL ``account_id`` (market data tables do not).
+* Cash in :data:`positions` is the row whose ``ticker`` is :data:`CASH_TICKER` (``qty`` = dollars, ``price`` = 1).
+* :data:`indicator_values` uses ``window = 0`` (:data:`NO_WINDOW`) for functions without a window
+  (``current-price``), so the window can be part of the primary key (primary-key columns cannot be NULL).
+
+No foreign keys are declared: writers replace partitions with delete-then-insert, and DuckDB's foreign-key checks
+would make deleting a parent row that still has children fail. Referential integrity is the writers' job.
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+#: Ticker of the cash row in :data:`positions` (``qty`` = dollars, ``price`` = 1.0).
+CASH_TICKER = "$USD"
+
+#: ``indicator_values.window`` for indicator functions that take no window.
+NO_WINDOW = 0
+
+#: Default initial paper capital of a symphony, in USD.
+DEFAULT_CAPITAL_USD = 10_000.0
+
+SOURCE_FORMATS: tuple[str, ...] = ("json", "edn", "defsymphony")
+SYMPHONY_STATUSES: tuple[str, ...] = ("active", "inactive")
+RUN_STATUSES: tuple[str, ...] = ("ok", "failed", "skipped")
+ORDER_SIDES: tuple[str, ...] = ("buy", "sell")
+
+metadata = sa.MetaData()
+
+# Column type shorthands: one place decides the SQL types for both backends.
+Text = sa.Text
+Number = sa.Float(precision=53)  # DOUBLE PRECISION on PostgreSQL, DOUBLE on DuckDB
+Date = sa.Date
+Timestamp = sa.DateTime(timezone=True)  # TIMESTAMP WITH TIME ZONE on both
+
+
+def _in_check(column: str, values: tuple[str, ...], name: str) -> sa.CheckConstraint:
+    allowed = ", ".join(f"'{v}'" for v in values)
+    return sa.CheckConstraint(f"{column} IN ({allowed})", name=name)
+
+
+def _account_id() -> sa.Column:
+    return sa.Column("account_id", Text, nullable=False, comment="Owner of the row (multi-tenant scope).")
+
+
+def _symphony_id() -> sa.Column:
+    return sa.Column("symphony_id", Text, nullable=False)
+
+
+def _session_date(primary_key: bool = False) -> sa.Column:
+    return sa.Column("session_date", Date, nullable=False, primary_key=primary_key,
+                     comment="America/New_York trading date.")
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Registry
+# --------------------------------------------------------------------------------------------------------------
+
+accounts = sa.Table(
+    "accounts", metadata,
+    sa.Column("account_id", Text, primary_key=True),
+    sa.Column("name", Text),
+    sa.Column("created_at", Timestamp, server_default=sa.func.now()),
+    comment="Users / tenants. One row per account.",
+)
+
+symphonies = sa.Table(
+    "symphonies", metadata,
+    sa.Column("symphony_id", Text, primary_key=True),
+    _account_id(),
+    sa.Column("name", Text),
+    sa.Column("source_format", Text, nullable=False, comment="'json' | 'edn' | 'defsymphony'."),
+    sa.Column("source_text", Text, comment="The symphony as submitted, verbatim."),
+    sa.Column("parsed_json", Text, comment="engine.model tree serialised as JSON."),
+    sa.Column("status", Text, nullable=False, server_default="active", comment="'active' | 'inactive'."),
+    sa.Column("rebalance", Text, comment="Root rebalance rule ('daily', 'none', ...)."),
+    sa.Column("capital_usd", Number, nullable=False, server_default=sa.text(str(DEFAULT_CAPITAL_USD)),
+              comment="Initial paper capital, USD."),
+    sa.Column("created_at", Timestamp, server_default=sa.func.now()),
+    sa.Column("updated_at", Timestamp, server_default=sa.func.now()),
+    _in_check("source_format", SOURCE_FORMATS, "ck_symphonies_source_format"),
+    _in_check("status", SYMPHONY_STATUSES, "ck_symphonies_status"),
+    comment="Registered symphonies, one row each; status='active' ones are evaluated daily.",
+)
+
+# --------------------------------------------------------------------------------------------------------------
+# Market data
+# --------------------------------------------------------------------------------------------------------------
+
+daily_bars = sa.Table(
+    "daily_bars", metadata,
+    _session_date(primary_key=True),
+    sa.Column("ticker", Text, primary_key=True),
+    sa.Column("open", Number),
+    sa.Column("high", Number),
+    sa.Column("low", Number),
+    sa.Column("close", Number, comment="Raw close, USD."),
+    sa.Column("adj_close", Number, nullable=False, comment="Split- and dividend-adjusted close, USD."),
+    sa.Column("volume", Number, comment="Shares."),
+    sa.Column("source", Text, comment="Data vendor / feed ('eodhd', 'alpaca-iex', 'bundled', ...)."),
+    sa.Column("adjustment", Text, comment="'raw' | 'split' | 'dividend' | 'all' (of open..close)."),
+    sa.Column("ingested_at", Timestamp),
+    comment="Daily OHLCV bars per ticker and session.",
+)
+
+indicator_values = sa.Table(
+    "indicator_values", metadata,
+    _session_date(primary_key=True),
+    sa.Column("ticker", Text, primary_key=True),
+    sa.Column("fn", Text, primary_key=True, comment="engine.model.FUNCTIONS name."),
+    sa.Column("window", sa.Integer, primary_key=True, autoincrement=False,
+              comment="Trading days; 0 (NO_WINDOW) for functions without a window."),
+    sa.Column("value", Number),
+    comment="Indicator values in long format.",
+)
+
+# --------------------------------------------------------------------------------------------------------------
+# Strategy
+# --------------------------------------------------------------------------------------------------------------
+
+target_allocations = sa.Table(
+    "target_allocations", metadata,
+    _account_id(),
+    sa.Column("symphony_id", Text, primary_key=True),
+    _session_date(primary_key=True),
+    sa.Column("ticker", Text, primary_key=True),
+    sa.Column("target_weight", Number, nullable=False, comment="Fraction of NAV; a symphony's rows sum to 1."),
+    comment="Target weights chosen by a symphony for a session.",
+)
+
+decision_traces = sa.Table(
+    "decision_traces", metadata,
+    _account_id(),
+    sa.Column("symphony_id", Text, primary_key=True),
+    _session_date(primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False, comment="Order of evaluation."),
+    sa.Column("node_path", Text, comment="'root/0/2/1'."),
+    sa.Column("node_type", Text),
+    sa.Column("summary", Text, comment="One line for humans."),
+    sa.Column("detail_json", Text, comment="Inputs and outcome of the node as JSON."),
+    comment="Why a symphony chose its allocation: one row per evaluated node.",
+)
+
+symphony_runs = sa.Table(
+    "symphony_runs", metadata,
+    _account_id(),
+    sa.Column("symphony_id", Text, primary_key=True),
+    _session_date(primary_key=True),
+    sa.Column("status", Text, nullable=False, comment="'ok' | 'failed' | 'skipped'."),
+    sa.Column("reason", Text),
+    sa.Column("evaluated_at", Timestamp),
+    _in_check("status", RUN_STATUSES, "ck_symphony_runs_status"),
+    comment="Outcome of evaluating a symphony for a session.",
+)
+
+# --------------------------------------------------------------------------------------------------------------
+# Trading
+# --------------------------------------------------------------------------------------------------------------
+
+orders = sa.Table(
+    "orders", metadata,
+    sa.Column("client_order_id", Text, primary_key=True),
+    _account_id(),
+    _symphony_id(),
+    _session_date(),
+    sa.Column("ticker", Text, nullable=False),
+    sa.Column("side", Text, nullable=False, comment="'buy' | 'sell'."),
+    sa.Column("notional_usd", Number, comment="USD; NULL for qty orders."),
+    sa.Column("qty", Number, comment="Shares; NULL for notional orders."),
+    sa.Column("status", Text, comment="Broker order status ('new', 'filled', 'rejected', ...)."),
+    sa.Column("broker_order_id", Text),
+    sa.Column("reason", Text),
+    sa.Column("submitted_at", Timestamp),
+    _in_check("side", ORDER_SIDES, "ck_orders_side"),
+    comment="Paper orders sent to the broker.",
+)
+
+fills = sa.Table(
+    "fills", metadata,
+    sa.Column("fill_id", Text, primary_key=True),
+    sa.Column("client_order_id", Text, nullable=False),
+    _account_id(),
+    _symphony_id(),
+    _session_date(),
+    sa.Column("ticker", Text, nullable=False),
+    sa.Column("side", Text, nullable=False, comment="'buy' | 'sell'."),
+    sa.Column("qty", Number, comment="Shares."),
+    sa.Column("price", Number, comment="USD per share."),
+    sa.Column("notional_usd", Number, comment="USD."),
+    sa.Column("filled_at", Timestamp),
+    _in_check("side", ORDER_SIDES, "ck_fills_side"),
+    comment="Executions reported by the broker.",
+)
+
+positions = sa.Table(
+    "positions", metadata,
+    _account_id(),
+    sa.Column("symphony_id", Text, primary_key=True),
+    _session_date(primary_key=True),
+    sa.Column("ticker", Text, primary_key=True, comment="'$USD' is the cash row."),
+    sa.Column("qty", Number, nullable=False, comment="Shares; dollars for the cash row."),
+    sa.Column("price", Number, comment="USD per share at the close; 1.0 for cash."),
+    sa.Column("market_value_usd", Number, comment="qty * price, USD."),
+    comment="End-of-session holdings per symphony, cash included.",
+)
+
+# --------------------------------------------------------------------------------------------------------------
+# Performance
+# --------------------------------------------------------------------------------------------------------------
+
+daily_nav = sa.Table(
+    "daily_nav", metadata,
+    _account_id(),
+    sa.Column("symphony_id", Text, primary_key=True),
+    _session_date(primary_key=True),
+    sa.Column("nav_usd", Number, nullable=False, comment="USD, positions + cash at the close."),
+    sa.Column("cash_usd", Number, comment="USD."),
+    sa.Column("daily_return", Number, comment="Fraction (0.01 = 1 %); NULL on the first session."),
+    comment="Net asset value of each symphony's paper portfolio per session.",
+)
+
+performance_metrics = sa.Table(
+    "performance_metrics", metadata,
+    _account_id(),
+    sa.Column("symphony_id", Text, primary_key=True),
+    sa.Column("as_of_date", Date, primary_key=True, nullable=False),
+    sa.Column("metric", Text, primary_key=True, comment="'cagr', 'sharpe', 'max_drawdown', ..."),
+    sa.Column("value", Number, comment="Unit depends on the metric (see engine.metrics)."),
+    comment="Headline metrics (long format) of each symphony as of a session.",
+)
+
+# --------------------------------------------------------------------------------------------------------------
+# Backtests
+# --------------------------------------------------------------------------------------------------------------
+
+backtest_runs = sa.Table(
+    "backtest_runs", metadata,
+    sa.Column("run_id", Text, primary_key=True),
+    _account_id(),
+    _symphony_id(),
+    sa.Column("start_date", Date),
+    sa.Column("end_date", Date),
+    sa.Column("capital_usd", Number, comment="USD."),
+    sa.Column("slippage_bps", Number, comment="Basis points per trade."),
+    sa.Column("config_json", Text),
+    sa.Column("stats_json", Text),
+    sa.Column("cagr", Number, comment="Fraction per year."),
+    sa.Column("sharpe", Number, comment="Annualised, 252 periods."),
+    sa.Column("max_drawdown", Number, comment="Fraction, <= 0."),
+    sa.Column("created_at", Timestamp, server_default=sa.func.now()),
+    comment="One row per backtest run.",
+)
+
+backtest_daily = sa.Table(
+    "backtest_daily", metadata,
+    sa.Column("run_id", Text, primary_key=True),
+    _account_id(),
+    _symphony_id(),
+    _session_date(primary_key=True),
+    sa.Column("nav_usd", Number, comment="USD."),
+    sa.Column("daily_return", Number, comment="Fraction."),
+    comment="Backtest equity curve.",
+)
+
+backtest_weights = sa.Table(
+    "backtest_weights", metadata,
+    sa.Column("run_id", Text, primary_key=True),
+    _account_id(),
+    _symphony_id(),
+    _session_date(primary_key=True),
+    sa.Column("ticker", Text, primary_key=True),
+    sa.Column("weight", Number, comment="Fraction of NAV."),
+    comment="Backtest holdings weights per session.",
+)
+
+# Secondary indexes, PostgreSQL only: DuckDB's zone maps serve these scans, and ART indexes would slow its bulk
+# inserts down.
+for _name, _table, _cols in (
+    ("ix_symphonies_account", symphonies, ("account_id",)),
+    ("ix_daily_bars_ticker_date", daily_bars, ("ticker", "session_date")),
+    ("ix_orders_symphony_date", orders, ("symphony_id", "session_date")),
+    ("ix_fills_symphony_date", fills, ("symphony_id", "session_date")),
+    ("ix_fills_client_order", fills, ("client_order_id",)),
+    ("ix_backtest_runs_symphony", backtest_runs, ("symphony_id",)),
+):
+    sa.Index(_name, *(_table.c[c] for c in _cols)).ddl_if(dialect="postgresql")
+
+#: Every table by name.
+TABLES: dict[str, sa.Table] = dict(metadata.tables)
+
+#: Tables whose rows belong to an account (they have an ``account_id`` column).
+USER_SCOPED_TABLES: tuple[str, ...] = tuple(name for name, t in TABLES.items() if "account_id" in t.c)
+
+__all__ = [
+    "CASH_TICKER", "NO_WINDOW", "DEFAULT_CAPITAL_USD", "SOURCE_FORMATS", "SYMPHONY_STATUSES", "RUN_STATUSES",
+    "ORDER_SIDES", "metadata", "TABLES", "USER_SCOPED_TABLES",
+    "accounts", "symphonies", "daily_bars", "indicator_values", "target_allocations", "decision_traces",
+    "symphony_runs", "orders", "fills", "positions", "daily_nav", "performance_metrics", "backtest_runs",
+    "backtest_daily", "backtest_weights",
+]
