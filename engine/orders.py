@@ -155,3 +155,51 @@ def apply_fills(holdings: Mapping[str, float], cash: float, fills: list[Fill]) -
         new[f.ticker] = new.get(f.ticker, 0.0) + sign * f.qty
         cash -= sign * f.qty * f.price
     return {t: q for t, q in new.items() if abs(q) > 1e-9}, cash
+
+
+def needs_rebalance(*, rule: str, corridor: float | None, session: dt.date, previous_session: dt.date | None,
+                    holdings: Mapping[str, float], cash: float, prices: Mapping[str, float],
+                    targets: Mapping[str, float], has_traded: bool) -> tuple[bool, str]:
+    """Whether a symphony's ledger trades on ``session`` — the live twin of the backtest's rebalance rules.
+
+    Rules (composer_format.md §5.3): a ledger that never traded always trades; ``daily`` trades every session;
+    ``weekly``/``monthly``/``quarterly``/``yearly`` trade on the first session of a new calendar period (compared
+    with ``previous_session``); ``none`` with a corridor trades when the set of target tickers differs from the held
+    set or some ``|actual − target|`` exceeds the corridor (absolute, fraction); ``none`` without a corridor only
+    trades when the set of tickers changes.
+
+    Returns:
+        ``(trade, reason)`` — the reason in words for the run log and the order rows.
+    """
+    if not has_traded:
+        return True, "first trade of this ledger"
+    if rule == "daily":
+        return True, "daily rebalance"
+    if rule in ("weekly", "monthly", "quarterly", "yearly"):
+        if previous_session is None:
+            return True, f"{rule} rebalance (no previous session)"
+        a, b = previous_session, session
+        new_period = {
+            "weekly": a.isocalendar()[:2] != b.isocalendar()[:2],
+            "monthly": (a.year, a.month) != (b.year, b.month),
+            "quarterly": (a.year, (a.month - 1) // 3) != (b.year, (b.month - 1) // 3),
+            "yearly": a.year != b.year,
+        }[rule]
+        return (True, f"first session of a new {rule[:-2] if rule != 'daily' else 'day'} period") if new_period \
+            else (False, f"{rule} rebalance: not the first session of the period")
+    if rule == "none":
+        held = {t for t, q in holdings.items() if q > 0}
+        wanted = {t for t, w in targets.items() if w > 1e-12}
+        if held != wanted:
+            return True, "the set of held tickers changes (branch switch)"
+        if corridor is None:
+            return False, "no rebalance rule and no change of holdings"
+        nav = nav_usd(holdings, cash, prices)
+        if nav <= 0:
+            return False, "ledger has no value"
+        worst = max(((abs(holdings.get(t, 0.0) * prices[t] / nav - targets.get(t, 0.0)), t)
+                     for t in sorted(held | wanted)), key=lambda x: x[0])
+        if worst[0] > corridor + 1e-12:
+            return True, f"{worst[1]} drifted {worst[0]:.2%} from target (corridor {corridor:.2%})"
+        return False, f"inside the corridor (largest drift {worst[0]:.2%} ≤ {corridor:.2%})"
+    raise ValueError(f"unknown rebalance rule {rule!r}")

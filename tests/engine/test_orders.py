@@ -54,3 +54,25 @@ def test_apply_fills_moves_shares_and_cash():
     assert holdings == {"B": 20.0}
     assert cash == pytest.approx(100 + 490 - 400)
     assert nav_usd(holdings, cash, {"B": 21.0}) == pytest.approx(190 + 420)
+
+
+def test_rebalance_rules_live():
+    from engine.orders import needs_rebalance
+
+    base = dict(corridor=None, holdings={"A": 5.0, "B": 10.0}, cash=0.0, prices={"A": 100.0, "B": 50.0},
+                targets={"A": 0.5, "B": 0.5}, has_traded=True)
+    jan31, feb1, feb2 = dt.date(2024, 1, 31), dt.date(2024, 2, 1), dt.date(2024, 2, 2)
+    assert needs_rebalance(rule="monthly", session=feb1, previous_session=jan31, **base)[0] is True
+    assert needs_rebalance(rule="monthly", session=feb2, previous_session=feb1, **base)[0] is False
+    assert needs_rebalance(rule="daily", session=feb2, previous_session=feb1, **base)[0] is True
+    assert needs_rebalance(rule="monthly", session=feb2, previous_session=feb1,
+                           **{**base, "has_traded": False})[0] is True
+    # threshold 5 pp: A at 110 → 550/1050 = 52.4 % (inside); at 130 → 56.5 % (outside)
+    thr = {**base, "corridor": 0.05}
+    assert needs_rebalance(rule="none", session=feb2, previous_session=feb1,
+                           **{**thr, "prices": {"A": 110.0, "B": 50.0}})[0] is False
+    trade, why = needs_rebalance(rule="none", session=feb2, previous_session=feb1,
+                                 **{**thr, "prices": {"A": 130.0, "B": 50.0}})
+    assert trade and "drifted 6.52%" in why  # with two assets both drift by the same 6.52 pp
+    assert needs_rebalance(rule="none", session=feb2, previous_session=feb1,
+                           **{**thr, "targets": {"A": 1.0}})[0] is True  # branch switch
