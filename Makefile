@@ -18,6 +18,7 @@ install: $(STAMP)
 ## Seed a demo account, run the daily job on the last 20 bundled sessions, backtest, print a summary.
 demo: install
 	@mkdir -p $(DAGSTER_HOME)
+	@cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/oragami demo
 
 ## Run the whole test suite (DuckDB and the local Postgres).
@@ -27,6 +28,7 @@ test: install
 ## Open the Dagster UI on the definitions in orchestration/definitions.py.
 dagster: install
 	@mkdir -p $(DAGSTER_HOME)
+	@cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml
 
 ## Open the Streamlit dashboard on the warehouse.

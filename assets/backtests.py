@@ -1,0 +1,88 @@
+"""Backtests of every active symphony, from its warm-up to the last available session (one run per symphony).
+
+Backtests are path-dependent, so each symphony's whole window runs in one go (style guide §5.2). Results replace
+earlier results of the same configuration: the run id is a hash of the symphony, its source and the settings.
+"""
+
+import datetime as dt
+import hashlib
+import json
+
+import dagster as dg
+import pandas as pd
+from pydantic import Field
+
+from engine.backtest import run_backtest
+from engine.model import tickers as symphony_tickers
+from engine.prices import fill_interior_gaps
+from assets.daily import BENCHMARK, active_symphonies
+from orchestration.resources import MarketDataResource, WarehouseResource
+
+
+class BacktestConfig(dg.Config):
+    """Settings of the backtests launched from the Dagster UI (launchpad) or the demo."""
+
+    capital_usd: float = Field(default=10_000.0, description="starting capital, USD")
+    slippage_bps: float = Field(default=1.0, description="slippage on traded notional, basis points")
+    start: str | None = Field(default=None, description="first session (ISO date); default: the warm-up date")
+    end: str | None = Field(default=None, description="last session (ISO date); default: the last bar")
+
+
+def backtest_run_id(symphony_id: str, source_text: str, config: dict) -> str:
+    """Deterministic id of a backtest configuration (same symphony, source and settings → same id)."""
+    payload = json.dumps({"symphony": symphony_id, "source": source_text, "config": config}, sort_keys=True)
+    return f"bt-{hashlib.sha256(payload.encode()).hexdigest()[:16]}"
+
+
+def wide_closes(market_data: MarketDataResource, tickers: list[str], end: dt.date | None) -> pd.DataFrame:
+    """Wide adjusted closes from the market-data resource (sessions × tickers, interior gaps forward-filled)."""
+    bars = market_data.bars(tickers, None, end or dt.date.today())
+    wide = bars.pivot(index="session_date", columns="ticker", values="adj_close").sort_index()
+    wide.index = pd.DatetimeIndex(pd.to_datetime(wide.index), name="session_date")
+    return fill_interior_gaps(wide.reindex(columns=tickers))
+
+
+@dg.asset(group_name="backtest", kinds={"python"})
+def symphony_backtests(context: dg.AssetExecutionContext, config: BacktestConfig, market_data: MarketDataResource,
+                       warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Backtest every active symphony; store the run, its daily NAV and daily target weights."""
+    wh = warehouse.open()
+    syms = active_symphonies(wh)
+    cfg = config.model_dump()
+    summary = []
+    for i, (row, root) in enumerate(syms, start=1):
+        sid = row["symphony_id"]
+        tickers = sorted(symphony_tickers(root) | {BENCHMARK})
+        end = dt.date.fromisoformat(config.end) if config.end else None
+        closes = wide_closes(market_data, tickers, end)
+        try:
+            res = run_backtest(root, closes, start=config.start, end=config.end, capital=config.capital_usd,
+                               slippage_bps=config.slippage_bps)
+        except Exception as exc:
+            context.log.warning(f"[{i}/{len(syms)}] {sid}: backtest failed: {exc}")
+            continue
+        run_id = backtest_run_id(sid, row["source_text"], cfg)
+        stats = res.stats
+        run = pd.DataFrame([{
+            "run_id": run_id, "account_id": row["account_id"], "symphony_id": sid,
+            "start_date": res.first_day.date(), "end_date": res.last_day.date(), "capital_usd": config.capital_usd,
+            "slippage_bps": config.slippage_bps, "config_json": json.dumps(cfg, sort_keys=True),
+            "stats_json": json.dumps({k: (None if v != v else v) for k, v in stats.items()}),
+            "cagr": stats["annualized_return"], "sharpe": stats["sharpe_ratio"],
+            "max_drawdown": stats["max_drawdown"], "created_at": dt.datetime.now(dt.timezone.utc)}])
+        daily = pd.DataFrame({"run_id": run_id, "account_id": row["account_id"], "symphony_id": sid,
+                              "session_date": res.nav.index.date, "nav_usd": res.nav.to_numpy(),
+                              "daily_return": res.daily_return.to_numpy()})
+        tw = res.target_weights.copy()
+        tw.index = tw.index.date
+        long = tw.stack().rename("weight").reset_index()
+        long.columns = ["session_date", "ticker", "weight"]
+        long = long[long["weight"] > 1e-12].assign(run_id=run_id, account_id=row["account_id"], symphony_id=sid)
+        wh.replace("backtest_runs", run, where={"run_id": run_id})
+        wh.replace("backtest_daily", daily, where={"run_id": run_id})
+        wh.replace("backtest_weights", long, where={"run_id": run_id})
+        context.log.info(f"[{i}/{len(syms)}] {sid}: {res.first_day.date()}..{res.last_day.date()} "
+                         f"CAGR {stats['annualized_return']:.2%} Sharpe {stats['sharpe_ratio']:.2f} "
+                         f"maxDD {stats['max_drawdown']:.2%}")
+        summary.append(sid)
+    return dg.MaterializeResult(metadata={"backtests": len(summary), "symphonies": len(syms)})

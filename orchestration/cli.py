@@ -1,0 +1,309 @@
+"""The ``oragami`` command line.
+
+    oragami validate FILE...                 check symphonies; exit 2 naming file, node path and field
+    oragami backtest FILE [--start D] [--end D] [--capital N] [--slippage-bps B] [--out DIR]
+    oragami run-daily --session D            run the daily_trading job for one session, in-process
+    oragami seed FILE... [--account ID]      register symphonies (active) in the warehouse
+    oragami demo                             seed the demo account, trade 20 sessions, backtest, summarise
+
+Warehouse: ``--warehouse URL`` or ``ORAGAMI_WAREHOUSE_URL``; else the DuckDB file ``ORAGAMI_DUCKDB_PATH`` or
+``./var/oragami.duckdb``.
+"""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+SYMPHONY_DIR = PROJECT_ROOT / "symphonies"
+
+#: The demo account's symphonies: bundled copies of real public symphonies whose tickers are all in the bundle.
+DEMO_SYMPHONIES = [
+    "sector_surfing_rsi_bottom2.clj",
+    "spy_avgo_qqq_nvda_inverse_vol.clj",
+    "tqqq_ftlt_v2_226.clj",
+    "golden_rotation_2x.clj",
+    "editor_relative_strength_index.json",
+    "editor_standard_deviation_of_return.json",
+]
+DEMO_ACCOUNT = "demo"
+#: In-process runs log warnings and errors only (the Dagster UI keeps the full event log).
+QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
+DEMO_SESSIONS = 20
+
+
+def _err(msg: str) -> None:
+    print(msg, file=sys.stderr)
+
+
+def symphony_id_for(path: Path) -> str:
+    """A stable id from the file name: lower-case letters, digits and dashes."""
+    return re.sub(r"[^a-z0-9]+", "-", path.stem.lower()).strip("-")
+
+
+def _format_of(path: Path, text: str) -> str:
+    from engine.parsing import detect_format
+
+    return detect_format(text)
+
+
+def cmd_validate(args) -> int:
+    from engine.errors import SymphonyError
+    from engine.model import iter_nodes, tickers
+    from engine.parsing import load_symphony
+
+    bad = 0
+    for f in args.files:
+        try:
+            root = load_symphony(f)
+        except FileNotFoundError:
+            _err(f"{f}: no such file")
+            bad += 1
+            continue
+        except SymphonyError as exc:
+            _err(str(exc) if exc.source else f"{f}: {exc}")
+            bad += 1
+            continue
+        n_nodes = sum(1 for _ in iter_nodes(root))
+        print(f"{f}: ok — {root.name!r}, rebalance {root.rebalance}, {n_nodes} nodes, "
+              f"tickers {', '.join(sorted(tickers(root)))}")
+    return 2 if bad else 0
+
+
+def cmd_backtest(args) -> int:
+    from engine.backtest import run_backtest
+    from engine.errors import DataError, SymphonyError
+    from engine.model import tickers
+    from engine.parsing import load_symphony
+    from warehouse.bundled import load_adjusted_closes
+
+    try:
+        root = load_symphony(args.file)
+    except SymphonyError as exc:
+        _err(str(exc))
+        return 2
+    need = sorted(tickers(root))
+    try:
+        closes = load_adjusted_closes(need, end=args.end)
+    except KeyError as exc:
+        _err(f"{args.file}: {exc.args[0]}")
+        return 2
+    try:
+        res = run_backtest(root, closes, start=args.start, end=args.end, capital=args.capital,
+                           slippage_bps=args.slippage_bps)
+    except DataError as exc:
+        _err(f"{args.file}: {exc}")
+        return 2
+    out = {"symphony": root.name, "first_day": res.first_day.date().isoformat(),
+           "last_day": res.last_day.date().isoformat(), "capital": args.capital, "slippage_bps": args.slippage_bps,
+           "final_value": round(float(res.nav.iloc[-1]), 2), "rebalances": int(res.rebalanced.sum()),
+           "slippage_usd": round(float(res.costs.sum()), 2),
+           "stats": {k: (None if v != v else round(v, 6)) for k, v in res.stats.items()},
+           "warnings": res.warnings}
+    print(json.dumps(out, indent=2))
+    if args.out:
+        outdir = Path(args.out)
+        outdir.mkdir(parents=True, exist_ok=True)
+        pd.DataFrame({"date": res.nav.index.date, "value": res.nav.round(6).to_numpy(),
+                      "daily_return": res.daily_return.to_numpy()}).to_csv(outdir / "daily_values.csv", index=False)
+        tw = res.target_weights.copy()
+        tw.index = tw.index.date
+        long = tw.stack().rename("weight").reset_index()
+        long.columns = ["date", "ticker", "weight"]
+        long[long["weight"] > 1e-12].to_csv(outdir / "weights.csv", index=False)
+        _err(f"wrote {outdir / 'daily_values.csv'} and {outdir / 'weights.csv'}")
+    return 0
+
+
+def _warehouse(args):
+    from warehouse import Warehouse
+
+    if getattr(args, "warehouse", None):
+        os.environ["ORAGAMI_WAREHOUSE_URL"] = args.warehouse
+    wh = Warehouse.from_settings()
+    wh.create_schema()
+    return wh
+
+
+def seed_symphonies(wh, files: list[Path], account_id: str, account_name: str | None = None) -> list[str]:
+    """Register symphony files as active symphonies of ``account_id`` (replacing same ids). Returns the ids."""
+    from engine.parsing import load_symphony
+
+    now = dt.datetime.now(dt.timezone.utc)
+    wh.upsert("accounts", pd.DataFrame([{"account_id": account_id, "name": account_name or account_id,
+                                          "created_at": now}]), ["account_id"])
+    rows = []
+    for f in files:
+        root = load_symphony(f)
+        text = Path(f).read_text()
+        rows.append({"symphony_id": symphony_id_for(Path(f)), "account_id": account_id, "name": root.name,
+                     "source_format": _format_of(Path(f), text), "source_text": text,
+                     "parsed_json": root.model_dump_json(), "status": "active", "rebalance": root.rebalance,
+                     "capital_usd": 10_000.0, "created_at": now, "updated_at": now})
+    wh.upsert("symphonies", pd.DataFrame(rows), ["symphony_id"])
+    return [r["symphony_id"] for r in rows]
+
+
+def cmd_seed(args) -> int:
+    from engine.errors import SymphonyError
+
+    wh = _warehouse(args)
+    try:
+        ids = seed_symphonies(wh, [Path(f) for f in args.files], args.account)
+    except SymphonyError as exc:
+        _err(str(exc))
+        return 2
+    print(f"registered {len(ids)} symphonies for account {args.account}: {', '.join(ids)}")
+    return 0
+
+
+def _instance():
+    from dagster import DagsterInstance
+
+    if os.environ.get("DAGSTER_HOME"):
+        Path(os.environ["DAGSTER_HOME"]).mkdir(parents=True, exist_ok=True)
+        return DagsterInstance.get()
+    return DagsterInstance.ephemeral()
+
+
+def run_daily(session: dt.date, instance=None) -> bool:
+    """Execute the ``daily_trading`` job for one session in-process; True on success."""
+    from engine.calendar import is_session
+    from orchestration.definitions import defs
+
+    if not is_session(session):
+        raise ValueError(f"{session} is not an NYSE session")
+    job = defs.resolve_job_def("daily_trading")
+    result = job.execute_in_process(partition_key=session.isoformat(), instance=instance or _instance(),
+                                    raise_on_error=False, run_config=QUIET)
+    if not result.success:
+        for event in result.all_events:
+            if event.is_failure:
+                _err(f"  {event.step_key or 'run'}: {event.message}")
+    return result.success
+
+
+def cmd_run_daily(args) -> int:
+    _warehouse(args)
+    session = dt.date.fromisoformat(args.session)
+    try:
+        ok = run_daily(session)
+    except ValueError as exc:
+        _err(str(exc))
+        return 2
+    print(f"daily_trading {session}: {'success' if ok else 'FAILED'}")
+    return 0 if ok else 1
+
+
+def summary_table(wh, account_id: str | None = None) -> pd.DataFrame:
+    """One row per active symphony: latest holdings, backtest CAGR / Sharpe / max drawdown, paper NAV."""
+    syms = wh.active_symphonies(account_id)
+    alloc = wh.latest_allocations(account_id)
+    runs = wh.read("backtest_runs")
+    rows = []
+    for s in syms.to_dict("records"):
+        sid = s["symphony_id"]
+        a = alloc[alloc["symphony_id"] == sid].sort_values("target_weight", ascending=False)
+        holdings = ", ".join(f"{r['ticker']} {r['target_weight']:.0%}" for r in a.to_dict("records"))
+        r = runs[runs["symphony_id"] == sid]
+        r = r.sort_values("created_at").iloc[-1] if len(r) else None
+        nav = wh.nav_history(sid)
+        rows.append({
+            "symphony": sid, "holdings": holdings or "-",
+            "paper NAV": f"{nav['nav_usd'].iloc[-1]:,.2f}" if len(nav) else "-",
+            "backtest": f"{r['start_date']}..{r['end_date']}" if r is not None else "-",
+            "CAGR": f"{r['cagr']:.2%}" if r is not None else "-",
+            "Sharpe": f"{r['sharpe']:.2f}" if r is not None else "-",
+            "max DD": f"{r['max_drawdown']:.2%}" if r is not None else "-",
+        })
+    return pd.DataFrame(rows)
+
+
+def cmd_demo(args) -> int:
+    from engine.calendar import sessions_in_range
+    from orchestration.definitions import defs
+    from warehouse.bundled import last_session
+
+    wh = _warehouse(args)
+    files = [SYMPHONY_DIR / name for name in DEMO_SYMPHONIES]
+    ids = seed_symphonies(wh, files, DEMO_ACCOUNT, "Demo account")
+    print(f"[demo] warehouse {wh.safe_url}")
+    print(f"[demo] seeded account '{DEMO_ACCOUNT}' with {len(ids)} symphonies: {', '.join(ids)}")
+    last = last_session()
+    sessions = sessions_in_range(last - dt.timedelta(days=60), last)[-DEMO_SESSIONS:]
+    instance = _instance()
+    t0 = time.time()
+    for i, session in enumerate(sessions, start=1):
+        t1 = time.time()
+        ok = run_daily(session, instance)
+        print(f"[demo] daily_trading {session} ({i}/{len(sessions)}): {'ok' if ok else 'FAILED'} "
+              f"in {time.time() - t1:.1f}s", flush=True)
+        if not ok:
+            return 1
+    print(f"[demo] {len(sessions)} sessions in {time.time() - t0:.1f}s; backtesting every symphony from inception…",
+          flush=True)
+    t1 = time.time()
+    result = defs.resolve_job_def("backtest_all").execute_in_process(instance=instance, raise_on_error=False,
+                                                                           run_config=QUIET)
+    print(f"[demo] backtests {'ok' if result.success else 'FAILED'} in {time.time() - t1:.1f}s")
+    table = summary_table(wh, DEMO_ACCOUNT)
+    with pd.option_context("display.max_colwidth", 60, "display.width", 200):
+        print()
+        print(f"Demo account, last session {sessions[-1]} (holdings = today's target weights)")
+        print(table.to_string(index=False))
+    counts = wh.row_counts()
+    print()
+    print("warehouse rows: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    print("next: `make dagster` (Dagster UI) and `make dashboard` (Streamlit)")
+    return 0 if result.success else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="oragami", description="Run Composer symphonies: validate, backtest, trade.")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    v = sub.add_parser("validate", help="check symphony files (JSON score, EDN, defsymphony text)")
+    v.add_argument("files", nargs="+")
+    v.set_defaults(func=cmd_validate)
+
+    b = sub.add_parser("backtest", help="backtest a symphony on the bundled data; prints stats as JSON")
+    b.add_argument("file")
+    b.add_argument("--start", help="first session (ISO date); default: the warm-up date")
+    b.add_argument("--end", help="last session (ISO date); default: the last bundled session")
+    b.add_argument("--capital", type=float, default=10_000.0, help="starting capital, USD (default 10000)")
+    b.add_argument("--slippage-bps", type=float, default=1.0, help="slippage on traded notional, bp (default 1)")
+    b.add_argument("--out", help="folder for daily_values.csv and weights.csv")
+    b.set_defaults(func=cmd_backtest)
+
+    r = sub.add_parser("run-daily", help="run the daily_trading job for one session, in-process")
+    r.add_argument("--session", required=True, help="ISO date of an NYSE session")
+    r.add_argument("--warehouse", help="SQLAlchemy URL of the warehouse")
+    r.set_defaults(func=cmd_run_daily)
+
+    s = sub.add_parser("seed", help="register symphony files as active symphonies of an account")
+    s.add_argument("files", nargs="+")
+    s.add_argument("--account", default=DEMO_ACCOUNT)
+    s.add_argument("--warehouse", help="SQLAlchemy URL of the warehouse")
+    s.set_defaults(func=cmd_seed)
+
+    d = sub.add_parser("demo", help="seed the demo account, trade the last 20 bundled sessions, backtest, summarise")
+    d.add_argument("--warehouse", help="SQLAlchemy URL of the warehouse")
+    d.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    return int(args.func(args) or 0)
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

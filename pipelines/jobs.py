@@ -1,0 +1,52 @@
+"""Jobs and schedules.
+
+* ``daily_trading`` — the partitioned daily graph (bars → indicators → allocations → orders → positions → NAV,
+  with the blocking bars check), one run per session.
+* ``backtest_all`` — backtests of every active symphony.
+* ``daily_trading_schedule`` — ticks at 12:50 and 15:50 America/New_York on weekdays and launches the run at the
+  tick that is ten minutes before that session's close (12:50 on early-close days, 15:50 otherwise); holidays,
+  weekends and the other tick are skipped with a reason. Default STOPPED: an operator turns it on.
+"""
+from __future__ import annotations
+
+import dagster as dg
+import pandas as pd
+
+from engine.calendar import NEW_YORK, is_session, trading_time
+
+daily_trading = dg.define_asset_job(
+    "daily_trading",
+    selection=dg.AssetSelection.groups("market_data", "strategy", "trading", "performance"),
+    description="Evaluate every active symphony on the session and trade its paper ledger at the close.",
+    tags={"dagster/max_retries": "0"},
+)
+
+backtest_all = dg.define_asset_job(
+    "backtest_all", selection=dg.AssetSelection.groups("backtest"),
+    description="Backtest every active symphony from its warm-up to the last bar.",
+)
+
+
+def decide(scheduled: pd.Timestamp) -> dg.RunRequest | dg.SkipReason:
+    """What the schedule does at ``scheduled`` (tz-aware): a run for that session, or a reason to skip."""
+    local = scheduled.tz_convert(NEW_YORK)
+    day = local.date()
+    if not is_session(day):
+        return dg.SkipReason(f"{day} is not an NYSE session (weekend or holiday)")
+    when = trading_time(day)
+    if (local.hour, local.minute) != (when.hour, when.minute):
+        return dg.SkipReason(f"{day} trades at {when:%H:%M} New York (close {when + pd.Timedelta(minutes=10):%H:%M}), "
+                             f"not at {local:%H:%M}")
+    key = day.isoformat()
+    return dg.RunRequest(run_key=f"daily_trading-{key}", partition_key=key)
+
+
+@dg.schedule(
+    job=daily_trading,
+    cron_schedule=["50 12 * * 1-5", "50 15 * * 1-5"],
+    execution_timezone=NEW_YORK,
+    default_status=dg.DefaultScheduleStatus.STOPPED,
+    description="Ten minutes before the close: 15:50 New York, 12:50 on early-close days; skips non-sessions.",
+)
+def daily_trading_schedule(context: dg.ScheduleEvaluationContext):
+    return decide(pd.Timestamp(context.scheduled_execution_time))

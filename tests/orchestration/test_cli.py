@@ -1,0 +1,64 @@
+"""The oragami command line: validate, backtest, run-daily."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from orchestration.cli import main
+
+ROOT = Path(__file__).resolve().parents[2]
+SECTOR = ROOT / "symphonies" / "sector_surfing_rsi_bottom2.clj"
+
+
+def test_validate_ok(capsys):
+    assert main(["validate", str(SECTOR)]) == 0
+    out = capsys.readouterr().out
+    assert "ok" in out and "Sector Surfing" in out and "VNQ" in out
+
+
+def test_validate_malformed_node_names_file_and_path(tmp_path, capsys):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"step": "root", "name": "x", "rebalance": "daily", "children": [
+        {"step": "wt-cash-equal", "children": [
+            {"step": "asset", "ticker": "SPY"},
+            {"step": "wt-cash-banana", "children": []}]}]}))
+    assert main(["validate", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "bad.json" in err and "root/0/1" in err and "step" in err and "wt-cash-banana" in err
+
+
+def test_validate_unknown_function_is_named(tmp_path, capsys):
+    bad = tmp_path / "fn.clj"
+    bad.write_text('(defsymphony "x" {:rebalance-frequency :daily} (weight-equal [(if (> (rsy "SPY" {:window 10}) 70)'
+                   ' [(asset "SPY")] [(asset "BIL")])]))')
+    assert main(["validate", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "fn.clj" in err and "rsy" in err
+
+
+def test_backtest_prints_stats_and_writes_csv(tmp_path, capsys):
+    rc = main(["backtest", str(SECTOR), "--start", "2024-01-02", "--end", "2024-06-21", "--capital", "5000",
+               "--slippage-bps", "2", "--out", str(tmp_path)])
+    assert rc == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["first_day"] == "2024-01-02" and out["last_day"] == "2024-06-21"
+    assert out["capital"] == 5000 and out["slippage_bps"] == 2
+    assert set(out["stats"]) >= {"cumulative_return", "annualized_return", "sharpe_ratio", "max_drawdown",
+                                 "calmar_ratio", "standard_deviation"}
+    daily = pd.read_csv(tmp_path / "daily_values.csv")
+    weights = pd.read_csv(tmp_path / "weights.csv")
+    assert list(weights.columns) == ["date", "ticker", "weight"]
+    assert daily["value"].iloc[-1] == pytest.approx(out["final_value"], abs=0.01)
+    # bottom-2 filter: two tickers at 50 % each every day
+    per_day = weights.groupby("date")["weight"]
+    assert (per_day.count() == 2).all() and per_day.sum().round(12).eq(1.0).all()
+
+
+def test_run_daily_rejects_a_holiday(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("ORAGAMI_DUCKDB_PATH", str(tmp_path / "w.duckdb"))
+    monkeypatch.delenv("ORAGAMI_WAREHOUSE_URL", raising=False)
+    assert main(["run-daily", "--session", "2024-12-25"]) == 2
+    assert "not an NYSE session" in capsys.readouterr().err
