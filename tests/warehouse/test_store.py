@@ -195,7 +195,8 @@ def test_where_forms_scalar_in_between(wh: Warehouse) -> None:
         wh.replace("daily_bars", bars(day, {"SPY": value, "TLT": value * 10}), {"session_date": day})
 
     def tickers_days(where: dict) -> list[tuple[str, dt.date]]:
-        got = wh.read("daily_bars", where=where, columns=["ticker", "session_date"], order_by=["ticker", "-session_date"])
+        got = wh.read("daily_bars", where=where, columns=["ticker", "session_date"],
+                      order_by=["ticker", "-session_date"])
         return list(got.itertuples(index=False, name=None))
 
     assert tickers_days({"ticker": "SPY", "session_date": Between(JAN2, None)}) == [
