@@ -258,7 +258,7 @@ backtest_runs = sa.Table(
     sa.Column("stats_json", Text),
     sa.Column("cagr", Number, comment="Fraction per year."),
     sa.Column("sharpe", Number, comment="Annualised, 252 periods."),
-    sa.Column("max_drawdown", Number, comment="Fraction, <= 0."),
+    sa.Column("max_drawdown", Number, comment="Largest peak-to-trough decline, positive fraction (0.25 = 25 %)."),
     sa.Column("created_at", Timestamp, server_default=sa.func.now()),
     comment="One row per backtest run.",
 )

@@ -403,7 +403,10 @@ def test_from_settings_precedence_and_safe_url(tmp_path: Path, monkeypatch: pyte
     assert explicit.engine.url.database == str(tmp_path / "x" / "y.duckdb")
 
     monkeypatch.setenv("ORAGAMI_WAREHOUSE_URL", "postgresql+psycopg2://app:s3cret@db.example:5432/wh")
-    from_env = Warehouse.from_settings(duckdb_path=tmp_path / "ignored.duckdb")
+    # an explicit argument beats the environment; without one the environment URL wins over ORAGAMI_DUCKDB_PATH
+    explicit = Warehouse.from_settings(duckdb_path=tmp_path / "x" / "y.duckdb")
+    assert explicit.backend == "duckdb" and explicit.engine.url.database == str(tmp_path / "x" / "y.duckdb")
+    from_env = Warehouse.from_settings()
     assert from_env.backend == "postgresql"
     assert "s3cret" not in from_env.safe_url and "s3cret" not in repr(from_env)
     assert from_env.safe_url == "postgresql+psycopg2://app:***@db.example:5432/wh"
