@@ -1,4 +1,4 @@
-"""The nine core Composer indicator functions over a wide frame of adjusted closes (composer_format.md §4).
+"""The fifteen Composer indicator functions over a wide frame of adjusted closes (composer_format.md §4).
 
 Every function takes ``closes``, a wide frame (index = sessions, ascending; columns = tickers; float64 adjusted
 closes; NaN before a ticker's first bar) and returns a frame of the same index and columns holding the value of the
@@ -9,27 +9,38 @@ look-ahead). A value is NaN until the ticker has enough history (the warm-up of 
   ``standard-deviation-price``) need N closes;
 * return-based functions (``cumulative-return``, ``moving-average-return``, ``standard-deviation-return``,
   ``relative-strength-index``, ``max-drawdown``) need N+1 closes, i.e. N daily returns (composer_format.md §4,
-  "an N-day function needs N+1 closes").
+  "an N-day function needs N+1 closes");
+* the oscillators (``percentage-price-oscillator``, ``moving-average-convergence-divergence``) need
+  max(short, long) closes, their ``-signal`` lines max(short, long) + smooth − 1 closes; the Bollinger bands N.
 
-Units are the units of the constants in symphony conditions: dollars for price-level functions, **percent** for
-return-type functions (``cumulative-return SPY 10 < -6`` means −6 %), 0–100 for RSI. The formulas, and the
+Units are the units of the constants in symphony conditions: dollars for price-level functions (MACD and its
+signal, the Bollinger bands included), **percent** for return-type functions (``cumulative-return SPY 10 < -6``
+means −6 %) and for PPO and its signal, 0–100 for RSI. The formulas, and the
 evidence that they are Composer's (its own indicator values of 2022-10-24), are in ``docs/semantics.md``.
 
 Input contract (checked, :class:`ValueError` otherwise): the index is ascending and unique, and each column is one
 contiguous run of values — NaN may lead (before the first bar) or trail (after a delisting), but not interrupt it;
-the loader forward-fills interior gaps. Dispatch by JSON name through :func:`compute_indicator`.
+the loader forward-fills interior gaps. Dispatch by JSON name through :func:`compute_indicator`, which also maps a
+reference's ``params`` (``(("long-window", 26), ("short-window", 12))``) onto the keyword arguments of the six
+multi-parameter functions and rejects unknown or missing keys.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
-from numbers import Integral
+from numbers import Integral, Real
 
 import numpy as np
 import pandas as pd
 import talib
 from numpy.lib.stride_tricks import sliding_window_view
 
-from engine.model import FUNCTIONS
+from engine.model import (
+    BOLLINGER_DEFAULT_WIDTH,
+    BOLLINGER_FUNCTIONS,
+    BOLLINGER_WIDTH_KEYS,
+    FUNCTIONS,
+    MULTI_WINDOW_FUNCTIONS,
+)
 
 __all__ = [
     "INDICATOR_FUNCTIONS",
@@ -37,12 +48,18 @@ __all__ = [
     "cumulative_return",
     "current_price",
     "exponential_moving_average_price",
+    "lower_bollinger",
     "max_drawdown",
+    "moving_average_convergence_divergence",
+    "moving_average_convergence_divergence_signal",
     "moving_average_price",
     "moving_average_return",
+    "percentage_price_oscillator",
+    "percentage_price_oscillator_signal",
     "relative_strength_index",
     "standard_deviation_price",
     "standard_deviation_return",
+    "upper_bollinger",
 ]
 
 #: RSI value when every close so far is equal (average gain = average loss = 0, RS = 0/0). TA-Lib returns 0
@@ -57,15 +74,24 @@ _MDD_BLOCK_ELEMENTS = 2_000_000
 # Input checks and shared helpers
 # ---------------------------------------------------------------------------------------------------------------
 
-def _check_window(fn: str, window: object, minimum: int = 1) -> int:
-    """Return ``window`` as an ``int`` ≥ ``minimum`` trading days, or raise ValueError naming ``fn``."""
+def _check_window(fn: str, window: object, minimum: int = 1, what: str = "window") -> int:
+    """Return ``window`` as an ``int`` ≥ ``minimum`` trading days, or raise ValueError naming ``fn`` and ``what``."""
     if window is None:
-        raise ValueError(f"{fn}: missing window (a number of trading days)")
+        raise ValueError(f"{fn}: missing {what} (a number of trading days)")
     if isinstance(window, bool) or not isinstance(window, Integral):
-        raise ValueError(f"{fn}: window must be an integer number of trading days, got {window!r}")
+        raise ValueError(f"{fn}: {what} must be an integer number of trading days, got {window!r}")
     if window < minimum:
-        raise ValueError(f"{fn}: window must be >= {minimum} trading days, got {window}")
+        raise ValueError(f"{fn}: {what} must be >= {minimum} trading days, got {window}")
     return int(window)
+
+
+def _check_width(fn: str, num_std: object) -> float:
+    """Return the Bollinger band width k (standard deviations) as a finite ``float`` > 0, or raise ValueError."""
+    if isinstance(num_std, bool) or not isinstance(num_std, Real) or not np.isfinite(float(num_std)):
+        raise ValueError(f"{fn}: num-std must be a finite number of standard deviations, got {num_std!r}")
+    if num_std <= 0:
+        raise ValueError(f"{fn}: num-std must be > 0 standard deviations, got {num_std}")
+    return float(num_std)
 
 
 def _check_closes(fn: str, closes: pd.DataFrame) -> pd.DataFrame:
@@ -343,10 +369,184 @@ def max_drawdown(closes: pd.DataFrame, window: int) -> pd.DataFrame:
 
 
 # ---------------------------------------------------------------------------------------------------------------
+# The six multi-parameter functions: PPO, MACD (and their signal lines), Bollinger bands
+# ---------------------------------------------------------------------------------------------------------------
+
+def _ema(frame: pd.DataFrame, n: int) -> pd.DataFrame:
+    """EMA(n) of each column's run of values, seeded as ``exponential-moving-average-price`` (TA-Lib ``EMA``:
+    α = 2/(n+1), first value = SMA of the first n values, on the n-th value)."""
+    return _per_column(frame, lambda x: talib.EMA(x, timeperiod=n))
+
+
+def _emas(fn: str, closes: pd.DataFrame, short_window: int, long_window: int
+          ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Validated ``(EMA_short, EMA_long)`` of the closes, each seeded on its own first N closes."""
+    short = _check_window(fn, short_window, what="short-window")
+    long = _check_window(fn, long_window, what="long-window")
+    frame = _check_closes(fn, closes)
+    return _ema(frame, short), _ema(frame, long)
+
+
+def moving_average_convergence_divergence(closes: pd.DataFrame, short_window: int,
+                                          long_window: int) -> pd.DataFrame:
+    """MACD line: ``moving-average-convergence-divergence`` (composer_format.md §4).
+
+    Formula: ``EMA_S(P)_t − EMA_L(P)_t`` with S = ``short-window``, L = ``long-window``; each EMA is
+    ``exponential-moving-average-price`` of the closes (α = 2/(N+1), seeded with the SMA of the ticker's first N
+    closes *of the frame passed in*, docs/semantics.md §3.2). Not TA-Lib's ``MACD``: that seeds the short EMA
+    L − S closes later (on the closes that end where the long EMA's seed ends), so its values differ while the
+    short seed still weighs.
+
+    Args:
+        closes: wide adjusted closes, index = sessions (ascending), columns = tickers, float64, NaN before a
+            ticker's first bar.
+        short_window: S ≥ 1 trading days (Composer key ``short-window``; usually 12).
+        long_window: L ≥ 1 trading days (``long-window``; usually 26). S < L is usual but not required.
+
+    Returns:
+        Frame of ``closes``'s shape, in **dollars** (a price difference, so it scales with the price level);
+        NaN until max(S, L) closes exist.
+
+    Source: INFERRED — the standard MACD (Appel); Composer documents no formula and no Composer value exists;
+    the keys are INFERRED from PPO's (composer_format.md §4: MACD never seen in a real symphony).
+    """
+    fn = "moving-average-convergence-divergence"
+    ema_short, ema_long = _emas(fn, closes, short_window, long_window)
+    return ema_short - ema_long
+
+
+def moving_average_convergence_divergence_signal(closes: pd.DataFrame, short_window: int, long_window: int,
+                                                 smooth_window: int) -> pd.DataFrame:
+    """MACD signal line: ``moving-average-convergence-divergence-signal`` (composer_format.md §4).
+
+    Formula: ``EMA_M(MACD_{S,L})_t`` — the EMA with M = ``smooth-window`` of
+    :func:`moving_average_convergence_divergence`, seeded the same way: the SMA of the first M MACD values, on the
+    M-th one, then ``α = 2/(M+1)``.
+
+    Args:
+        closes: wide adjusted closes (see :func:`moving_average_convergence_divergence`).
+        short_window: S ≥ 1 (``short-window``).
+        long_window: L ≥ 1 (``long-window``).
+        smooth_window: M ≥ 1 (``smooth-window``; usually 9). M = 1 returns the MACD line.
+
+    Returns:
+        Frame of ``closes``'s shape, in **dollars**; NaN until max(S, L) + M − 1 closes exist.
+
+    Source: INFERRED (standard MACD signal line; keys INFERRED from ``percentage-price-oscillator-signal``).
+    """
+    fn = "moving-average-convergence-divergence-signal"
+    smooth = _check_window(fn, smooth_window, what="smooth-window")
+    ema_short, ema_long = _emas(fn, closes, short_window, long_window)
+    return _ema(ema_short - ema_long, smooth)
+
+
+def percentage_price_oscillator(closes: pd.DataFrame, short_window: int, long_window: int) -> pd.DataFrame:
+    """Percentage price oscillator: ``percentage-price-oscillator`` (composer_format.md §3–§4).
+
+    Formula: ``100 · (EMA_S(P)_t − EMA_L(P)_t) / EMA_L(P)_t`` — the MACD line as a percentage of the long EMA,
+    with the EMAs of :func:`moving_average_convergence_divergence` (TA-Lib ``EMA`` seeding; not TA-Lib's ``PPO``,
+    whose default moving average is the SMA and whose EMA variant seeds the short EMA late).
+
+    Args:
+        closes: wide adjusted closes, index = sessions (ascending), columns = tickers, float64, NaN before a
+            ticker's first bar.
+        short_window: S ≥ 1 trading days (``short-window``, e.g. 12 in ``{:short-window 12, :long-window 26}``).
+        long_window: L ≥ 1 trading days (``long-window``, e.g. 26).
+
+    Returns:
+        Frame of ``closes``'s shape, in **percent** (``1.5`` = the short EMA is 1.5 % above the long one);
+        NaN until max(S, L) closes exist.
+
+    Source: INFERRED — the standard PPO, as composer_format.md §4 states it; used in real symphonies
+    (6 corpus files) but no Composer value exists to check it against. Units (percent, not fraction) OPEN.
+    """
+    fn = "percentage-price-oscillator"
+    ema_short, ema_long = _emas(fn, closes, short_window, long_window)
+    return 100.0 * (ema_short - ema_long) / ema_long
+
+
+def percentage_price_oscillator_signal(closes: pd.DataFrame, short_window: int, long_window: int,
+                                       smooth_window: int) -> pd.DataFrame:
+    """PPO signal line: ``percentage-price-oscillator-signal`` (composer_format.md §3–§4).
+
+    Formula: ``EMA_M(PPO_{S,L})_t`` — the EMA with M = ``smooth-window`` of :func:`percentage_price_oscillator`,
+    seeded with the SMA of the first M PPO values (on the M-th), then ``α = 2/(M+1)``.
+
+    Args:
+        closes: wide adjusted closes (see :func:`percentage_price_oscillator`).
+        short_window: S ≥ 1 (``short-window``).
+        long_window: L ≥ 1 (``long-window``).
+        smooth_window: M ≥ 1 (``smooth-window``, e.g. 9). M = 1 returns the PPO.
+
+    Returns:
+        Frame of ``closes``'s shape, in **percent**; NaN until max(S, L) + M − 1 closes exist.
+
+    Source: INFERRED (standard PPO signal line; composer_format.md §4).
+    """
+    fn = "percentage-price-oscillator-signal"
+    smooth = _check_window(fn, smooth_window, what="smooth-window")
+    ema_short, ema_long = _emas(fn, closes, short_window, long_window)
+    return _ema(100.0 * (ema_short - ema_long) / ema_long, smooth)
+
+
+def _bollinger(fn: str, closes: pd.DataFrame, window: int, num_std: float, sign: float) -> pd.DataFrame:
+    n = _check_window(fn, window, minimum=2)
+    k = _check_width(fn, num_std)
+    frame = _check_closes(fn, closes)
+    rolling = frame.rolling(n, min_periods=n)
+    return rolling.mean() + sign * k * rolling.std(ddof=1)
+
+
+def upper_bollinger(closes: pd.DataFrame, window: int,
+                    num_std: float = BOLLINGER_DEFAULT_WIDTH) -> pd.DataFrame:
+    """Upper Bollinger band: ``upper-bollinger`` (composer_format.md §4).
+
+    Formula: ``SMA_N(P)_t + k · σ_N(P)_t`` — :func:`moving_average_price` plus k times
+    :func:`standard_deviation_price` (sample, ddof = 1) over the same last N closes.
+
+    Args:
+        closes: wide adjusted closes, index = sessions (ascending), columns = tickers, float64, NaN before a
+            ticker's first bar.
+        window: N ≥ 2 trading days (key ``window``; ddof = 1 needs two closes).
+        num_std: k > 0 standard deviations (key ``num-std``, synonym ``std-dev``); default 2. Symphonies can only
+            give integers (the model's params are integers); direct callers may pass any positive number.
+
+    Returns:
+        Frame of ``closes``'s shape, in **dollars**; NaN until N closes exist.
+
+    Source: OPEN — composer_format.md §4 gives only "SMA ± k·σ"; Composer's parameter keys, its default k and its
+    σ (ddof) are unknown. ddof = 1 matches ``standard-deviation-price``; k = 2 is Bollinger's standard width.
+    """
+    return _bollinger("upper-bollinger", closes, window, num_std, +1.0)
+
+
+def lower_bollinger(closes: pd.DataFrame, window: int,
+                    num_std: float = BOLLINGER_DEFAULT_WIDTH) -> pd.DataFrame:
+    """Lower Bollinger band: ``lower-bollinger`` (composer_format.md §4).
+
+    Formula: ``SMA_N(P)_t − k · σ_N(P)_t`` (see :func:`upper_bollinger`; σ sample, ddof = 1).
+
+    Args:
+        closes: wide adjusted closes, index = sessions (ascending), columns = tickers, float64, NaN before a
+            ticker's first bar.
+        window: N ≥ 2 trading days (key ``window``).
+        num_std: k > 0 standard deviations (key ``num-std``, synonym ``std-dev``); default 2.
+
+    Returns:
+        Frame of ``closes``'s shape, in **dollars** (may be negative for a very volatile series); NaN until N
+        closes exist.
+
+    Source: OPEN, as :func:`upper_bollinger`.
+    """
+    return _bollinger("lower-bollinger", closes, window, num_std, -1.0)
+
+
+# ---------------------------------------------------------------------------------------------------------------
 # Dispatch by JSON name
 # ---------------------------------------------------------------------------------------------------------------
 
-#: The nine core functions by their JSON names (composer_format.md §4), in the order of ``engine.model.FUNCTIONS``.
+#: The fifteen functions by their JSON names (composer_format.md §4), in the order of ``engine.model.FUNCTIONS``.
+#: The first nine take ``(closes, window)``; the six others take keyword parameters (see :func:`compute_indicator`).
 INDICATOR_FUNCTIONS: dict[str, Callable[..., pd.DataFrame]] = {
     "current-price": current_price,
     "cumulative-return": cumulative_return,
@@ -357,7 +557,62 @@ INDICATOR_FUNCTIONS: dict[str, Callable[..., pd.DataFrame]] = {
     "standard-deviation-price": standard_deviation_price,
     "standard-deviation-return": standard_deviation_return,
     "max-drawdown": max_drawdown,
+    "percentage-price-oscillator": percentage_price_oscillator,
+    "percentage-price-oscillator-signal": percentage_price_oscillator_signal,
+    "moving-average-convergence-divergence": moving_average_convergence_divergence,
+    "moving-average-convergence-divergence-signal": moving_average_convergence_divergence_signal,
+    "upper-bollinger": upper_bollinger,
+    "lower-bollinger": lower_bollinger,
 }
+
+
+def _params_dict(fn: str, params: object) -> dict[str, object]:
+    """``params`` (pairs ``(key, value)``) as a dict; ValueError on a malformed tuple or a repeated key."""
+    try:
+        pairs = [(key, value) for key, value in params]  # type: ignore[union-attr]
+    except (TypeError, ValueError):
+        raise ValueError(f"{fn}: params must be (key, value) pairs, got {params!r}") from None
+    out: dict[str, object] = {}
+    for key, value in pairs:
+        if not isinstance(key, str):
+            raise ValueError(f"{fn}: parameter names must be strings, got {key!r}")
+        if key in out:
+            raise ValueError(f"{fn}: parameter {key!r} given twice")
+        out[key] = value
+    return out
+
+
+def _keyword_arguments(fn: str, window: int | None, params: tuple[tuple[str, int], ...]) -> dict[str, object]:
+    """Map ``window``/``params`` of a multi-parameter function onto its keyword arguments (ValueError otherwise).
+
+    PPO / MACD (+ signals): no window; exactly the keys of :data:`engine.model.MULTI_WINDOW_FUNCTIONS`
+    (``long-window``, ``short-window``, + ``smooth-window``), no defaults. Bollinger: ``window`` plus at most one
+    of :data:`engine.model.BOLLINGER_WIDTH_KEYS` (default :data:`engine.model.BOLLINGER_DEFAULT_WIDTH`).
+    """
+    given = _params_dict(fn, params)
+    if fn in MULTI_WINDOW_FUNCTIONS:
+        required = MULTI_WINDOW_FUNCTIONS[fn]
+        if window is not None:
+            raise ValueError(f"{fn}: takes no window (got {window!r}); give {', '.join(required)} in params")
+        unknown = sorted(set(given) - set(required))
+        if unknown:
+            raise ValueError(f"{fn}: unknown parameter(s) {unknown} (accepted: {', '.join(required)})")
+        missing = [key for key in required if key not in given]
+        if missing:
+            raise ValueError(f"{fn}: missing parameter(s) {missing} (required: {', '.join(required)}; "
+                             "there are no defaults)")
+        return {key.replace("-", "_"): given[key] for key in required}
+    unknown = sorted(set(given) - set(BOLLINGER_WIDTH_KEYS))
+    if unknown:
+        raise ValueError(f"{fn}: unknown parameter(s) {unknown} (accepted: 'window' and optionally one of "
+                         f"{', '.join(BOLLINGER_WIDTH_KEYS)})")
+    widths = [key for key in BOLLINGER_WIDTH_KEYS if key in given]
+    if len(widths) > 1:
+        raise ValueError(f"{fn}: band width given twice ({', '.join(widths)})")
+    kwargs: dict[str, object] = {"window": window}
+    if widths:
+        kwargs["num_std"] = given[widths[0]]
+    return kwargs
 
 
 def compute_indicator(fn: str, closes: pd.DataFrame, window: int | None,
@@ -368,15 +623,18 @@ def compute_indicator(fn: str, closes: pd.DataFrame, window: int | None,
         fn: JSON function name, one of :data:`INDICATOR_FUNCTIONS` (e.g. ``"relative-strength-index"``).
         closes: wide adjusted closes, index = sessions (``DatetimeIndex``, ascending), columns = tickers, float64,
             NaN before a ticker's first bar.
-        window: trading days; None for ``current-price`` and only there.
-        params: extra parameters of multi-window functions; must be empty for the nine core functions.
+        window: trading days; None for ``current-price`` and for PPO / MACD and their signals.
+        params: ``(key, value)`` pairs (as :attr:`engine.model.IndicatorRef.params`, any order):
+            empty for the nine core functions; ``long-window``, ``short-window`` (+ ``smooth-window`` for the
+            signals) for PPO / MACD, all required; optionally ``num-std`` (synonym ``std-dev``) for the Bollinger
+            bands, whose N is ``window``.
 
     Returns:
         Frame of ``closes``'s index and columns, in the units of ``fn`` (see each function), NaN during warm-up.
 
     Raises:
-        ValueError: unknown or unsupported ``fn``, missing or invalid ``window``, unexpected ``params``, or
-            ``closes`` breaking the input contract — the message names the function and the problem.
+        ValueError: unknown or unsupported ``fn``, missing or invalid ``window``, unknown, missing or invalid
+            ``params``, or ``closes`` breaking the input contract — the message names the function and the problem.
     """
     func = INDICATOR_FUNCTIONS.get(fn)
     if func is None:
@@ -384,6 +642,8 @@ def compute_indicator(fn: str, closes: pd.DataFrame, window: int | None,
             raise ValueError(f"{fn}: Composer function not supported by this release "
                              f"(supported: {', '.join(INDICATOR_FUNCTIONS)})")
         raise ValueError(f"{fn!r}: unknown indicator function (known: {', '.join(INDICATOR_FUNCTIONS)})")
+    if fn in MULTI_WINDOW_FUNCTIONS or fn in BOLLINGER_FUNCTIONS:
+        return func(closes, **_keyword_arguments(fn, window, params))
     if params:
         raise ValueError(f"{fn}: takes no extra parameters, got {dict(params)!r}")
     return func(closes, window)

@@ -53,8 +53,26 @@ FUNCTIONS: tuple[str, ...] = (
     "lower-bollinger",
 )
 
-#: Functions this release evaluates (issue 2 scope: the nine core ones of composer_format.md §4).
-SUPPORTED_FUNCTIONS: tuple[str, ...] = FUNCTIONS[:9]
+#: Functions this release evaluates: all fifteen of composer_format.md §4 (engine.indicators.INDICATOR_FUNCTIONS).
+SUPPORTED_FUNCTIONS: tuple[str, ...] = FUNCTIONS
+
+#: Multi-window functions and the parameter keys each one requires, alphabetically (composer_format.md §3–§4:
+#: PPO's keys are seen in real defsymphony exports; MACD's are INFERRED from PPO). They take no ``window``: their
+#: parameters live in :attr:`IndicatorRef.params` / :attr:`Filter.sort_params`, and there are no defaults.
+MULTI_WINDOW_FUNCTIONS: dict[str, tuple[str, ...]] = {
+    "percentage-price-oscillator": ("long-window", "short-window"),
+    "percentage-price-oscillator-signal": ("long-window", "short-window", "smooth-window"),
+    "moving-average-convergence-divergence": ("long-window", "short-window"),
+    "moving-average-convergence-divergence-signal": ("long-window", "short-window", "smooth-window"),
+}
+
+#: Bollinger bands: ``window`` N (required, in :attr:`IndicatorRef.window`) and an optional band width k, the number
+#: of standard deviations, in ``params``. Composer's key for k is OPEN (composer_format.md §4, §8 item 11): these
+#: spellings are accepted as synonyms; the parsers store the first one.
+BOLLINGER_FUNCTIONS: tuple[str, ...] = ("upper-bollinger", "lower-bollinger")
+BOLLINGER_WIDTH_KEYS: tuple[str, ...] = ("num-std", "std-dev")
+#: Band width k when the symphony gives none (the standard Bollinger band, SMA ± 2σ).
+BOLLINGER_DEFAULT_WIDTH: int = 2
 
 #: defsymphony spellings that differ from the JSON names (composer_format.md §3).
 DEFSYMPHONY_FUNCTION_ALIASES: dict[str, str] = {
@@ -74,8 +92,10 @@ class _Node(BaseModel):
 class IndicatorRef(BaseModel):
     """One indicator value: ``fn`` applied to ``ticker`` with ``window`` trading days.
 
-    ``window`` is ``None`` only for ``current-price``. ``params`` keeps extra parameters of multi-window functions
-    (e.g. ``{"short-window": 12, "long-window": 26}`` for PPO) and is empty for the nine core functions.
+    ``window`` is ``None`` for ``current-price`` and the multi-window functions (PPO, MACD and their signals).
+    ``params`` keeps their parameters sorted by key, so that equal references compare and hash equal (e.g.
+    ``(("long-window", 26), ("short-window", 12))`` for PPO 12/26), the optional Bollinger width
+    (``(("num-std", 2),)``), and is empty for the nine core functions.
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True)

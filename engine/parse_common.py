@@ -14,25 +14,25 @@ from fractions import Fraction
 from typing import Any, NoReturn
 
 from engine.errors import SymphonyParseError, SymphonyWarning
-from engine.model import DEFSYMPHONY_FUNCTION_ALIASES, FUNCTIONS
+from engine.model import (
+    BOLLINGER_FUNCTIONS,
+    BOLLINGER_WIDTH_KEYS,
+    DEFSYMPHONY_FUNCTION_ALIASES,
+    FUNCTIONS,
+    MULTI_WINDOW_FUNCTIONS,
+)
 
 #: Functions whose only parameter is ``window`` (composer_format.md §4): every core function but ``current-price``.
 WINDOWED_FUNCTIONS: frozenset[str] = frozenset(FUNCTIONS[1:9])
 
-#: Multi-window functions and the parameters they need (composer_format.md §3–§4; MACD keys INFERRED from PPO).
-MULTI_WINDOW_FUNCTIONS: dict[str, tuple[str, ...]] = {
-    "percentage-price-oscillator": ("short-window", "long-window"),
-    "percentage-price-oscillator-signal": ("short-window", "long-window", "smooth-window"),
-    "moving-average-convergence-divergence": ("short-window", "long-window"),
-    "moving-average-convergence-divergence-signal": ("short-window", "long-window", "smooth-window"),
-}
-
-#: Order of the extra parameters in :attr:`IndicatorRef.params` (then any other key, alphabetically).
-_PARAM_ORDER = ("short-window", "long-window", "smooth-window")
-
 #: Tolerance on the sum of specified weights: sums within it (display rounding such as 3 × 0.3333) are normalised
 #: silently; larger deviations are normalised with a :class:`SymphonyWarning`.
 WEIGHT_SUM_TOLERANCE = 1e-3
+
+#: Sums this close to 1 are float rounding of a distribution that already sums to 1 (e.g. weights normalised by an
+#: earlier read and written back by :mod:`engine.export`): they are kept as they are, so that reading normalised
+#: weights again gives the same floats (normalising twice would move them by an ulp).
+WEIGHT_SUM_EXACT_TOLERANCE = 1e-12
 
 COMPARATORS: frozenset[str] = frozenset({"gt", "gte", "lt", "lte", "eq"})
 
@@ -117,32 +117,58 @@ def function_params(fn: str, params: dict[str, Any], path: str, field: str) -> t
     """Split a function's parameter map into ``(window, extra params)`` and validate it.
 
     * ``current-price``: no parameters; any window given (stale UI value) is ignored → ``(None, ())``.
-    * the eight windowed core functions: ``window`` required, nothing else allowed.
-    * PPO / MACD (and their signals): ``short-window``, ``long-window`` (+ ``smooth-window``) required.
-    * Bollinger bands (parameter keys OPEN, composer_format.md §4): whatever positive-integer parameters are given.
+    * the eight windowed core functions: ``window`` required, nothing else allowed → ``(N, ())``.
+    * PPO / MACD and their signals (:data:`engine.model.MULTI_WINDOW_FUNCTIONS`): ``short-window`` and
+      ``long-window`` (+ ``smooth-window`` for the signals) required, no defaults, no other key; a ``window``
+      (stale UI value, or the older ``*-window-days`` field) is ignored → ``(None, sorted params)``.
+    * upper/lower Bollinger: ``window`` required; the band width k optional under one of
+      :data:`engine.model.BOLLINGER_WIDTH_KEYS` (synonyms, stored under the first); no other key
+      → ``(N, ())`` or ``(N, (("num-std", k),))``.
+
+    Every value must be a positive integer. Extra params are sorted by key, so equal references hash equal.
+    Errors name the node path, the field and the function.
     """
     if fn == "current-price":
         return None, ()
+    for key in params:
+        if not isinstance(key, str):
+            fail(f"bad parameter name {describe(key)} for '{fn}'", path, field)
+    if fn in MULTI_WINDOW_FUNCTIONS:
+        params = {k: v for k, v in params.items() if k != "window"}
     window: int | None = None
     extra: dict[str, int] = {}
     for key, value in params.items():
-        if not isinstance(key, str):
-            fail(f"bad parameter name {describe(key)} for '{fn}'", path, field)
         if key == "window":
             window = to_positive_int(value, path, field)
         else:
-            extra[key] = to_positive_int(value, path, field, what=f"{key}")
+            extra[key] = to_positive_int(value, path, field, what=key)
     if fn in WINDOWED_FUNCTIONS:
         if window is None:
             fail(f"missing window for '{fn}'", path, field)
         if extra:
             fail(f"unexpected parameter(s) {sorted(extra)} for '{fn}' (only 'window')", path, field)
     elif fn in MULTI_WINDOW_FUNCTIONS:
-        missing = [k for k in MULTI_WINDOW_FUNCTIONS[fn] if k not in extra]
+        required = MULTI_WINDOW_FUNCTIONS[fn]
+        unknown = sorted(set(extra) - set(required))
+        if unknown:
+            fail(f"unknown parameter(s) {unknown} for '{fn}' (expected {', '.join(required)})", path, field)
+        missing = [k for k in required if k not in extra]
         if missing:
-            fail(f"missing parameter(s) {missing} for '{fn}'", path, field)
-    ordered = [k for k in _PARAM_ORDER if k in extra] + sorted(k for k in extra if k not in _PARAM_ORDER)
-    return window, tuple((k, extra[k]) for k in ordered)
+            fail(f"missing parameter(s) {missing} for '{fn}' (expected {', '.join(required)})", path, field)
+    elif fn in BOLLINGER_FUNCTIONS:
+        if window is None:
+            fail(f"missing window for '{fn}'", path, field)
+        unknown = sorted(set(extra) - set(BOLLINGER_WIDTH_KEYS))
+        if unknown:
+            fail(f"unknown parameter(s) {unknown} for '{fn}' (expected 'window' and optionally one of "
+                 f"{', '.join(BOLLINGER_WIDTH_KEYS)})", path, field)
+        widths = [k for k in BOLLINGER_WIDTH_KEYS if k in extra]
+        if len(widths) > 1:
+            fail(f"band width given twice ({', '.join(widths)}) for '{fn}'", path, field)
+        extra = {BOLLINGER_WIDTH_KEYS[0]: extra[widths[0]]} if widths else {}
+    else:  # pragma: no cover - every name of FUNCTIONS falls in one of the branches above
+        fail(f"no parameter rule for '{fn}'", path, field)
+    return window, tuple(sorted(extra.items()))
 
 
 def finalize_weights(raw: list[float], *, path: str, source: str | None,
@@ -155,7 +181,8 @@ def finalize_weights(raw: list[float], *, path: str, source: str | None,
       with weight **0** — it receives nothing — and a :class:`SymphonyWarning` names the child's path.
     * **Sum not 1**: the weights are divided by their sum. If the sum differs from 1 by more than
       :data:`WEIGHT_SUM_TOLERANCE` a :class:`SymphonyWarning` names the node path and the sum (within the tolerance,
-      display rounding such as 3 × 0.3333, it is silent).
+      display rounding such as 3 × 0.3333, it is silent). A sum within :data:`WEIGHT_SUM_EXACT_TOLERANCE` of 1 is
+      float rounding and is left alone (reading already-normalised weights is idempotent).
     * Negative or infinite weights, or a sum of 0, are errors.
     """
     cleaned: list[float] = []
@@ -172,6 +199,6 @@ def finalize_weights(raw: list[float], *, path: str, source: str | None,
         fail("specified weights sum to 0: nothing to allocate", path, "weight")
     if abs(total - 1.0) > WEIGHT_SUM_TOLERANCE:
         warn(f"specified weights sum to {total:.6g}, not 1; normalised to sum 1", source, path, "weight")
-    if total != 1.0:
+    if abs(total - 1.0) > WEIGHT_SUM_EXACT_TOLERANCE:
         cleaned = [w / total for w in cleaned]
     return tuple(cleaned)

@@ -10,9 +10,13 @@ The text is EDN-compatible Clojure data and is read with ``edn_format``. Grammar
            | (if COND [NODE ...] [NODE ...]) | (filter (FN {:window N}) (select-top K)|(select-bottom K) [NODE ...])
     COND  := (> A B) | (< A B) | (>= A B) | (<= A B)                   ; also (= A B) → eq
     A, B  := (FN "TICKER" {:window N}) | (current-price "TICKER") | number
+           | (percentage-price-oscillator "TICKER" {:short-window 12, :long-window 26})   ; also MACD
+           | (percentage-price-oscillator-signal "TICKER" {:short-window 12, :long-window 26, :smooth-window 9})
+           | (upper-bollinger "TICKER" {:window 20}) | (lower-bollinger "TICKER" {:window 20, :num-std 2})
 
-Function aliases ``rsi``/``stdev-return``/``stdev-price`` map to the JSON names. A comparison written with the
-number first (``(< 30 (rsi "SPY" {:window 10}))``) is turned round (``rsi > 30``).
+Function aliases ``rsi``/``stdev-return``/``stdev-price`` map to the JSON names. The parameter maps of the
+multi-parameter functions follow :func:`engine.parse_common.function_params` (the same rules as the JSON score).
+A comparison written with the number first (``(< 30 (rsi "SPY" {:window 10}))``) is turned round (``rsi > 30``).
 
 ``##NaN`` (and ``##Inf``/``##-Inf``) are replaced, outside strings and comments, by private symbols before reading,
 so that every edn_format version reads them; a NaN weight in ``weight-specified`` follows the rule of

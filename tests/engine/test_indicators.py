@@ -1,6 +1,6 @@
 """Tests of engine.indicators.
 
-1. Hand-checked goldens for each of the nine functions (the arithmetic is in the comments).
+1. Hand-checked goldens for each of the fifteen functions (the arithmetic is in the comments).
 2. Property tests against plain-Python reference loops written from the formulas (independent of pandas/TA-Lib).
 3. Parity with Composer's own indicator values of 2022-10-24 (shared/symphonies/eu_raekon_frankenbot.
    backtest_response.json, embedded below) on the bundled prices; ``pytest -s`` prints the comparison table.
@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from engine import indicators as ind
 from engine.indicators import INDICATOR_FUNCTIONS, compute_indicator
-from engine.model import SUPPORTED_FUNCTIONS
+from engine.model import FUNCTIONS, SUPPORTED_FUNCTIONS
 
 REPO = Path(__file__).resolve().parents[2]
 BUNDLED_ADJ_CLOSE = REPO / "data" / "bundled" / "adj_close.parquet"
@@ -154,6 +154,118 @@ def test_max_drawdown_over_n_plus_one_closes() -> None:
     assert_column(out, "L", [NAN, NAN, NAN, NAN, NAN, NAN, 20.0])
 
 
+# The six multi-parameter functions on the same frame AB, with short-window S = 2, long-window L = 3.
+# EMA_2 (alpha = 2/3; seed = SMA of the first 2 closes), EMA_{t} = (2 P_t + EMA_{t-1}) / 3:
+#   A: seed (10+11)/2 = 21/2 on row 1; (24 + 21/2)/3 = 23/2; (22 + 23/2)/3 = 67/6; (26 + 67/6)/3 = 223/18;
+#      (24 + 223/18)/3 = 655/54; (28 + 655/54)/3 = 2167/162.
+#   B: seed (20+22)/2 = 21 on row 3; (42 + 21)/3 = 21; (46 + 21)/3 = 67/3; (48 + 67/3)/3 = 211/9.
+# EMA_3 (alpha = 1/2; seed = SMA of the first 3 closes), from the EMA golden above:
+#   A: 11, 11, 12, 12, 13 on rows 2-6;  B: 21, 22, 23 on rows 4-6.
+# MACD = EMA_2 - EMA_3:  A: 23/2 - 11 = 1/2, 67/6 - 11 = 1/6, 223/18 - 12 = 7/18, 655/54 - 12 = 7/54,
+#                           2167/162 - 13 = 61/162;   B: 21 - 21 = 0, 67/3 - 22 = 1/3, 211/9 - 23 = 4/9.
+# PPO = 100 MACD / EMA_3: A: 50/11, 50/33, 700/216 = 175/54, 700/648 = 175/162, 6100/2106 = 3050/1053;
+#                         B: 0, 100/66 = 50/33, 400/207.
+S2_L3 = (("long-window", 3), ("short-window", 2))
+S2_L3_M2 = (*S2_L3, ("smooth-window", 2))
+
+
+def test_moving_average_convergence_divergence_in_dollars() -> None:
+    out = ind.moving_average_convergence_divergence(AB, short_window=2, long_window=3)
+    # First value once the long EMA exists (L = 3 closes).
+    assert_column(out, "A", [NAN, NAN, 1 / 2, 1 / 6, 7 / 18, 7 / 54, 61 / 162])
+    assert_column(out, "B", [NAN, NAN, NAN, NAN, 0.0, 1 / 3, 4 / 9])
+    pd.testing.assert_frame_equal(compute_indicator("moving-average-convergence-divergence", AB, None, S2_L3), out)
+
+
+def test_moving_average_convergence_divergence_signal_in_dollars() -> None:
+    out = ind.moving_average_convergence_divergence_signal(AB, short_window=2, long_window=3, smooth_window=2)
+    # EMA_2 of the MACD line: A: seed (1/2 + 1/6)/2 = 1/3 on row 3 (L + M - 1 = 4 closes);
+    # (2*7/18 + 1/3)/3 = 10/27; (2*7/54 + 10/27)/3 = 17/81; (2*61/162 + 17/81)/3 = 26/81.
+    assert_column(out, "A", [NAN, NAN, NAN, 1 / 3, 10 / 27, 17 / 81, 26 / 81])
+    # B: seed (0 + 1/3)/2 = 1/6 on row 5; (2*4/9 + 1/6)/3 = 19/54.
+    assert_column(out, "B", [NAN, NAN, NAN, NAN, NAN, 1 / 6, 19 / 54])
+    pd.testing.assert_frame_equal(
+        compute_indicator("moving-average-convergence-divergence-signal", AB, None, S2_L3_M2), out)
+    # smooth-window 1 (alpha = 1) is the MACD line itself.
+    pd.testing.assert_frame_equal(
+        ind.moving_average_convergence_divergence_signal(AB, 2, 3, 1),
+        ind.moving_average_convergence_divergence(AB, 2, 3))
+
+
+def test_percentage_price_oscillator_in_percent() -> None:
+    out = ind.percentage_price_oscillator(AB, short_window=2, long_window=3)
+    assert_column(out, "A", [NAN, NAN, 50 / 11, 50 / 33, 175 / 54, 175 / 162, 3050 / 1053])
+    assert_column(out, "B", [NAN, NAN, NAN, NAN, 0.0, 50 / 33, 400 / 207])
+    pd.testing.assert_frame_equal(compute_indicator("percentage-price-oscillator", AB, None, S2_L3), out)
+    # Short and long equal: the two EMAs coincide, PPO is 0 from the L-th close on.
+    assert_column(ind.percentage_price_oscillator(AB, 3, 3), "A", [NAN, NAN, 0, 0, 0, 0, 0])
+
+
+def test_percentage_price_oscillator_signal_in_percent() -> None:
+    out = ind.percentage_price_oscillator_signal(AB, short_window=2, long_window=3, smooth_window=2)
+    # EMA_2 of the PPO: A: seed (50/11 + 50/33)/2 = 100/33 on row 3; (2*175/54 + 100/33)/3 = 2825/891;
+    # (2*175/162 + 2825/891)/3 = 4750/2673; (2*3050/1053 + 4750/2673)/3 = 263050/104247 (= 2.5233 %).
+    assert_column(out, "A", [NAN, NAN, NAN, 100 / 33, 2825 / 891, 4750 / 2673, 263050 / 104247])
+    # B: seed (0 + 50/33)/2 = 25/33 on row 5; (2*400/207 + 25/33)/3 = 10525/6831.
+    assert_column(out, "B", [NAN, NAN, NAN, NAN, NAN, 25 / 33, 10525 / 6831])
+    pd.testing.assert_frame_equal(compute_indicator("percentage-price-oscillator-signal", AB, None, S2_L3_M2), out)
+
+
+def test_bollinger_bands_in_dollars() -> None:
+    # SMA(3) and sample sd(3) of A and B from the goldens above:
+    #   A: SMA 11, 34/3, 12, 12, 13 / sd 1, sqrt(1/3), 1, 1, 1;  B: SMA 21, 22, 68/3 / sd 1, 1, sqrt(7/3).
+    upper = ind.upper_bollinger(AB, 3)  # k = 2 by default
+    assert_column(upper, "A", [NAN, NAN, 13.0, 34 / 3 + 2 * math.sqrt(1 / 3), 14.0, 14.0, 15.0])
+    assert_column(upper, "B", [NAN, NAN, NAN, NAN, 23.0, 24.0, 68 / 3 + 2 * math.sqrt(7 / 3)])
+    lower = ind.lower_bollinger(AB, 3)
+    assert_column(lower, "A", [NAN, NAN, 9.0, 34 / 3 - 2 * math.sqrt(1 / 3), 10.0, 10.0, 11.0])
+    assert_column(lower, "B", [NAN, NAN, NAN, NAN, 19.0, 20.0, 68 / 3 - 2 * math.sqrt(7 / 3)])
+    # k = 1 through either accepted key: SMA +/- sd.
+    for key in ("num-std", "std-dev"):
+        one = compute_indicator("lower-bollinger", AB, 3, ((key, 1),))
+        assert_column(one, "A", [NAN, NAN, 10.0, 34 / 3 - math.sqrt(1 / 3), 11.0, 11.0, 12.0])
+    assert_column(ind.upper_bollinger(AB, 3, num_std=1.5), "A", [NAN, NAN, 12.5, 34 / 3 + 1.5 * math.sqrt(1 / 3),
+                                                              13.5, 13.5, 14.5])
+    # The default width is the explicit k = 2, and the band is SMA +/- k * standard-deviation-price.
+    pd.testing.assert_frame_equal(compute_indicator("upper-bollinger", AB, 3), upper)
+    pd.testing.assert_frame_equal(compute_indicator("upper-bollinger", AB, 3, (("num-std", 2),)), upper)
+    pd.testing.assert_frame_equal(upper, ind.moving_average_price(AB, 3) + 2 * ind.standard_deviation_price(AB, 3))
+
+
+MULTI_CASES = [  # fn, window, params, first row of a value on an 8-close series (warm-up)
+    ("percentage-price-oscillator", None, (("long-window", 4), ("short-window", 2)), 3),
+    ("percentage-price-oscillator-signal", None, (("long-window", 4), ("short-window", 2), ("smooth-window", 3)), 5),
+    ("moving-average-convergence-divergence", None, (("long-window", 4), ("short-window", 2)), 3),
+    ("moving-average-convergence-divergence-signal", None,
+     (("long-window", 4), ("short-window", 2), ("smooth-window", 3)), 5),
+    ("upper-bollinger", 3, (), 2),
+    ("lower-bollinger", 3, (("num-std", 1),), 2),
+    # Short window longer than the long one: the warm-up is max(S, L) closes.
+    ("percentage-price-oscillator", None, (("long-window", 2), ("short-window", 5)), 4),
+]
+
+
+@pytest.mark.parametrize("fn,window,params,first_row", MULTI_CASES)
+def test_multi_parameter_warm_up_and_late_start(fn: str, window: int | None, params: tuple,
+                                                first_row: int) -> None:
+    """PPO/MACD need max(S, L) closes, their signals max(S, L) + M - 1, Bollinger N; a late ticker is shifted."""
+    own = [31.0, 30.0, 32.5, 33.0, 31.5, 34.0, 35.5, 35.0]
+    alone = compute_indicator(fn, wide(x=own), window, params)["x"]
+    assert alone.iloc[:first_row].isna().all()
+    assert alone.iloc[first_row:].notna().all()
+    closes = wide(full=[10.0 + i for i in range(12)], late=[NAN] * 3 + own + [NAN])
+    got = compute_indicator(fn, closes, window, params)["late"].to_numpy()
+    np.testing.assert_array_equal(got[:3], [NAN] * 3)
+    np.testing.assert_allclose(got[3:11], alone.to_numpy(), rtol=1e-12, atol=1e-12)
+    assert np.isnan(got[11])
+
+
+def test_params_order_does_not_matter() -> None:
+    forward = compute_indicator("percentage-price-oscillator-signal", AB, None, S2_L3_M2)
+    backward = compute_indicator("percentage-price-oscillator-signal", AB, None, tuple(reversed(S2_L3_M2)))
+    pd.testing.assert_frame_equal(forward, backward)
+
+
 @pytest.mark.parametrize("fn,window", [
     ("current-price", None), ("cumulative-return", 3), ("moving-average-price", 3),
     ("exponential-moving-average-price", 3), ("moving-average-return", 3), ("relative-strength-index", 3),
@@ -245,6 +357,62 @@ def test_against_reference_loops(p: list[float], n: int) -> None:
         np.testing.assert_array_equal(np.isnan(got), np.isnan(want), err_msg=fn.__name__)
         np.testing.assert_allclose(got[~np.isnan(want)], want[~np.isnan(want)], rtol=1e-9, atol=1e-9,
                                    err_msg=fn.__name__)
+
+
+def ref_macd(p: list[float], short: int, long: int, smooth: int | None = None,
+             percent: bool = False) -> list[float]:
+    """MACD (or PPO with ``percent``) from two reference EMAs; with ``smooth`` its signal line (an EMA of it)."""
+    es, el = ref_ema(p, short), ref_ema(p, long)
+    line = [(100 * (s - l) / l if percent else s - l) for s, l in zip(es, el)]
+    if smooth is None:
+        return line
+    start = next((i for i, v in enumerate(line) if not math.isnan(v)), len(line))
+    return [NAN] * start + ref_ema(line[start:], smooth)
+
+
+def ref_bollinger(p: list[float], n: int, k: float) -> list[float]:
+    out = [NAN] * len(p)
+    for t in range(n - 1, len(p)):
+        w = p[t - n + 1:t + 1]
+        m = sum(w) / n
+        out[t] = m + k * math.sqrt(sum((x - m) ** 2 for x in w) / (n - 1))
+    return out
+
+
+@settings(max_examples=60, deadline=None)
+@given(p=prices, short=st.integers(min_value=1, max_value=8), long=st.integers(min_value=1, max_value=15),
+       smooth=st.integers(min_value=1, max_value=6), n=st.integers(min_value=2, max_value=12),
+       k=st.sampled_from([1, 2, 3]))
+def test_multi_parameter_functions_against_reference_loops(p: list[float], short: int, long: int, smooth: int,
+                                                           n: int, k: int) -> None:
+    closes = wide(x=p)
+    cases = [
+        (ind.moving_average_convergence_divergence(closes, short, long), ref_macd(p, short, long)),
+        (ind.moving_average_convergence_divergence_signal(closes, short, long, smooth),
+         ref_macd(p, short, long, smooth)),
+        (ind.percentage_price_oscillator(closes, short, long), ref_macd(p, short, long, percent=True)),
+        (ind.percentage_price_oscillator_signal(closes, short, long, smooth),
+         ref_macd(p, short, long, smooth, percent=True)),
+        (ind.upper_bollinger(closes, n, k), ref_bollinger(p, n, k)),
+        (ind.lower_bollinger(closes, n, k), ref_bollinger(p, n, -k)),
+    ]
+    for i, (frame, ref) in enumerate(cases):
+        got, want = frame["x"].to_numpy(), np.asarray(ref)
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want), err_msg=f"case {i}")
+        np.testing.assert_allclose(got[~np.isnan(want)], want[~np.isnan(want)], rtol=1e-9, atol=1e-9,
+                                   err_msg=f"case {i}")
+
+
+def test_macd_is_not_talib_macd() -> None:
+    """TA-Lib's MACD seeds the short EMA L - S closes late; ours seeds every EMA on the first closes (documented)."""
+    import talib
+    p = np.array([10.0, 14, 9, 12, 15, 11, 13, 16, 12, 14, 15, 13])
+    ours = ind.moving_average_convergence_divergence(wide(x=p), 3, 6)["x"].to_numpy()
+    theirs = talib.MACD(p, fastperiod=3, slowperiod=6, signalperiod=1)[0]
+    assert abs(ours[5] - theirs[5]) > 1e-3
+    ema3 = ind.exponential_moving_average_price(wide(x=p), 3)["x"].to_numpy()
+    ema6 = ind.exponential_moving_average_price(wide(x=p), 6)["x"].to_numpy()
+    np.testing.assert_allclose(ours[5:], ema3[5:] - ema6[5:], rtol=1e-12)
 
 
 # ----------------------------------------------------------------------------------------------------------------
@@ -507,14 +675,27 @@ def test_spy_and_qqq_on_composer_2022_price_basis(bundled_closes: pd.DataFrame) 
 # ----------------------------------------------------------------------------------------------------------------
 
 def test_registry_covers_the_supported_functions() -> None:
-    assert tuple(INDICATOR_FUNCTIONS) == SUPPORTED_FUNCTIONS
+    assert tuple(INDICATOR_FUNCTIONS) == SUPPORTED_FUNCTIONS == FUNCTIONS
+    assert len(INDICATOR_FUNCTIONS) == 15
 
 
 def test_compute_indicator_dispatches_by_json_name() -> None:
-    for fn, func in INDICATOR_FUNCTIONS.items():
+    for fn, func in list(INDICATOR_FUNCTIONS.items())[:9]:
         window = None if fn == "current-price" else 3
         expected = func(AB, window) if window else func(AB)
         pd.testing.assert_frame_equal(compute_indicator(fn, AB, window), expected)
+    for fn, window, params, kwargs in [
+        ("percentage-price-oscillator", None, S2_L3, {"short_window": 2, "long_window": 3}),
+        ("percentage-price-oscillator-signal", None, S2_L3_M2,
+         {"short_window": 2, "long_window": 3, "smooth_window": 2}),
+        ("moving-average-convergence-divergence", None, S2_L3, {"short_window": 2, "long_window": 3}),
+        ("moving-average-convergence-divergence-signal", None, S2_L3_M2,
+         {"short_window": 2, "long_window": 3, "smooth_window": 2}),
+        ("upper-bollinger", 3, (("std-dev", 3),), {"window": 3, "num_std": 3}),
+        ("lower-bollinger", 3, (), {"window": 3}),
+    ]:
+        pd.testing.assert_frame_equal(compute_indicator(fn, AB, window, params),
+                                      INDICATOR_FUNCTIONS[fn](AB, **kwargs))
 
 
 def test_unknown_function() -> None:
@@ -522,9 +703,33 @@ def test_unknown_function() -> None:
         compute_indicator("moving-average-volume", AB, 10)
 
 
-def test_composer_function_not_supported_yet() -> None:
-    with pytest.raises(ValueError, match="upper-bollinger: Composer function not supported"):
-        compute_indicator("upper-bollinger", AB, 20)
+@pytest.mark.parametrize("fn,window,params,message", [
+    ("percentage-price-oscillator", None, (("long-window", 26), ("short-window", 12), ("signal-window", 9)),
+     r"unknown parameter\(s\) \['signal-window'\] \(accepted: long-window, short-window\)"),
+    ("percentage-price-oscillator", None, (("long-window", 26),),
+     r"missing parameter\(s\) \['short-window'\]"),
+    ("percentage-price-oscillator-signal", None, S2_L3, r"missing parameter\(s\) \['smooth-window'\]"),
+    ("moving-average-convergence-divergence", None, (), r"missing parameter\(s\) \['long-window', 'short-window'\]"),
+    ("moving-average-convergence-divergence-signal", None, (*S2_L3_M2, ("window", 5)),
+     r"unknown parameter\(s\) \['window'\]"),
+    ("moving-average-convergence-divergence", 10, S2_L3, "takes no window"),
+    ("percentage-price-oscillator", None, (("long-window", 3), ("short-window", 0)), "short-window must be >= 1"),
+    ("percentage-price-oscillator", None, (("long-window", 2.5), ("short-window", 2)),
+     "long-window must be an integer"),
+    ("percentage-price-oscillator-signal", None, (*S2_L3, ("smooth-window", -1)), "smooth-window must be >= 1"),
+    ("percentage-price-oscillator", None, (("long-window", 3), ("long-window", 4)), "'long-window' given twice"),
+    ("percentage-price-oscillator", None, (26, 12), "params must be \\(key, value\\) pairs"),
+    ("upper-bollinger", 20, (("k", 2),), r"unknown parameter\(s\) \['k'\]"),
+    ("upper-bollinger", 20, (("window", 20),), r"unknown parameter\(s\) \['window'\]"),
+    ("lower-bollinger", 20, (("num-std", 2), ("std-dev", 2)), "band width given twice"),
+    ("lower-bollinger", None, (), "missing window"),
+    ("lower-bollinger", 1, (), "window must be >= 2"),
+    ("upper-bollinger", 20, (("num-std", 0),), "num-std must be > 0"),
+    ("upper-bollinger", 20, (("num-std", True),), "num-std must be a finite number"),
+])
+def test_multi_parameter_errors(fn: str, window: int | None, params: tuple, message: str) -> None:
+    with pytest.raises(ValueError, match=f"{fn}: .*{message}"):
+        compute_indicator(fn, AB, window, params)
 
 
 def test_missing_window() -> None:

@@ -12,9 +12,12 @@ import warnings
 from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from engine.errors import SymphonyError, SymphonyParseError, SymphonyWarning
+from engine.evaluate import evaluate
+from engine.indicators import compute_indicator
 from engine.model import (
     Asset,
     Comparison,
@@ -41,6 +44,7 @@ from engine.parsing import (
     parse_json_score,
     parse_symphony,
 )
+from warehouse.bundled import load_adjusted_closes
 
 REPO = Path(__file__).resolve().parents[2]
 BUNDLED = REPO / "symphonies"
@@ -543,8 +547,8 @@ def test_defsymphony_special_forms():
                               comparator="gt", rhs=Constant(value=30))  # (< 30 x) turned round to x > 30
     flt = spec.children[2].else_children[0]
     assert flt.path == "root/0/2/1/0"
-    assert (flt.sort_fn, flt.sort_window, flt.sort_params) == (
-        "percentage-price-oscillator", None, (("short-window", 12), ("long-window", 26)))
+    assert (flt.sort_fn, flt.sort_window, flt.sort_params) == (  # params sorted by key
+        "percentage-price-oscillator", None, (("long-window", 26), ("short-window", 12)))
     assert flt.children[0].ticker == "BRK/B"
 
 
@@ -788,3 +792,158 @@ def test_window_precedence_fn_params_then_window_days():
     branch["rhs-window-days"] = "5"
     cond = parse_json_score(score).children[0].children[0].condition
     assert (cond.lhs.window, cond.rhs.window) == (7, 30)
+
+
+# ------------------------------------------------------------------------------------------------------------------
+# multi-parameter functions: PPO / MACD (+ signals), Bollinger bands (composer_format.md §3–§4)
+
+PPO_12_26 = IndicatorRef(fn="percentage-price-oscillator", ticker="SPY", window=None,
+                         params=(("long-window", 26), ("short-window", 12)))
+
+
+def test_ppo_json_legacy_params_and_condition_block():
+    score = _editor()
+    branch = _if_child(score)
+    branch["lhs-fn"] = "percentage-price-oscillator"
+    branch["lhs-fn-params"] = {"short-window": 12, "long-window": 26}
+    branch["rhs-val"] = "0"
+    cond = parse_json_score(score).children[0].children[0].condition
+    assert cond == Comparison(lhs=PPO_12_26, comparator="gt", rhs=Constant(value=0))
+    assert hash(cond.lhs) == hash(PPO_12_26) and cond.lhs.key == PPO_12_26.key
+
+    # The same reference in a compound condition block, keys in another order and as numeric strings; the signal
+    # line with its smooth-window; a stale "window" left by the editor is ignored.
+    score = _editor()
+    branch = _if_child(score)
+    branch["condition"] = {"condition-type": "compound", "operator": "any", "conditions": [
+        {"condition-type": "binary", "comparator": "gt",
+         "lhs": {"fn": "percentage-price-oscillator", "ticker": "SPY",
+                 "params": {"long-window": "26", "short-window": 12, "window": 10}},
+         "rhs": {"fn": "percentage-price-oscillator-signal", "ticker": "SPY",
+                 "params": {"smooth-window": 9, "short-window": 12, "long-window": 26}}},
+        {"condition-type": "binary", "comparator": "lt",
+         "lhs": {"fn": "current-price", "ticker": "SPY", "params": {}},
+         "rhs": {"fn": "lower-bollinger", "ticker": "SPY", "params": {"window": 20, "std-dev": 2}}}]}
+    cond = parse_json_score(score).children[0].children[0].condition
+    first, second = cond.conditions
+    assert first.lhs == PPO_12_26
+    assert first.rhs == IndicatorRef(fn="percentage-price-oscillator-signal", ticker="SPY",
+                                     params=(("long-window", 26), ("short-window", 12), ("smooth-window", 9)))
+    # Bollinger: N in window (as for the single-window functions), the width under its canonical key "num-std".
+    assert second.rhs == IndicatorRef(fn="lower-bollinger", ticker="SPY", window=20, params=(("num-std", 2),))
+    refs = indicator_refs(parse_json_score(score))
+    assert PPO_12_26 in refs and len(refs) == 4
+
+
+def test_ppo_defsymphony_condition_and_filter():
+    text = """
+    (defsymphony "ppo" {:asset-class "EQUITIES", :rebalance-frequency :daily}
+      (weight-equal
+        [(if (> (percentage-price-oscillator "SPY" {:short-window 12 :long-window 26})
+                (percentage-price-oscillator-signal "SPY" {:short-window 12, :long-window 26, :smooth-window 9}))
+             [(asset "SPY")]
+             [(filter (moving-average-convergence-divergence {:long-window 26, :short-window 12})
+                      (select-top 1) [(asset "QQQ") (asset "TLT")])])
+         (if (< (current-price "QQQ") (lower-bollinger "QQQ" {:window 20}))
+             [(asset "QQQ")]
+             [(filter (upper-bollinger {:window 10 :num-std 3}) (select-bottom 1) [(asset "SPY") (asset "BIL")])])]))
+    """
+    root = parse_defsymphony(text)
+    first, second = root.children[0].children
+    assert first.condition.lhs == PPO_12_26
+    assert first.condition.rhs.params == (("long-window", 26), ("short-window", 12), ("smooth-window", 9))
+    assert first.condition.rhs.window is None
+    flt = first.else_children[0]
+    assert (flt.sort_fn, flt.sort_window, flt.sort_params) == (
+        "moving-average-convergence-divergence", None, (("long-window", 26), ("short-window", 12)))
+    assert second.condition.rhs == IndicatorRef(fn="lower-bollinger", ticker="QQQ", window=20)
+    flt = second.else_children[0]
+    assert (flt.sort_fn, flt.sort_window, flt.sort_params) == ("upper-bollinger", 10, (("num-std", 3),))
+
+    # defsymphony and JSON give the same reference for PPO 12/26 (equal and equal hash, whatever the key order).
+    score = _editor()
+    branch = _if_child(score)
+    branch["lhs-fn"] = "percentage-price-oscillator"
+    branch["lhs-fn-params"] = {"long-window": 26, "short-window": 12}
+    assert parse_json_score(score).children[0].children[0].condition.lhs == first.condition.lhs
+    assert {first.condition.lhs, PPO_12_26} == {PPO_12_26}
+
+
+def test_single_window_functions_unchanged():
+    cond = parse_defsymphony(bundled("gold_currency_hedge.clj").read_text()).children[0].children[0].condition
+    assert cond.lhs == IndicatorRef(fn="relative-strength-index", ticker="GLD", window=10, params=())
+
+
+def test_error_multi_parameter_functions_json():
+    score = _editor()
+    branch = _if_child(score)
+    branch["lhs-fn"] = "percentage-price-oscillator"
+    branch["lhs-fn-params"] = {"short-window": 12}
+    _expect(score, "root/0/0/0", "lhs-fn-params",
+            "missing parameter(s) ['long-window'] for 'percentage-price-oscillator'")
+    branch["lhs-fn-params"] = {"window": 14}  # only a window: both keys missing
+    _expect(score, "root/0/0/0", "lhs-fn-params",
+            "missing parameter(s) ['long-window', 'short-window'] for 'percentage-price-oscillator'")
+    branch["lhs-fn"] = "moving-average-convergence-divergence-signal"
+    branch["lhs-fn-params"] = {"short-window": 12, "long-window": 26}
+    _expect(score, "root/0/0/0", "lhs-fn-params",
+            "missing parameter(s) ['smooth-window'] for 'moving-average-convergence-divergence-signal'")
+    branch["lhs-fn-params"] = {"short-window": 12, "long-window": 26, "signal-window": 9}
+    _expect(score, "root/0/0/0", "lhs-fn-params", "unknown parameter(s) ['signal-window']")
+    branch["lhs-fn-params"] = {"short-window": 12, "long-window": 0, "smooth-window": 9}
+    _expect(score, "root/0/0/0", "lhs-fn-params", "bad long-window 0")
+    branch["lhs-fn"] = "upper-bollinger"
+    branch["lhs-fn-params"] = {"num-std": 2}
+    _expect(score, "root/0/0/0", "lhs-fn-params", "missing window for 'upper-bollinger'")
+    branch["lhs-fn-params"] = {"window": 20, "k": 2}
+    _expect(score, "root/0/0/0", "lhs-fn-params", "unknown parameter(s) ['k'] for 'upper-bollinger'")
+    branch["lhs-fn-params"] = {"window": 20, "num-std": 2, "std-dev": 2}
+    _expect(score, "root/0/0/0", "lhs-fn-params", "band width given twice")
+    branch["lhs-fn-params"] = {"window": 20, "num-std": 2.5}  # the model holds integer params only
+    _expect(score, "root/0/0/0", "lhs-fn-params", "bad num-std 2.5")
+    score = _editor()
+    _if_child(score)["condition"] = {
+        "condition-type": "binary", "comparator": "gt", "rhs": {"constant": 0},
+        "lhs": {"fn": "percentage-price-oscillator-signal", "ticker": "SPY",
+                "params": {"short-window": 12, "long-window": 26}}}
+    _expect(score, "root/0/0/0", "condition.lhs.params",
+            "missing parameter(s) ['smooth-window'] for 'percentage-price-oscillator-signal'")
+
+
+def test_error_multi_parameter_functions_defsymphony():
+    text = bundled("gold_currency_hedge.clj").read_text().replace(
+        '(rsi "GLD" {:window 10})', '(percentage-price-oscillator "GLD" {:short-window 12})')
+    _expect(text, "root/0/0", "lhs.window",
+            "missing parameter(s) ['long-window'] for 'percentage-price-oscillator'", source="g.clj")
+    text = bundled("sector_surfing_rsi_bottom2.clj").read_text()
+    assert "(rsi {:window 14})" in text
+    bad = text.replace("(rsi {:window 14})", "(percentage-price-oscillator-signal {:short-window 12 :long-window 26})")
+    _expect(bad, "root/0/0", "window",
+            "missing parameter(s) ['smooth-window'] for 'percentage-price-oscillator-signal'", source="s.clj")
+
+
+def test_ppo_symphony_parses_and_evaluates_on_bundled_prices():
+    """No shared symphony uses the six functions (checked), so a small one exercises parse → evaluate end to end."""
+    text = """
+    (defsymphony "ppo bollinger" {:asset-class "EQUITIES", :rebalance-frequency :daily}
+      (weight-equal
+        [(if (> (percentage-price-oscillator "SPY" {:short-window 12, :long-window 26})
+                (percentage-price-oscillator-signal "SPY" {:short-window 12, :long-window 26, :smooth-window 9}))
+             [(asset "SPY")]
+             [(filter (moving-average-convergence-divergence-signal {:short-window 12 :long-window 26
+                                                                     :smooth-window 9})
+                      (select-top 1) [(asset "QQQ") (asset "TLT")])])
+         (if (< (current-price "QQQ") (lower-bollinger "QQQ" {:window 20}))
+             [(asset "QQQ")]
+             [(filter (upper-bollinger {:window 20 :std-dev 2}) (select-bottom 1) [(asset "SPY") (asset "TLT")])])]))
+    """
+    root = parse_defsymphony(text)
+    closes = load_adjusted_closes(["SPY", "QQQ", "TLT"], start="2019-01-01", end="2020-12-31")
+    ev = evaluate(root, closes)
+    # Warm-up: the signal lines need 26 + 9 - 1 = 34 closes; every session from there on is decided.
+    assert not ev.valid[:33].any() and ev.valid[33:].all()
+    total = sum(ev.weights[t] for t in ("SPY", "QQQ", "TLT"))
+    np.testing.assert_allclose(total[33:], 1.0)
+    for ref in indicator_refs(root):
+        values = compute_indicator(ref.fn, closes, ref.window, ref.params)[ref.ticker].iloc[33:]
+        assert np.isfinite(values.to_numpy()).all(), ref.label()
