@@ -11,11 +11,37 @@ holding values), solved by fixed-point iteration (converges geometrically with r
 gives ``V' = capital/(1+s)``, i.e. shares = capital/(close·(1+s)) — Composer's v2 engine (SPY probe at 50 bps:
 first value 9950.25 for 10,000, §6).
 
+Regulatory fees (:mod:`engine.fees`; Composer's ``apply_reg_fee`` / ``apply_taf_fee``, default on): after the
+slippage fixed point, every ticker whose holding shrinks is one sell fill: SEC fee on its principal (shares sold
+× close × (1 − s)) and FINRA TAF on its shares, each rounded up to the cent, TAF capped per fill, at the rates
+in force on the session (dated schedule). Sell legs under one cent of notional are floating-point residue of
+re-targeting an unchanged weight, not fills, and pay nothing. Sells come before buys: the fees are paid from the
+cash after the sells; if the planned buys no longer fit in the cash left, every buy is scaled down by the same
+factor so that cash ends at zero (the post-trade weights then sit a hair under target on the bought tickers).
+Fees never change the slippage fixed point, so with both fees off the arithmetic is exactly the fee-free one.
+
 Rebalance rules (composer_format.md §5.3): ``daily``; ``weekly``/``monthly``/``quarterly``/``yearly`` trade on
 the first backtest day and then on the first session of each new calendar period; ``none`` with a corridor
 width ``w`` trades (fully, to target) when the set of target assets differs from the held set or when some
 ``|actual weight − target weight| > w`` (absolute, fraction); ``none`` without a width trades only on the first
 day.
+
+Benchmark (Composer's ``benchmark_tickers``, default ``["SPY"]``): the same capital bought at the first
+backtest day's close with the same slippage and then held (no fees: a buy pays none), on the backtest's
+sessions. See :func:`engine.metrics.full_stats` for the statistics against it.
+
+Data warnings (Composer's ``data_warnings``; composer_format.md §4 "Warm-up", SVIX example): the reference day is
+the requested ``start`` (clipped to the price frame) or, without one, the first session of the frame — the
+earliest day the symphony could start. For every ticker the symphony holds or reads:
+
+* ``"Close price data is not available for X until D"`` when X's first close ``D`` is after the reference day;
+* ``"Window functions on Close price data for X are not available until D"`` when the symphony reads some
+  windowed function of X and ``D``, the first session on which all of them are defined, is after the reference
+  day.
+
+INFERRED from the wording of Composer's messages and the one verified example (SVIX: close 2022-03-30, window
+functions 2022-04-13, backtest first day 2022-04-13); Composer's exact reference day is not documented.
+Sub-strategy series (filters / inverse-vol over groups) have no ticker and produce no message.
 """
 from __future__ import annotations
 
@@ -26,8 +52,15 @@ import pandas as pd
 
 from engine.errors import DataError
 from engine.evaluate import CASH, Evaluation, IndicatorCache, evaluate
-from engine.metrics import composer_stats
-from engine.model import Root
+from engine.fees import COMPOSER_FEE_SCHEDULE, FeeSchedule, ceil_to_cents
+from engine.metrics import composer_stats, full_stats
+from engine.model import Root, indicator_refs
+from engine.model import tickers as symphony_tickers
+
+#: Composer's default benchmark ticker (``benchmark_tickers: ["SPY"]``, composer_format.md §6).
+DEFAULT_BENCHMARK = "SPY"
+#: a sell leg below this notional (USD) is floating-point residue, not a fill, and pays no regulatory fee.
+MIN_FILL_NOTIONAL = 0.01
 
 
 @dataclass
@@ -42,8 +75,18 @@ class BacktestResult:
         rebalanced: True on sessions where trades happened.
         costs: slippage paid per session, USD.
         holdings: shares held at the end of the last day ``{ticker: shares}``, plus ``$USD`` cash.
-        stats: :func:`engine.metrics.composer_stats` of ``nav`` against the capital.
-        warnings: data warnings in words (late tickers, requested start before warm-up).
+        stats: :func:`engine.metrics.composer_stats` of ``nav`` against the capital (headline keys).
+        warnings: data warnings in words (late tickers, window functions, requested start before warm-up).
+        fees: regulatory fees (SEC + FINRA TAF) paid per session, USD.
+        costs_summary: totals shaped like Composer's ``costs``: ``{"slippage", "reg_fee", "taf_fee"}`` (USD).
+        turnover: one-way turnover per session, ``½ Σ |w_after − w_before|`` over tickers and cash (fraction;
+            1.0 on the first day, when the capital leaves cash).
+        full_stats: :func:`engine.metrics.full_stats` — Composer's full ``stats`` set (and alpha/beta against the
+            benchmark when there is one).
+        benchmark_nav: buy-and-hold value of the benchmark on the backtest sessions (USD), or None.
+        benchmark_stats: :func:`engine.metrics.full_stats` of ``benchmark_nav``, or None.
+        data_warnings: ``{ticker: [message, …]}``, Composer's ``data_warnings`` (empty when none).
+        apply_reg_fee, apply_taf_fee: the fee switches the run used.
     """
 
     nav: pd.Series
@@ -57,6 +100,15 @@ class BacktestResult:
     capital: float
     slippage_bps: float
     warnings: list[str] = field(default_factory=list)
+    fees: pd.Series | None = None
+    costs_summary: dict[str, float] = field(default_factory=dict)
+    turnover: pd.Series | None = None
+    full_stats: dict[str, float] = field(default_factory=dict)
+    benchmark_nav: pd.Series | None = None
+    benchmark_stats: dict[str, float] | None = None
+    data_warnings: dict[str, list[str]] = field(default_factory=dict)
+    apply_reg_fee: bool = True
+    apply_taf_fee: bool = True
 
     @property
     def first_day(self) -> pd.Timestamp:
@@ -65,6 +117,33 @@ class BacktestResult:
     @property
     def last_day(self) -> pd.Timestamp:
         return self.nav.index[-1]
+
+
+@dataclass
+class Simulation:
+    """Arrays of :func:`simulate_detailed` (T sessions, K tickers; USD unless stated).
+
+    Attributes:
+        nav: (T,) end-of-day value after trading and fees.
+        shares: (T, K) shares held at the end of each day.
+        traded: (T,) True on trade days.
+        slippage: (T,) slippage paid.
+        reg_fee: (T,) SEC fees paid.
+        taf_fee: (T,) FINRA TAF paid.
+        weights: (T, K) end-of-day value weights (fractions).
+        cash: (T,) end-of-day cash.
+        turnover: (T,) one-way turnover ``½ Σ |w_after − w_before|`` over tickers and cash (fraction).
+    """
+
+    nav: np.ndarray
+    shares: np.ndarray
+    traded: np.ndarray
+    slippage: np.ndarray
+    reg_fee: np.ndarray
+    taf_fee: np.ndarray
+    weights: np.ndarray
+    cash: np.ndarray
+    turnover: np.ndarray
 
 
 def rebalance_mask(sessions: pd.DatetimeIndex, rule: str) -> np.ndarray:
@@ -101,10 +180,24 @@ def rebalance_mask(sessions: pd.DatetimeIndex, rule: str) -> np.ndarray:
     return mask
 
 
-def simulate(prices: np.ndarray, targets: np.ndarray, trade_days: np.ndarray | None, *, capital: float,
-             slippage: float, corridor: float | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray,
-                                                                      np.ndarray, np.ndarray, float]:
-    """Path-dependent simulation on arrays.
+def _fee_arrays(sessions, T: int, schedule: FeeSchedule) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per-session ``(sec_rate, taf_per_share, taf_cap)`` from a dated schedule (vectorised lookup)."""
+    days = pd.DatetimeIndex(pd.to_datetime(sessions)).normalize()
+    if len(days) != T:
+        raise ValueError(f"sessions has {len(days)} entries for {T} price rows")
+    eff = pd.DatetimeIndex([pd.Timestamp(r.effective) for r in schedule.regimes])
+    idx = np.clip(eff.searchsorted(days, side="right") - 1, 0, len(eff) - 1)
+    sec = np.array([r.sec_rate for r in schedule.regimes])[idx]
+    per_share = np.array([r.taf_per_share for r in schedule.regimes])[idx]
+    cap = np.array([r.taf_cap for r in schedule.regimes])[idx]
+    return sec, per_share, cap
+
+
+def simulate_detailed(prices: np.ndarray, targets: np.ndarray, trade_days: np.ndarray | None, *, capital: float,
+                      slippage: float, corridor: float | None = None, sessions=None, apply_reg_fee: bool = False,
+                      apply_taf_fee: bool = False,
+                      fee_schedule: FeeSchedule = COMPOSER_FEE_SCHEDULE) -> Simulation:
+    """Path-dependent simulation on arrays, with regulatory fees on sells.
 
     Args:
         prices: (T, K) adjusted closes of the held universe; must be finite where a target is positive.
@@ -113,18 +206,31 @@ def simulate(prices: np.ndarray, targets: np.ndarray, trade_days: np.ndarray | N
         capital: starting cash, USD.
         slippage: fraction of traded notional.
         corridor: threshold band (fraction) for ``rebalance: none``.
+        sessions: (T,) trade dates, needed when a fee is on (the rate schedule is dated).
+        apply_reg_fee, apply_taf_fee: charge the SEC fee / FINRA TAF on sells (off by default at this level;
+            :func:`run_backtest` turns them on as Composer does).
+        fee_schedule: dated fee rates.
 
     Returns:
-        ``(nav (T,), shares_end (T, K), traded (T,) bool, costs (T,), value_weights (T, K), cash_end)``.
+        :class:`Simulation`.
     """
     T, K = prices.shape
+    fees_on = apply_reg_fee or apply_taf_fee
+    if fees_on:
+        if sessions is None:
+            raise ValueError("sessions are required to look up the dated fee rates")
+        sec_rate, taf_rate, taf_cap = _fee_arrays(sessions, T, fee_schedule)
     shares = np.zeros(K)
     cash = float(capital)
     nav = np.empty(T)
-    costs = np.zeros(T)
+    slip = np.zeros(T)
+    reg = np.zeros(T)
+    taf = np.zeros(T)
+    turnover = np.zeros(T)
     traded = np.zeros(T, dtype=bool)
     held_shares = np.empty((T, K))
     vweights = np.empty((T, K))
+    cash_end = np.empty(T)
     px_prev = np.zeros(K)
     for t in range(T):
         px = prices[t]
@@ -151,22 +257,131 @@ def simulate(prices: np.ndarray, targets: np.ndarray, trade_days: np.ndarray | N
                     break
                 post = new_post
             with np.errstate(divide="ignore", invalid="ignore"):
-                shares = np.where(target > 0, target * post / px, 0.0)
-            shares = np.nan_to_num(shares, nan=0.0, posinf=0.0, neginf=0.0)
-            cash = post - (shares * px).sum()
-            costs[t] = value - post
+                new_shares = np.where(target > 0, target * post / px, 0.0)
+            new_shares = np.nan_to_num(new_shares, nan=0.0, posinf=0.0, neginf=0.0)
+            new_cash = post - (new_shares * px).sum()
+            slip[t] = value - post
+            if fees_on:
+                delta = new_shares - shares
+                sold_notional = np.where(delta < 0, -delta * px, 0.0)
+                fills = sold_notional >= MIN_FILL_NOTIONAL   # one sell fill per ticker whose holding shrinks
+                if fills.any():
+                    if apply_reg_fee:
+                        reg[t] = float(ceil_to_cents(sec_rate[t] * sold_notional[fills] * (1.0 - slippage)).sum())
+                    if apply_taf_fee:
+                        taf[t] = float(np.minimum(ceil_to_cents(taf_rate[t] * -delta[fills]), taf_cap[t]).sum())
+                fee = reg[t] + taf[t]
+                new_cash -= fee
+                if fee > 0.0 and new_cash < 0.0:
+                    # sells before buys: the buys get what is left after the sells and the fees
+                    buys = delta > 0
+                    buy_cost = float((delta[buys] * px[buys]).sum()) * (1.0 + slippage)
+                    if buy_cost > 0.0:
+                        scale = max(0.0, 1.0 - (-new_cash) / buy_cost)
+                        new_shares = np.where(buys, shares + scale * delta, new_shares)
+                        new_cash += (1.0 - scale) * buy_cost
+                        slip[t] -= (1.0 - scale) * float((delta[buys] * px[buys]).sum()) * slippage
+            new_hold = new_shares * px
+            # without a fee the value is exactly the slippage fixed point (bit-identical to the fee-free engine)
+            new_value = new_cash + new_hold.sum() if reg[t] + taf[t] > 0.0 else post
+            if value > 0 and new_value > 0:
+                turnover[t] = 0.5 * (np.abs(new_hold / new_value - hold / value).sum()
+                                     + abs(new_cash / new_value - cash / value))
+            shares, cash, hold, value = new_shares, new_cash, new_hold, new_value
             traded[t] = True
-            hold = shares * px
-            value = post
         nav[t] = value
         held_shares[t] = shares
+        cash_end[t] = cash
         vweights[t] = hold / value if value > 0 else 0.0
-    return nav, held_shares, traded, costs, vweights, cash
+    return Simulation(nav=nav, shares=held_shares, traded=traded, slippage=slip, reg_fee=reg, taf_fee=taf,
+                      weights=vweights, cash=cash_end, turnover=turnover)
+
+
+def simulate(prices: np.ndarray, targets: np.ndarray, trade_days: np.ndarray | None, *, capital: float,
+             slippage: float, corridor: float | None = None, sessions=None, apply_reg_fee: bool = False,
+             apply_taf_fee: bool = False, fee_schedule: FeeSchedule = COMPOSER_FEE_SCHEDULE,
+             ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, float]:
+    """Path-dependent simulation on arrays (see :func:`simulate_detailed` for the arguments).
+
+    Returns:
+        ``(nav (T,), shares_end (T, K), traded (T,) bool, costs (T,), value_weights (T, K), cash_end)``;
+        ``costs`` is the slippage only (fees are in :func:`simulate_detailed`'s result).
+    """
+    sim = simulate_detailed(prices, targets, trade_days, capital=capital, slippage=slippage, corridor=corridor,
+                            sessions=sessions, apply_reg_fee=apply_reg_fee, apply_taf_fee=apply_taf_fee,
+                            fee_schedule=fee_schedule)
+    cash_end = float(sim.cash[-1]) if len(sim.cash) else float(capital)
+    return sim.nav, sim.shares, sim.traded, sim.slippage, sim.weights, cash_end
+
+
+def benchmark_nav(closes: pd.Series, sessions: pd.DatetimeIndex, *, capital: float,
+                  slippage: float) -> pd.Series:
+    """Buy-and-hold value of a benchmark on ``sessions`` (USD).
+
+    ``capital`` buys ``capital / (close₀·(1+s))`` shares at the close of the first session with a close (the
+    same slippage as the strategy's first buy; a buy pays no regulatory fee) and holds them. A missing bar keeps
+    the last close; sessions before the benchmark's first close are NaN.
+
+    Args:
+        closes: the benchmark's adjusted closes (index = dates).
+        sessions: the backtest sessions.
+        capital: starting capital, USD.
+        slippage: fraction of traded notional.
+    """
+    px = closes.astype("float64")
+    px.index = pd.DatetimeIndex(pd.to_datetime(px.index))
+    px = px[~px.index.duplicated(keep="last")].sort_index()
+    aligned = px.reindex(px.index.union(sessions)).ffill().reindex(sessions)
+    first = aligned.first_valid_index()
+    if first is None:
+        return pd.Series(np.nan, index=sessions, name="benchmark_nav_usd")
+    shares = capital / (float(aligned.loc[first]) * (1.0 + slippage))
+    return (aligned * shares).rename("benchmark_nav_usd")
+
+
+def data_warnings(root: Root, cache: IndicatorCache, reference: pd.Timestamp) -> dict[str, list[str]]:
+    """Composer-style data warnings for the symphony's tickers against the reference (earliest start) day.
+
+    Args:
+        root: the parsed symphony.
+        cache: the indicator cache over the price frame (indicator series are shared with the evaluation).
+        reference: the earliest day the backtest could start (requested start or the frame's first session).
+
+    Returns:
+        ``{ticker: [message, …]}`` for tickers with a message, tickers in alphabetical order.
+    """
+    sessions = cache.sessions
+    windowed: dict[str, list] = {}
+    for ref in indicator_refs(root):
+        if ref.window is not None or ref.params:
+            windowed.setdefault(ref.ticker, []).append(ref)
+    out: dict[str, list[str]] = {}
+    for ticker in sorted(symphony_tickers(root)):
+        if ticker not in cache.closes.columns:
+            continue
+        msgs = []
+        ok = np.isfinite(cache.closes[ticker].to_numpy(dtype="float64"))
+        if ok.any() and sessions[int(np.argmax(ok))] > reference:
+            msgs.append(f"Close price data is not available for {ticker} until {sessions[int(np.argmax(ok))].date()}")
+        if ticker in windowed:
+            firsts = []
+            for ref in windowed[ticker]:
+                defined = np.isfinite(cache.series(ref))
+                firsts.append(int(np.argmax(defined)) if defined.any() else len(sessions))
+            i = max(firsts)
+            if i < len(sessions) and sessions[i] > reference:
+                msgs.append(f"Window functions on Close price data for {ticker} are not available until "
+                            f"{sessions[i].date()}")
+        if msgs:
+            out[ticker] = msgs
+    return out
 
 
 def run_backtest(root: Root, closes: pd.DataFrame | IndicatorCache, *, start=None, end=None,
                  capital: float = 10_000.0, slippage_bps: float = 1.0,
-                 evaluation: Evaluation | None = None) -> BacktestResult:
+                 evaluation: Evaluation | None = None, apply_reg_fee: bool = True, apply_taf_fee: bool = True,
+                 benchmark: pd.Series | str | None = DEFAULT_BENCHMARK,
+                 fee_schedule: FeeSchedule = COMPOSER_FEE_SCHEDULE) -> BacktestResult:
     """Backtest a symphony from its warm-up (or ``start``, whichever is later) to ``end``.
 
     Args:
@@ -177,6 +392,11 @@ def run_backtest(root: Root, closes: pd.DataFrame | IndicatorCache, *, start=Non
         capital: starting capital, USD (Composer default 10,000).
         slippage_bps: slippage on traded notional in basis points (Composer default 1 bp).
         evaluation: a precomputed :func:`engine.evaluate.evaluate` result on the same frame.
+        apply_reg_fee: charge the SEC Section 31 fee on sells (Composer's ``apply_reg_fee``, default true).
+        apply_taf_fee: charge the FINRA TAF on sells (Composer's ``apply_taf_fee``, default true).
+        benchmark: the benchmark's adjusted closes (a Series), or the name of a column of ``closes``
+            (default ``"SPY"``, Composer's default; silently no benchmark when that column is absent), or None.
+        fee_schedule: dated fee rates (:data:`engine.fees.COMPOSER_FEE_SCHEDULE`).
 
     Returns:
         :class:`BacktestResult`.
@@ -196,6 +416,10 @@ def run_backtest(root: Root, closes: pd.DataFrame | IndicatorCache, *, start=Non
         raise DataError(f"symphony {root.name!r} has no session with complete data between "
                         f"{sessions[min(lo, len(sessions) - 1)].date()} and {sessions[max(hi - 1, 0)].date()}")
     first = lo + int(idx[0])
+    reference = sessions[min(lo, len(sessions) - 1)]
+    dwarn = data_warnings(root, cache, reference)
+    for msgs in dwarn.values():
+        warnings.extend(msgs)
     if start is not None and first > lo:
         warnings.append(f"start moved from {pd.Timestamp(start).date()} to {sessions[first].date()}: "
                         "indicator windows are not yet available (warm-up)")
@@ -216,24 +440,54 @@ def run_backtest(root: Root, closes: pd.DataFrame | IndicatorCache, *, start=Non
         trade_days = None if root.corridor_width is not None else rebalance_mask(window, "none")
     else:
         trade_days = rebalance_mask(window, root.rebalance)
-    nav, shares, traded, costs, vweights, cash = simulate(
-        prices, targets, trade_days, capital=capital, slippage=slippage_bps / 10_000.0,
-        corridor=root.corridor_width)
-    nav_s = pd.Series(nav, index=window, name="nav_usd")
+    slippage = slippage_bps / 10_000.0
+    sim = simulate_detailed(prices, targets, trade_days, capital=capital, slippage=slippage,
+                            corridor=root.corridor_width, sessions=window, apply_reg_fee=apply_reg_fee,
+                            apply_taf_fee=apply_taf_fee, fee_schedule=fee_schedule)
+    nav_s = pd.Series(sim.nav, index=window, name="nav_usd")
     rets = nav_s.pct_change()
-    rets.iloc[0] = nav[0] / capital - 1.0
-    holdings = {t: float(q) for t, q in zip(tickers, shares[-1]) if q > 0}
-    holdings[CASH] = float(cash)
+    rets.iloc[0] = sim.nav[0] / capital - 1.0
+    holdings = {t: float(q) for t, q in zip(tickers, sim.shares[-1]) if q > 0}
+    holdings[CASH] = float(sim.cash[-1])
+    weights = pd.DataFrame(sim.weights, index=window, columns=tickers)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cash_w = np.where(sim.nav > 0, sim.cash / sim.nav, 0.0)
+    turnover = pd.Series(sim.turnover, index=window, name="turnover")
+
+    bench_closes = None
+    if isinstance(benchmark, str):
+        if benchmark in cache.closes.columns:
+            bench_closes = cache.closes[benchmark]
+    elif benchmark is not None:
+        bench_closes = benchmark
+    bnav = None
+    if bench_closes is not None:
+        bnav = benchmark_nav(bench_closes, window, capital=capital, slippage=slippage)
+        if bnav.isna().all():
+            bnav = None
+    fstats = full_stats(nav_s, capital, benchmark_nav=bnav, weights=weights.assign(**{CASH: cash_w}),
+                        turnover=turnover)
+    bstats = full_stats(bnav.dropna(), capital) if bnav is not None else None
     return BacktestResult(
         nav=nav_s,
         daily_return=rets.rename("daily_return"),
-        weights=pd.DataFrame(vweights, index=window, columns=tickers),
+        weights=weights,
         target_weights=pd.DataFrame(targets, index=window, columns=tickers),
-        rebalanced=pd.Series(traded, index=window, name="rebalanced"),
-        costs=pd.Series(costs, index=window, name="slippage_usd"),
+        rebalanced=pd.Series(sim.traded, index=window, name="rebalanced"),
+        costs=pd.Series(sim.slippage, index=window, name="slippage_usd"),
         holdings=holdings,
         stats=composer_stats(nav_s, capital=capital),
         capital=capital,
         slippage_bps=slippage_bps,
         warnings=warnings,
+        fees=pd.Series(sim.reg_fee + sim.taf_fee, index=window, name="fees_usd"),
+        costs_summary={"slippage": float(sim.slippage.sum()), "reg_fee": float(sim.reg_fee.sum()),
+                       "taf_fee": float(sim.taf_fee.sum())},
+        turnover=turnover,
+        full_stats=fstats,
+        benchmark_nav=bnav,
+        benchmark_stats=bstats,
+        data_warnings=dwarn,
+        apply_reg_fee=apply_reg_fee,
+        apply_taf_fee=apply_taf_fee,
     )

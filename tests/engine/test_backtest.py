@@ -17,6 +17,9 @@ ROOT = Path(__file__).resolve().parents[2]
 DAYS = pd.DatetimeIndex(pd.to_datetime(["2024-01-02", "2024-01-03", "2024-01-04"]))
 # A: 100 → 110 → 99 ; B: 50 → 50 → 55
 PRICES = pd.DataFrame({"A": [100.0, 110.0, 99.0], "B": [50.0, 50.0, 55.0]}, index=DAYS)
+# the hand goldens below are computed without regulatory fees (Composer's apply_reg_fee/apply_taf_fee off);
+# the fee arithmetic has its own goldens in test_backtest_fidelity.py
+NO_FEES = {"apply_reg_fee": False, "apply_taf_fee": False}
 
 
 def equal_ab(rebalance="daily"):
@@ -25,7 +28,7 @@ def equal_ab(rebalance="daily"):
 
 
 def test_two_assets_three_days_without_costs():
-    res = run_backtest(equal_ab(), PRICES, capital=1000.0, slippage_bps=0.0)
+    res = run_backtest(equal_ab(), PRICES, capital=1000.0, slippage_bps=0.0, **NO_FEES)
     # day 0: 5 A + 10 B = 1000; day 1: 5*110 + 10*50 = 1050, rebalanced to 525/525;
     # day 2: 525/110*99 + 525/50*55 = 472.5 + 577.5 = 1050
     assert res.nav.tolist() == pytest.approx([1000.0, 1050.0, 1050.0], abs=1e-9)
@@ -37,7 +40,7 @@ def test_two_assets_three_days_without_costs():
 
 def test_two_assets_three_days_with_10bp_slippage():
     s = 0.001
-    res = run_backtest(equal_ab(), PRICES, capital=1000.0, slippage_bps=10.0)
+    res = run_backtest(equal_ab(), PRICES, capital=1000.0, slippage_bps=10.0, **NO_FEES)
     v0 = 1000 / (1 + s)                       # all bought: V' + s·V' = 1000
     a0, b0 = v0 / 2 / 100, v0 / 2 / 50        # shares after day 0
     pre1 = a0 * 110 + b0 * 50                 # 1048.95105 before trading on day 1
@@ -64,7 +67,7 @@ def test_two_assets_three_days_with_10bp_slippage():
 def test_monthly_rebalance_lets_weights_drift():
     days = pd.DatetimeIndex(pd.to_datetime(["2024-01-30", "2024-01-31", "2024-02-01"]))
     prices = pd.DataFrame({"A": [100.0, 200.0, 200.0], "B": [100.0, 100.0, 100.0]}, index=days)
-    res = run_backtest(equal_ab("monthly"), prices, capital=1000.0, slippage_bps=0.0)
+    res = run_backtest(equal_ab("monthly"), prices, capital=1000.0, slippage_bps=0.0, **NO_FEES)
     assert res.rebalanced.tolist() == [True, False, True]
     # on 01-31 A doubled: value weights drift to 2/3, 1/3 without a trade
     assert res.weights.iloc[1].tolist() == pytest.approx([2 / 3, 1 / 3])

@@ -1,0 +1,275 @@
+"""Backtest fidelity: regulatory fees on a 2-asset switch (by hand), sells before buys, the benchmark series,
+Composer-style data warnings, and the full stats set against Composer's SPY monthly probe."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from engine.backtest import benchmark_nav, run_backtest, simulate, simulate_detailed
+from engine.metrics import composer_stats
+from engine.model import Asset, Comparison, Constant, If, IndicatorRef, Root, WeightEqual
+from engine.parsing import load_symphony
+from warehouse.bundled import load_adjusted_closes
+
+ROOT = Path(__file__).resolve().parents[2]
+PROBE = ROOT / "tests" / "fixtures" / "composer" / "spy_buy_hold_monthly_probe.composer_backtest.json"
+
+S = 0.001                                   # 10 bps
+CAP = 10_000.0
+SWITCH_PRICES = np.array([[100.0, 50.0], [100.0, 50.0], [100.0, 55.0]])   # A flat; B +10 % on day 2
+SWITCH_TARGETS = np.array([[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]])            # all A, then all B
+V0 = CAP / (1 + S)                          # 9990.00999… after buying A on day 0
+A_SHARES = V0 / 100                         # 99.9000999 shares of A
+
+
+def sessions(first: str, n: int = 3) -> pd.DatetimeIndex:
+    return pd.bdate_range(first, periods=n)
+
+
+def run_switch(first_day: str, **kw):
+    return simulate_detailed(SWITCH_PRICES, SWITCH_TARGETS, np.ones(3, dtype=bool), capital=CAP, slippage=S,
+                             sessions=sessions(first_day), **kw)
+
+
+# -- fees on a 2-asset switch, by hand ---------------------------------------------------------------------------
+def test_switch_pays_sec_and_taf_on_the_sell_first_regime():
+    sim = run_switch("2024-01-02", apply_reg_fee=True, apply_taf_fee=True)
+    # day 1 sells every A share: principal V0·(1−s) = 9980.02; SEC 5.10/M → 0.050898 → 0.06;
+    # TAF 99.9001 sh × 0.000119 = 0.011888 → 0.02. Fees come out of the sale proceeds before B is bought:
+    # B notional·(1+s) = V0·(1−s) − 0.08
+    fee = 0.06 + 0.02
+    nav1 = (V0 * (1 - S) - fee) / (1 + S)
+    assert sim.reg_fee.tolist() == [0.0, 0.06, 0.0]
+    assert sim.taf_fee.tolist() == [0.0, 0.02, 0.0]
+    assert sim.nav[0] == pytest.approx(V0, abs=1e-9)
+    assert sim.nav[1] == pytest.approx(nav1, abs=1e-9)
+    assert sim.shares[1].tolist() == pytest.approx([0.0, nav1 / 50], abs=1e-12)
+    assert sim.cash[1] == pytest.approx(0.0, abs=1e-9)          # buys never exceed the cash left
+    assert sim.slippage[1] == pytest.approx(S * (V0 + nav1), abs=1e-9)
+    assert sim.nav[1] == pytest.approx(V0 - sim.slippage[1] - fee, abs=1e-9)
+    # day 2: B +10 %, already at target: no sale, no fee
+    assert sim.nav[2] == pytest.approx(nav1 * 1.1, abs=1e-9)
+    # one-way turnover: a full switch is 1.0 (½·(|0−1| + |1−0|))
+    assert sim.turnover[1] == pytest.approx(1.0, abs=1e-12)
+    assert sim.turnover[2] == pytest.approx(0.0, abs=1e-12)
+
+
+def test_switch_fees_second_regime():
+    sim = run_switch("2025-06-02", apply_reg_fee=True, apply_taf_fee=True)
+    # SEC 27.80/M × 9980.02 = 0.27744 → 0.28 ; TAF 99.9001 × 0.000166 = 0.016583 → 0.02
+    assert sim.reg_fee[1] == 0.28 and sim.taf_fee[1] == 0.02
+    assert sim.nav[1] == pytest.approx((V0 * (1 - S) - 0.30) / (1 + S), abs=1e-9)
+
+
+def test_switch_fee_flags():
+    off = run_switch("2024-01-02")                               # simulate's default: fees off
+    assert off.reg_fee.sum() == 0 and off.taf_fee.sum() == 0
+    assert off.nav[1] == pytest.approx(V0 * (1 - S) / (1 + S), abs=1e-9)
+    only_taf = run_switch("2024-01-02", apply_taf_fee=True)
+    assert only_taf.reg_fee[1] == 0.0 and only_taf.taf_fee[1] == 0.02
+    assert only_taf.nav[1] == pytest.approx((V0 * (1 - S) - 0.02) / (1 + S), abs=1e-9)
+    # the legacy 6-tuple API is unchanged and fee-free by default
+    nav, shares, traded, costs, vw, cash = simulate(SWITCH_PRICES, SWITCH_TARGETS, np.ones(3, dtype=bool),
+                                                    capital=CAP, slippage=S)
+    assert nav.tolist() == pytest.approx(off.nav.tolist(), abs=1e-12)
+
+
+def test_fee_comes_out_of_cash_when_the_target_keeps_cash():
+    # day 1 target: half B, half cash. V' = V − s(V + ½V') → V' = V(1−s)/(1+s/2); the buy is not scaled,
+    # the fee reduces the cash: cash = ½V' − fee
+    targets = np.array([[1.0, 0.0], [0.0, 0.5], [0.0, 0.5]])
+    sim = simulate_detailed(SWITCH_PRICES, targets, np.ones(3, dtype=bool), capital=CAP, slippage=S,
+                            sessions=sessions("2024-01-02"), apply_reg_fee=True, apply_taf_fee=True)
+    v1 = V0 * (1 - S) / (1 + S / 2)
+    assert sim.shares[1][1] == pytest.approx(0.5 * v1 / 50, abs=1e-12)
+    assert sim.cash[1] == pytest.approx(0.5 * v1 - 0.08, abs=1e-9)
+    assert sim.nav[1] == pytest.approx(v1 - 0.08, abs=1e-9)
+
+
+def test_taf_cap_and_uncapped_sec_fee_in_a_backtest():
+    prices = np.ones((2, 2))
+    targets = np.array([[1.0, 0.0], [0.0, 1.0]])
+    sim = simulate_detailed(prices, targets, np.ones(2, dtype=bool), capital=10_000_000.0, slippage=0.0,
+                            sessions=sessions("2024-01-02", 2), apply_reg_fee=True, apply_taf_fee=True)
+    # 10,000,000 shares sold for $10,000,000: SEC 51.00 ; TAF 1,190.00 capped at 5.95
+    assert sim.reg_fee[1] == 51.0 and sim.taf_fee[1] == 5.95
+    assert sim.nav[1] == pytest.approx(10_000_000.0 - 56.95, abs=1e-6)
+
+
+def switch_symphony() -> Root:
+    # if current-price(SW) > 0.5 then B else A — SW is a 0/1 signal column
+    cond = Comparison(lhs=IndicatorRef(fn="current-price", ticker="SW"), comparator="gt", rhs=Constant(value=0.5))
+    node = If(path="root/0/0", condition=cond, then_children=(Asset(ticker="B", path="root/0/0/0/0"),),
+              else_children=(Asset(ticker="A", path="root/0/0/1/0"),))
+    return Root(name="switch", rebalance="daily", children=(WeightEqual(path="root/0", children=(node,)),))
+
+
+def switch_closes(first_day: str = "2024-01-02") -> pd.DataFrame:
+    return pd.DataFrame({"A": SWITCH_PRICES[:, 0], "B": SWITCH_PRICES[:, 1], "SW": [0.0, 1.0, 1.0],
+                         "SPY": [400.0, 404.0, 398.0]}, index=sessions(first_day))
+
+
+def test_run_backtest_reports_fees_like_composer_costs():
+    res = run_backtest(switch_symphony(), switch_closes(), capital=CAP, slippage_bps=10.0)
+    assert res.apply_reg_fee and res.apply_taf_fee                 # Composer's defaults
+    assert res.fees.tolist() == pytest.approx([0.0, 0.08, 0.0], abs=1e-12)
+    assert res.costs_summary["reg_fee"] == pytest.approx(0.06) and res.costs_summary["taf_fee"] == pytest.approx(0.02)
+    assert res.costs_summary["slippage"] == pytest.approx(res.costs.sum())
+    assert res.nav.iloc[1] == pytest.approx((V0 * (1 - S) - 0.08) / (1 + S), abs=1e-9)
+    assert res.holdings["$USD"] == pytest.approx(0.0, abs=1e-9)
+    # headline stats are still composer_stats of the (fee-inclusive) NAV; full_stats agrees on them
+    assert res.stats == composer_stats(res.nav, capital=CAP)
+    assert res.full_stats["sharpe_ratio"] == res.stats["sharpe_ratio"]
+    assert res.full_stats["annualized_rate_of_return"] == res.stats["annualized_return"]
+    # one switch in 2 daily returns: Σ turnover (day ≥ 1) = 1 → ×252/2
+    assert res.full_stats["annualized_turnover"] == pytest.approx(126.0, abs=1e-9)
+    off = run_backtest(switch_symphony(), switch_closes(), capital=CAP, slippage_bps=10.0, apply_reg_fee=False,
+                       apply_taf_fee=False)
+    assert off.fees.sum() == 0.0 and off.costs_summary["reg_fee"] == 0.0
+    assert off.nav.iloc[1] == pytest.approx(V0 * (1 - S) / (1 + S), abs=1e-9)
+
+
+# -- benchmark ------------------------------------------------------------------------------------------------------
+def test_benchmark_is_buy_and_hold_with_the_first_buy_slippage():
+    res = run_backtest(switch_symphony(), switch_closes(), capital=CAP, slippage_bps=10.0)
+    shares = CAP / (400.0 * (1 + S))
+    assert res.benchmark_nav.tolist() == pytest.approx([shares * 400, shares * 404, shares * 398], abs=1e-9)
+    assert res.benchmark_nav.index.equals(res.nav.index)
+    assert res.benchmark_stats["cumulative_return"] == pytest.approx(shares * 398 / CAP - 1)
+    for key in ("alpha", "beta", "r_square", "pearson_r"):
+        assert key in res.full_stats
+    none = run_backtest(switch_symphony(), switch_closes(), capital=CAP, slippage_bps=10.0, benchmark=None)
+    assert none.benchmark_nav is None and none.benchmark_stats is None and "beta" not in none.full_stats
+    # a closes frame without SPY: silently no benchmark
+    no_spy = run_backtest(switch_symphony(), switch_closes().drop(columns="SPY"), capital=CAP, slippage_bps=10.0)
+    assert no_spy.benchmark_nav is None
+
+
+def test_benchmark_series_with_gaps_and_a_late_start():
+    days = sessions("2024-01-02", 5)
+    bench = pd.Series([10.0, 11.0, 12.0], index=days[[1, 2, 4]])     # no bar on day 0 and day 3
+    nav = benchmark_nav(bench, days, capital=1000.0, slippage=0.0)
+    assert np.isnan(nav.iloc[0])
+    assert nav.iloc[1:].tolist() == pytest.approx([1000.0, 1100.0, 1100.0, 1200.0])   # day 3 keeps day 2's close
+
+
+def test_spy_only_symphony_has_beta_one_against_spy():
+    days = sessions("2024-01-02", 8)
+    closes = pd.DataFrame({"SPY": [100, 101, 99, 102, 104, 103, 105, 107.0]}, index=days)
+    root = Root(name="spy", rebalance="daily", children=(Asset(ticker="SPY", path="root/0"),))
+    res = run_backtest(root, closes, capital=CAP, slippage_bps=10.0)
+    assert res.benchmark_nav.tolist() == pytest.approx(res.nav.tolist(), rel=1e-12)
+    assert res.full_stats["beta"] == pytest.approx(1.0, abs=1e-12)
+    assert res.full_stats["alpha"] == pytest.approx(0.0, abs=1e-12)
+    assert res.full_stats["r_square"] == pytest.approx(1.0, abs=1e-12)
+
+
+# -- data warnings ------------------------------------------------------------------------------------------------
+def late_symphony() -> Root:
+    # if cumulative-return(LATE, 3) > 0 then SPY else LATE
+    cond = Comparison(lhs=IndicatorRef(fn="cumulative-return", ticker="LATE", window=3), comparator="gt",
+                      rhs=Constant(value=0.0))
+    node = If(path="root/0", condition=cond, then_children=(Asset(ticker="SPY", path="root/0/0/0"),),
+              else_children=(Asset(ticker="LATE", path="root/0/1/0"),))
+    return Root(name="late", rebalance="daily", children=(node,))
+
+
+def late_closes() -> pd.DataFrame:
+    days = sessions("2024-01-02", 12)
+    late = [np.nan] * 4 + [20.0, 20.5, 20.2, 21.0, 21.5, 21.1, 21.9, 22.0]
+    return pd.DataFrame({"SPY": np.linspace(400, 411, 12), "LATE": late}, index=days)
+
+
+def test_data_warnings_like_composer():
+    closes = late_closes()
+    d = closes.index
+    res = run_backtest(late_symphony(), closes, capital=CAP, slippage_bps=1.0)
+    # first LATE close on session 4; a 3-day cumulative return needs 4 closes → session 7 (= first backtest day)
+    assert res.first_day == d[7]
+    assert res.data_warnings == {"LATE": [
+        f"Close price data is not available for LATE until {d[4].date()}",
+        f"Window functions on Close price data for LATE are not available until {d[7].date()}"]}
+    assert res.warnings[:2] == res.data_warnings["LATE"]
+    # a requested start after LATE's first close but before its window: only the window message (+ the move)
+    res2 = run_backtest(late_symphony(), closes, start=d[5], capital=CAP, slippage_bps=1.0)
+    assert res2.data_warnings == {"LATE": [
+        f"Window functions on Close price data for LATE are not available until {d[7].date()}"]}
+    assert any(w.startswith(f"start moved from {d[5].date()} to {d[7].date()}") for w in res2.warnings)
+    # a start after every warm-up: nothing to report
+    res3 = run_backtest(late_symphony(), closes, start=d[8], capital=CAP, slippage_bps=1.0)
+    assert res3.data_warnings == {} and res3.warnings == []
+
+
+# -- the SPY monthly probe: every stat we can compute vs Composer ------------------------------------------------
+#: |ours − Composer| allowed per key, with the reason. The probe is a buy-and-hold of SPY, so every gap here is
+#: the data vendor (Composer's adjusted closes vs ours, docs/parity.md) unless noted.
+PROBE_TOLERANCES = {
+    "size": (0, "same sessions"),
+    "cumulative_return": (0.005, "final value 308139.53 vs 308153.92"),
+    "annualized_rate_of_return": (5e-5, "as test_backtest"),
+    "standard_deviation": (5e-4, "ours 0.18578 vs 0.18604: Composer's daily returns are slightly noisier"),
+    "sharpe_ratio": (0.005, "as test_backtest"),
+    "max_drawdown": (1e-4, "as test_backtest"),
+    "calmar_ratio": (5e-4, "as test_backtest"),
+    "mean": (1e-6, "4e-7 apart"),
+    "median": (5e-5, "3.7e-5 apart: Composer has fewer small up days (see win_rate)"),
+    "min": (1e-5, "same worst day (2020-03-16)"),
+    "max": (1e-5, "same best day (2008-10-13)"),
+    "skewness": (0.01, "-0.0117 vs -0.0162; population vs sample skewness differ by 2e-6 only"),
+    "kurtosis": (0.1, "11.817 vs 11.757 (excess, population); sample-corrected would be 11.825"),
+    "sortino_ratio": (0.005, "0.9208 vs 0.9184, the same 0.2 % gap as the Sharpe ratio"),
+    "win_rate": (0.01, "4547 vs 4495 up days of 8403: Composer's closes have 52 fewer up days"),
+    "tail_ratio": (0.002, "0.9407 vs 0.9413"),
+    "top_one_day_contribution": (1e-5, "same best day"),
+    "top_five_percent_day_contribution": (0.01, "k = 421 best days; 3.2169 vs 3.2195"),
+    "top_ten_percent_day_contribution": (0.02, "k = 841 best days; 4.9474 vs 4.9552"),
+    "trailing_one_day_return": (5e-6, "calendar windows"),
+    "trailing_one_week_return": (5e-6, "calendar windows"),
+    "trailing_two_week_return": (5e-6, "calendar windows"),
+    "trailing_one_month_return": (5e-6, "calendar windows"),
+    "trailing_three_month_return": (5e-6, "calendar windows"),
+    "trailing_one_year_return": (5e-6, "calendar windows"),
+    "herfindahl_index": (1e-5, "Composer keeps $0.01 cash (1 − 1.9e-6); we keep none"),
+    "annualized_turnover": (1e-5, "Composer 9.6e-7 (re-investing its cent of cash); ours 0"),
+}
+
+
+@pytest.fixture(scope="module")
+def probe_run():
+    root = load_symphony(ROOT / "symphonies" / "spy_buy_hold_monthly_probe.json")
+    res = run_backtest(root, load_adjusted_closes(["SPY"]), end="2026-06-18", capital=10_000, slippage_bps=50)
+    composer = json.loads(PROBE.read_text())["response"]
+    return res, composer
+
+
+def test_spy_probe_full_stats_vs_composer(probe_run):
+    res, composer = probe_run
+    theirs = composer["stats"]
+    ours = res.full_stats
+    print("\nSPY monthly probe, full stats: ours vs Composer")
+    print(f"{'key':36s} {'ours':>22s} {'Composer':>22s} {'diff':>11s}")
+    for key in sorted(theirs):
+        o = ours.get(key, float("nan"))
+        print(f"{key:36s} {o:22.12g} {theirs[key]:22.12g} {o - theirs[key]:+11.3g}")
+    assert set(theirs) <= set(ours), f"keys we do not compute: {sorted(set(theirs) - set(ours))}"
+    assert set(PROBE_TOLERANCES) == set(theirs)
+    for key, (tol, why) in PROBE_TOLERANCES.items():
+        assert ours[key] == pytest.approx(theirs[key], abs=tol), f"{key}: {why}"
+
+
+def test_spy_probe_costs_and_warnings_match_composer(probe_run):
+    res, composer = probe_run
+    costs = composer["costs"]
+    # buy-and-hold: no sell, so no regulatory fee — Composer reports 0.0 for both with the fees switched on
+    assert res.apply_reg_fee and res.apply_taf_fee
+    assert res.costs_summary["reg_fee"] == costs["reg_fee"] == 0.0
+    assert res.costs_summary["taf_fee"] == costs["taf_fee"] == 0.0
+    assert res.costs_summary["slippage"] == pytest.approx(costs["slippage"], abs=0.01)
+    assert res.data_warnings == composer["data_warnings"] == {}
+    # the benchmark (SPY, Composer's default) is the symphony itself here: no monthly trade changes anything
+    assert res.benchmark_nav.to_numpy() == pytest.approx(res.nav.to_numpy(), rel=1e-9)
+    assert res.full_stats["beta"] == pytest.approx(1.0, abs=1e-9)
