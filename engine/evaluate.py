@@ -51,6 +51,7 @@ from engine.model import (
     WeightEqual,
     WeightInverseVol,
     WeightSpecified,
+    iter_nodes,
     tickers as symphony_tickers,
 )
 
@@ -73,7 +74,7 @@ class IndicatorCache:
             raise ValueError("closes must be sorted by session ascending")
         self.closes = closes.astype("float64")
         self._compute_fn = compute
-        self._frames: dict[tuple, pd.DataFrame] = {}
+        self._series: dict[tuple, np.ndarray] = {}
         self._returns: np.ndarray | None = None
 
     def _compute(self, fn: str, closes: pd.DataFrame, window, params) -> pd.DataFrame:
@@ -87,19 +88,22 @@ class IndicatorCache:
     def sessions(self) -> pd.DatetimeIndex:
         return self.closes.index
 
-    def _frame(self, fn: str, window: int | None, params: tuple) -> pd.DataFrame:
-        key = (fn, window, params)
-        frame = self._frames.get(key)
-        if frame is None:
-            frame = self._compute(fn, self.closes, window, params)
-            self._frames[key] = frame
-        return frame
-
     def series(self, ref: IndicatorRef) -> np.ndarray:
-        """The indicator of ``ref.ticker`` on every session, shape (T,), NaN where not defined."""
-        if ref.ticker not in self.closes.columns:
-            raise DataError(f"no price history for ticker {ref.ticker!r} (needed by {ref.label()})")
-        return self._frame(ref.fn, ref.window, ref.params)[ref.ticker].to_numpy(dtype="float64")
+        """The indicator of ``ref.ticker`` on every session, shape (T,), NaN where not defined.
+
+        Computed on that ticker's column alone and cached per ``(fn, window, params, ticker)``, so a cache shared
+        by many symphonies holds only the series they read.
+        """
+        key = (ref.fn, ref.window, ref.params, ref.ticker)
+        out = self._series.get(key)
+        if out is None:
+            if ref.ticker not in self.closes.columns:
+                raise DataError(f"no price history for ticker {ref.ticker!r} (needed by {ref.label()})")
+            frame = self._compute(ref.fn, self.closes[[ref.ticker]], ref.window, ref.params)
+            out = frame[ref.ticker].to_numpy(dtype="float64")
+            out.setflags(write=False)
+            self._series[key] = out
+        return out
 
     def of_series(self, fn: str, window: int | None, params: tuple, values: np.ndarray) -> np.ndarray:
         """Apply indicator ``fn`` to an arbitrary value series (a sub-strategy NAV), shape (T,)."""
@@ -201,8 +205,7 @@ def _trace_entry(rec: NodeRecord, i: int) -> dict[str, Any]:
         taken = bool(rec.data["cond"][i])
         branch = "then" if taken else "else"
         first = comps[0] if comps else None
-        summary = (f"{first['lhs']}={_fmt(first['lhs_value'])} {first['comparator']} "
-                   f"{first['rhs']}={_fmt(first['rhs_value'])}" if first else "condition")
+        summary = _comparison_words(first, rec.data["comparisons"][0]) if first else "condition"
         if len(comps) > 1:
             summary = f"{rec.data['operator']} of {len(comps)} comparisons"
         return {"node_path": node.path, "node_type": "if", "summary": f"{summary} -> {branch}",
@@ -215,6 +218,8 @@ def _trace_entry(rec: NodeRecord, i: int) -> dict[str, Any]:
         items = [{"child": labels[j], "value": _num(vals[j]), "selected": bool(sel[j])} for j in ranked]
         chosen = [labels[j] for j in ranked if sel[j]]
         win = f", {node.sort_window}d" if node.sort_window else ""
+        if node.sort_params:
+            win += ", " + ", ".join(f"{k}={v}" for k, v in node.sort_params)
         return {"node_path": node.path, "node_type": "filter",
                 "summary": f"{node.select} {node.select_n} by {node.sort_fn}{win}: {', '.join(chosen)}",
                 "detail": {"sort_fn": node.sort_fn, "window": node.sort_window, "select": node.select,
@@ -230,10 +235,32 @@ def _trace_entry(rec: NodeRecord, i: int) -> dict[str, Any]:
     raise AssertionError(type(node))
 
 
+_SYMBOL = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<=", "eq": "=="}
+
+
+def _comparison_words(c: dict[str, Any], raw: dict[str, Any]) -> str:
+    """``relative-strength-index(TQQQ, 10d)=29.85 < 31`` — a constant right side is written once."""
+    rhs = c["rhs"] if raw.get("rhs_constant") else f"{c['rhs']}={_fmt(c['rhs_value'])}"
+    return f"{c['lhs']}={_fmt(c['lhs_value'])} {_SYMBOL[c['comparator']]} {rhs}"
+
+
 def _fmt(x: float | None, pct: bool = False) -> str:
     if x is None:
         return "n/a"
     return f"{100 * x:.1f}%" if pct else f"{x:.4g}"
+
+
+def _slice_record(rec: NodeRecord, lo: int) -> NodeRecord:
+    """A node record restricted to sessions ``lo:`` (arrays over time are sliced, labels kept)."""
+    data = {}
+    for k, v in rec.data.items():
+        if isinstance(v, np.ndarray):
+            data[k] = v[lo:]
+        elif k == "comparisons":
+            data[k] = [{ck: (cv[lo:] if isinstance(cv, np.ndarray) else cv) for ck, cv in c.items()} for c in v]
+        else:
+            data[k] = v
+    return NodeRecord(rec.node, data=data)
 
 
 _COMPARE: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
@@ -242,12 +269,21 @@ _COMPARE: dict[str, Callable[[np.ndarray, np.ndarray], np.ndarray]] = {
 
 
 class _Evaluator:
-    def __init__(self, root: Root, cache: IndicatorCache) -> None:
+    """Evaluates nodes on the sessions ``cache.sessions[lo:]`` (arrays of length ``T = len(sessions) - lo``).
+
+    Indicator series always come from the full history in the cache; only the tree arithmetic is restricted to the
+    window. Sub-strategy series need the child's whole history, so such children are evaluated by a full-range
+    evaluator (``lo = 0``) and sliced.
+    """
+
+    def __init__(self, root: Root, cache: IndicatorCache, lo: int = 0) -> None:
         self.root = root
         self.cache = cache
-        self.T = len(cache.sessions)
+        self.lo = lo
+        self.T = len(cache.sessions) - lo
         self.valid = np.ones(self.T, dtype=bool)
         self.records: dict[str, NodeRecord] = {}
+        self._full_range: _Evaluator | None = None
 
     # -- allocation algebra on sparse {ticker: (T,)} maps ---------------------------------------------------
     def _zeros(self) -> np.ndarray:
@@ -272,7 +308,7 @@ class _Evaluator:
     # -- nodes ---------------------------------------------------------------------------------------------
     def node(self, node) -> Alloc:
         if isinstance(node, Asset):
-            price = self.cache.price(node.ticker)
+            price = self.cache.price(node.ticker)[self.lo:]
             self.valid &= np.isfinite(price)
             return {node.ticker: np.ones(self.T)}
         if isinstance(node, Empty):
@@ -300,7 +336,7 @@ class _Evaluator:
         if isinstance(operand, Constant):
             return np.full(self.T, operand.value)
         ref = operand if ticker is None or operand.ticker != "%" else operand.model_copy(update={"ticker": ticker})
-        return self.cache.series(ref)
+        return self.cache.series(ref)[self.lo:]
 
     @staticmethod
     def _label(operand, ticker: str | None = None) -> str:
@@ -329,7 +365,8 @@ class _Evaluator:
         with np.errstate(invalid="ignore"):
             res = _COMPARE[comparator](lv, rv) & defined
         comps.append({"lhs": lv, "rhs": rv, "result": res, "comparator": comparator,
-                      "lhs_label": self._label(lhs, ticker), "rhs_label": self._label(rhs, ticker)})
+                      "lhs_label": self._label(lhs, ticker), "rhs_label": self._label(rhs, ticker),
+                      "rhs_constant": isinstance(rhs, Constant)})
         return res
 
     def _if(self, node: If) -> Alloc:
@@ -363,16 +400,31 @@ class _Evaluator:
     def _child_signals(self, children, fn: str, window, params) -> tuple[list[Alloc], np.ndarray]:
         allocs, values = [], []
         for child in children:
-            alloc = self.node(child)
-            allocs.append(alloc)
             if isinstance(child, Asset):
-                values.append(self.cache.series(IndicatorRef(fn=fn, ticker=child.ticker, window=window,
-                                                             params=params)))
+                allocs.append(self.node(child))
+                ref = IndicatorRef(fn=fn, ticker=child.ticker, window=window, params=params)
+                values.append(self.cache.series(ref)[self.lo:])
+            elif self.lo == 0:
+                alloc = self.node(child)
+                allocs.append(alloc)
+                values.append(self.cache.of_series(fn, window, params, self._sub_nav(alloc)))
             else:
-                nav = self._sub_nav(alloc)
-                # the sub-strategy series only exists where its own decisions are defined
-                values.append(self.cache.of_series(fn, window, params, nav))
+                # the sub-strategy's NAV needs its whole history: evaluate it on the full range, then slice
+                full = self._full()
+                alloc = full.node(child)
+                values.append(self.cache.of_series(fn, window, params, full._sub_nav(alloc))[self.lo:])
+                allocs.append({t: w[self.lo:] for t, w in alloc.items()})
+                self.valid &= full.valid[self.lo:]
+                for n in iter_nodes(child):
+                    rec = full.records.get(getattr(n, "path", ""))
+                    if rec is not None and rec.node is n:
+                        self.records[n.path] = _slice_record(rec, self.lo)
         return allocs, np.column_stack(values) if values else np.zeros((self.T, 0))
+
+    def _full(self) -> "_Evaluator":
+        if self._full_range is None:
+            self._full_range = _Evaluator(self.root, self.cache, lo=0)
+        return self._full_range
 
     def _filter(self, node: Filter) -> Alloc:
         allocs, vals = self._child_signals(node.children, node.sort_fn, node.sort_window, node.sort_params)
@@ -443,13 +495,15 @@ class _Evaluator:
                 self.assign_reach(c, reach)
 
 
-def evaluate(root: Root, closes: pd.DataFrame | IndicatorCache) -> Evaluation:
+def evaluate(root: Root, closes: pd.DataFrame | IndicatorCache, *, start=None) -> Evaluation:
     """Evaluate a symphony on every session of a price frame.
 
     Args:
         root: the parsed symphony.
         closes: wide adjusted closes (index = sessions ascending, columns = tickers; must contain every ticker the
             symphony reads) or an :class:`IndicatorCache` over such a frame (share one cache between symphonies).
+        start: evaluate only sessions from ``start`` on (indicators still use the full history). Live trading
+            evaluates a single session this way; ``None`` = every session.
 
     Returns:
         :class:`Evaluation` with target weights (sessions × tickers, fractions), cash share, warm-up validity and
@@ -463,14 +517,19 @@ def evaluate(root: Root, closes: pd.DataFrame | IndicatorCache) -> Evaluation:
     missing = sorted(t for t in symphony_tickers(root) if t not in cache.closes.columns)
     if missing:
         raise DataError(f"no price history for {', '.join(missing)} (symphony {root.name!r})")
-    ev = _Evaluator(root, cache)
+    lo = 0 if start is None else int(cache.sessions.searchsorted(pd.Timestamp(start), side="left"))
+    if lo >= len(cache.sessions):
+        raise DataError(f"no session on or after {pd.Timestamp(start).date()} in the price history")
+    ev = _Evaluator(root, cache, lo)
     alloc = ev._equal(root.children) if root.children else {}
     ev.assign_reach(root, np.ones(ev.T, dtype=bool))
+    tree_order = {getattr(n, "path", ""): i for i, n in enumerate(iter_nodes(root))}
+    records = dict(sorted(ev.records.items(), key=lambda kv: tree_order.get(kv[0], len(tree_order))))
     held = sorted(alloc)
     mat = np.column_stack([alloc[t] for t in held]) if held else np.zeros((ev.T, 0))
     mat = np.where(np.abs(mat) < 1e-15, 0.0, mat)
-    weights = pd.DataFrame(mat, index=cache.sessions, columns=held)
-    cash = pd.Series(np.clip(1.0 - mat.sum(axis=1), 0.0, 1.0), index=cache.sessions, name=CASH)
-    valid = pd.Series(ev.valid, index=cache.sessions, name="valid")
-    return Evaluation(root=root, sessions=cache.sessions, weights=weights, cash=cash, valid=valid,
-                      records=ev.records)
+    sessions = cache.sessions[lo:]
+    weights = pd.DataFrame(mat, index=sessions, columns=held)
+    cash = pd.Series(np.clip(1.0 - mat.sum(axis=1), 0.0, 1.0), index=sessions, name=CASH)
+    valid = pd.Series(ev.valid, index=sessions, name="valid")
+    return Evaluation(root=root, sessions=sessions, weights=weights, cash=cash, valid=valid, records=records)

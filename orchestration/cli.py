@@ -2,6 +2,8 @@
 
     oragami validate FILE...                 check symphonies; exit 2 naming file, node path and field
     oragami backtest FILE [--start D] [--end D] [--capital N] [--slippage-bps B] [--out DIR]
+    oragami export FILE [--format json|defsymphony] [--out F]   write the JSON score back
+    oragami explain FILE --date D [--json]   the decision trace: why it holds what it holds that day
     oragami run-daily --session D            run the daily_trading job for one session, in-process
     oragami seed FILE... [--account ID]      register symphonies (active) in the warehouse
     oragami demo                             seed the demo account, trade 20 sessions, backtest, summarise
@@ -120,6 +122,59 @@ def cmd_backtest(args) -> int:
         long.columns = ["date", "ticker", "weight"]
         long[long["weight"] > 1e-12].to_csv(outdir / "weights.csv", index=False)
         _err(f"wrote {outdir / 'daily_values.csv'} and {outdir / 'weights.csv'}")
+    return 0
+
+
+def cmd_export(args) -> int:
+    from engine.errors import SymphonyError
+    from engine.export import export_symphony
+
+    try:
+        text = export_symphony(args.file, fmt=args.format)
+    except SymphonyError as exc:
+        _err(str(exc))
+        return 2
+    if args.out:
+        Path(args.out).write_text(text)
+        _err(f"wrote {args.out}")
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def cmd_explain(args) -> int:
+    from engine.errors import DataError, SymphonyError
+    from engine.evaluate import evaluate
+    from engine.model import tickers
+    from engine.parsing import load_symphony
+    from warehouse.bundled import load_adjusted_closes
+
+    try:
+        root = load_symphony(args.file)
+        closes = load_adjusted_closes(sorted(tickers(root)), end=args.date)
+        ev = evaluate(root, closes)
+        day = pd.Timestamp(args.date)
+        if day not in ev.sessions:
+            raise DataError(f"{args.date} is not a session of the bundled data (last one on or before it: "
+                            f"{ev.sessions[ev.sessions <= day][-1].date() if (ev.sessions <= day).any() else 'none'})")
+        trace = ev.trace(day)
+        weights = ev.weights_on(day)
+    except (SymphonyError, DataError, KeyError) as exc:
+        _err(f"{args.file}: {exc.args[0] if isinstance(exc, KeyError) else exc}")
+        return 2
+    if args.json:
+        print(json.dumps({"symphony": root.name, "date": args.date, "valid": bool(ev.valid.loc[day]),
+                          "weights": weights, "trace": trace}, indent=2))
+        return 0
+    print(f"{root.name} on {args.date}" + ("" if ev.valid.loc[day] else "  (WARNING: warm-up not complete)"))
+    for entry in trace:
+        depth = entry["node_path"].count("/")
+        print(f"{'  ' * depth}{entry['node_path']} {entry['node_type']}: {entry['summary']}")
+        if entry["node_type"] == "if" and len(entry["detail"]["comparisons"]) > 1:
+            for c in entry["detail"]["comparisons"]:
+                print(f"{'  ' * (depth + 1)}{c['lhs']}={c['lhs_value']} {c['comparator']} {c['rhs']}={c['rhs_value']}"
+                      f" -> {c['result']}")
+    print("target weights: " + ", ".join(f"{t} {w:.2%}" for t, w in sorted(weights.items(), key=lambda kv: -kv[1])))
     return 0
 
 
@@ -282,6 +337,18 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--slippage-bps", type=float, default=1.0, help="slippage on traded notional, bp (default 1)")
     b.add_argument("--out", help="folder for daily_values.csv and weights.csv")
     b.set_defaults(func=cmd_backtest)
+
+    x = sub.add_parser("export", help="write a symphony back as a Composer JSON score (or defsymphony text)")
+    x.add_argument("file")
+    x.add_argument("--format", choices=["json", "defsymphony"], default="json")
+    x.add_argument("--out", help="file to write (default: standard output)")
+    x.set_defaults(func=cmd_export)
+
+    e = sub.add_parser("explain", help="why a symphony holds what it holds on a date (decision trace)")
+    e.add_argument("file")
+    e.add_argument("--date", required=True, help="ISO date of a session in the bundled data")
+    e.add_argument("--json", action="store_true", help="print the trace as JSON")
+    e.set_defaults(func=cmd_explain)
 
     r = sub.add_parser("run-daily", help="run the daily_trading job for one session, in-process")
     r.add_argument("--session", required=True, help="ISO date of an NYSE session")

@@ -148,3 +148,21 @@ def test_vectorised_engine_agrees_with_per_day_reference(path):
         for k in want:
             assert got[k] == pytest.approx(want[k], abs=1e-12), f"{path.name} {closes.index[t].date()} {k}"
         assert math.isclose(sum(got.values()) + ev.cash.iloc[t], 1.0, abs_tol=1e-9)
+
+
+@pytest.mark.parametrize("path", _bundled_symphony_files(), ids=lambda p: p.name)
+def test_windowed_evaluation_equals_full_evaluation(path):
+    """Evaluating only the last sessions (as live trading does) gives the full run's weights, validity and trace."""
+    with _quiet():
+        root = load_symphony(path)
+    closes = load_adjusted_closes(sorted(tickers(root)))
+    closes = closes.iloc[-700:]
+    full = evaluate(root, closes)
+    part = evaluate(root, closes, start=closes.index[-30])
+    assert list(part.sessions) == list(closes.index[-30:])
+    pd.testing.assert_frame_equal(part.weights, full.weights.iloc[-30:][part.weights.columns], check_exact=False,
+                                  atol=1e-12, rtol=0)
+    assert (full.weights.iloc[-30:].drop(columns=part.weights.columns).abs() < 1e-12).all().all()
+    assert part.valid.tolist() == full.valid.iloc[-30:].tolist()
+    for day in (closes.index[-1], closes.index[-17]):
+        assert part.trace(day) == full.trace(day)

@@ -62,3 +62,35 @@ def test_run_daily_rejects_a_holiday(tmp_path, capsys, monkeypatch):
     monkeypatch.delenv("ORAGAMI_WAREHOUSE_URL", raising=False)
     assert main(["run-daily", "--session", "2024-12-25"]) == 2
     assert "not an NYSE session" in capsys.readouterr().err
+
+
+def test_explain_shows_the_path_taken(capsys):
+    tqqq = ROOT / "symphonies" / "tqqq_ftlt_v2_226.clj"
+    assert main(["explain", str(tqqq), "--date", "2022-05-09"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    # SPY 375.8 below its 200-day average 420.4 → else; TQQQ RSI(10) 29.85 < 31 → TECL
+    assert "root/0/0 if: current-price(SPY)=375.8 > moving-average-price(SPY, 200d)=420.4 -> else" in lines[1]
+    assert "relative-strength-index(TQQQ, 10d)=29.85 < 31 -> then" in lines[2]
+    assert lines[-1] == "target weights: TECL 100.00%"
+    assert main(["explain", str(tqqq), "--date", "2022-05-09", "--json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["weights"] == {"TECL": 1.0}
+    assert [e["detail"]["branch"] for e in data["trace"]] == ["else", "then"]
+    assert main(["explain", str(tqqq), "--date", "2022-05-08"]) == 2  # a Sunday
+    assert "not a session" in capsys.readouterr().err
+
+
+def test_export_round_trips_through_the_cli(tmp_path, capsys):
+    out = tmp_path / "sector.json"
+    assert main(["export", str(SECTOR), "--out", str(out)]) == 0
+    from engine.parsing import load_symphony
+
+    again = load_symphony(out)
+    original = load_symphony(SECTOR)
+    assert again.children[0].children[0].sort_fn == "relative-strength-index"
+    assert [a.ticker for a in again.children[0].children[0].children] == ["SPY", "VEA", "EEM", "TLT", "GLD", "VNQ"]
+    # defsymphony has no ids: the export fills them deterministically, everything else is equal
+    from engine.export import assign_ids
+
+    assert again.model_dump() == assign_ids(original).model_dump()
+    assert json.loads(out.read_text())["step"] == "root"
