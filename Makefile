@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 export DAGSTER_HOME ?= $(CURDIR)/var/dagster_home
 
-.PHONY: install demo test dagster dashboard clean
+.PHONY: install demo test bench dagster dashboard clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -37,3 +37,7 @@ dashboard: install
 
 clean:
 	rm -rf $(VENV) var/*.duckdb var/dagster_home
+
+## Engine benchmarks: per-symphony backtest time, reference/vectorised ratio, 1,600 one-session evaluations.
+bench: install
+	$(BIN)/python scripts/bench.py

@@ -15,7 +15,7 @@ from pydantic import Field
 from engine.backtest import run_backtest
 from engine.model import tickers as symphony_tickers
 from engine.prices import fill_interior_gaps
-from assets.daily import BENCHMARK, active_symphonies
+from assets.daily import active_symphonies
 from orchestration.resources import MarketDataResource, WarehouseResource
 
 
@@ -26,6 +26,9 @@ class BacktestConfig(dg.Config):
     slippage_bps: float = Field(default=1.0, description="slippage on traded notional, basis points")
     start: str | None = Field(default=None, description="first session (ISO date); default: the warm-up date")
     end: str | None = Field(default=None, description="last session (ISO date); default: the last bar")
+    apply_reg_fee: bool = Field(default=True, description="charge the SEC fee on sells (Composer's default)")
+    apply_taf_fee: bool = Field(default=True, description="charge the FINRA TAF per share sold (Composer's default)")
+    benchmark: str = Field(default="SPY", description="benchmark ticker for alpha/beta")
 
 
 def backtest_run_id(symphony_id: str, source_text: str, config: dict) -> str:
@@ -42,6 +45,11 @@ def wide_closes(market_data: MarketDataResource, tickers: list[str], end: dt.dat
     return fill_interior_gaps(wide.reindex(columns=tickers))
 
 
+def _clean(d: dict) -> dict:
+    """JSON-safe copy: NaN → None."""
+    return {k: (None if isinstance(v, float) and v != v else v) for k, v in d.items()}
+
+
 @dg.asset(group_name="backtest", kinds={"python"})
 def symphony_backtests(context: dg.AssetExecutionContext, config: BacktestConfig, market_data: MarketDataResource,
                        warehouse: WarehouseResource) -> dg.MaterializeResult:
@@ -52,12 +60,13 @@ def symphony_backtests(context: dg.AssetExecutionContext, config: BacktestConfig
     summary = []
     for i, (row, root) in enumerate(syms, start=1):
         sid = row["symphony_id"]
-        tickers = sorted(symphony_tickers(root) | {BENCHMARK})
+        tickers = sorted(symphony_tickers(root) | {config.benchmark})
         end = dt.date.fromisoformat(config.end) if config.end else None
         closes = wide_closes(market_data, tickers, end)
         try:
             res = run_backtest(root, closes, start=config.start, end=config.end, capital=config.capital_usd,
-                               slippage_bps=config.slippage_bps)
+                               slippage_bps=config.slippage_bps, apply_reg_fee=config.apply_reg_fee,
+                               apply_taf_fee=config.apply_taf_fee, benchmark=config.benchmark)
         except Exception as exc:
             context.log.warning(f"[{i}/{len(syms)}] {sid}: backtest failed: {exc}")
             continue
@@ -67,7 +76,9 @@ def symphony_backtests(context: dg.AssetExecutionContext, config: BacktestConfig
             "run_id": run_id, "account_id": row["account_id"], "symphony_id": sid,
             "start_date": res.first_day.date(), "end_date": res.last_day.date(), "capital_usd": config.capital_usd,
             "slippage_bps": config.slippage_bps, "config_json": json.dumps(cfg, sort_keys=True),
-            "stats_json": json.dumps({k: (None if v != v else v) for k, v in stats.items()}),
+            "stats_json": json.dumps({"stats": _clean(res.full_stats), "costs": _clean(res.costs_summary),
+                                      "benchmark": _clean(res.benchmark_stats or {}),
+                                      "data_warnings": res.data_warnings, "warnings": res.warnings}),
             "cagr": stats["annualized_return"], "sharpe": stats["sharpe_ratio"],
             "max_drawdown": stats["max_drawdown"], "created_at": dt.datetime.now(dt.timezone.utc)}])
         daily = pd.DataFrame({"run_id": run_id, "account_id": row["account_id"], "symphony_id": sid,

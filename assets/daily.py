@@ -150,7 +150,7 @@ def target_allocations(context: dg.AssetExecutionContext, warehouse: WarehouseRe
         try:
             if not len(cache.sessions) or cache.sessions[-1].date() != session:
                 raise ValueError(f"no prices for session {session}")
-            ev = evaluate(root, cache)
+            ev = evaluate(root, cache, start=session)  # only today's decisions; indicators use all history
             if not bool(ev.valid.iloc[-1]):
                 raise ValueError("some indicator or price is undefined on this session (warm-up or missing bar)")
             weights = ev.weights_on(session)

@@ -231,11 +231,13 @@ def simulate_detailed(prices: np.ndarray, targets: np.ndarray, trade_days: np.nd
     held_shares = np.empty((T, K))
     vweights = np.empty((T, K))
     cash_end = np.empty(T)
-    px_prev = np.zeros(K)
+    # a missing bar keeps the last price (leading gaps stay 0: nothing can be held there); done once, not per day
+    filled = pd.DataFrame(prices).ffill().fillna(0.0).to_numpy(dtype="float64")
+    with np.errstate(divide="ignore"):
+        inv_filled = np.where(filled > 0, 1.0 / np.where(filled > 0, filled, 1.0), 0.0)
+    zeros_k = np.zeros(K)
     for t in range(T):
-        px = prices[t]
-        px = np.where(np.isfinite(px), px, px_prev)  # a missing bar keeps the last price
-        px_prev = px
+        px = filled[t]
         hold = shares * px
         value = cash + hold.sum()
         target = targets[t]
@@ -244,7 +246,7 @@ def simulate_detailed(prices: np.ndarray, targets: np.ndarray, trade_days: np.nd
         elif trade_days is not None:
             do_trade = bool(trade_days[t])
         else:
-            cur_w = hold / value if value > 0 else np.zeros(K)
+            cur_w = hold / value if value > 0 else zeros_k
             do_trade = bool(np.any((target > 1e-12) != (shares > 1e-12)))
             if not do_trade and corridor is not None:
                 do_trade = bool(np.any(np.abs(cur_w - target) > corridor + 1e-12))
@@ -256,9 +258,7 @@ def simulate_detailed(prices: np.ndarray, targets: np.ndarray, trade_days: np.nd
                     post = new_post
                     break
                 post = new_post
-            with np.errstate(divide="ignore", invalid="ignore"):
-                new_shares = np.where(target > 0, target * post / px, 0.0)
-            new_shares = np.nan_to_num(new_shares, nan=0.0, posinf=0.0, neginf=0.0)
+            new_shares = target * (post * inv_filled[t])   # 0 where there is no price
             new_cash = post - (new_shares * px).sum()
             slip[t] = value - post
             if fees_on:

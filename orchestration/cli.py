@@ -92,7 +92,7 @@ def cmd_backtest(args) -> int:
     except SymphonyError as exc:
         _err(str(exc))
         return 2
-    need = sorted(tickers(root))
+    need = sorted(tickers(root) | {args.benchmark})
     try:
         closes = load_adjusted_closes(need, end=args.end)
     except KeyError as exc:
@@ -100,15 +100,19 @@ def cmd_backtest(args) -> int:
         return 2
     try:
         res = run_backtest(root, closes, start=args.start, end=args.end, capital=args.capital,
-                           slippage_bps=args.slippage_bps)
+                           slippage_bps=args.slippage_bps, apply_reg_fee=not args.no_reg_fee,
+                           apply_taf_fee=not args.no_taf_fee, benchmark=args.benchmark)
     except DataError as exc:
         _err(f"{args.file}: {exc}")
         return 2
     out = {"symphony": root.name, "first_day": res.first_day.date().isoformat(),
            "last_day": res.last_day.date().isoformat(), "capital": args.capital, "slippage_bps": args.slippage_bps,
            "final_value": round(float(res.nav.iloc[-1]), 2), "rebalances": int(res.rebalanced.sum()),
-           "slippage_usd": round(float(res.costs.sum()), 2),
-           "stats": {k: (None if v != v else round(v, 6)) for k, v in res.stats.items()},
+           "costs": {k: round(float(v), 2) for k, v in res.costs_summary.items()},
+           "stats": {k: (None if v != v else round(v, 6)) for k, v in res.full_stats.items()},
+           "benchmark": {"ticker": args.benchmark,
+                         "stats": {k: (None if v != v else round(v, 6)) for k, v in (res.benchmark_stats or {}).items()
+                                   if k in ("cumulative_return", "annualized_return", "sharpe_ratio", "max_drawdown")}},
            "warnings": res.warnings}
     print(json.dumps(out, indent=2))
     if args.out:
@@ -335,6 +339,9 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--end", help="last session (ISO date); default: the last bundled session")
     b.add_argument("--capital", type=float, default=10_000.0, help="starting capital, USD (default 10000)")
     b.add_argument("--slippage-bps", type=float, default=1.0, help="slippage on traded notional, bp (default 1)")
+    b.add_argument("--benchmark", default="SPY", help="benchmark ticker (default SPY)")
+    b.add_argument("--no-reg-fee", action="store_true", help="do not charge the SEC fee on sells")
+    b.add_argument("--no-taf-fee", action="store_true", help="do not charge the FINRA TAF on sells")
     b.add_argument("--out", help="folder for daily_values.csv and weights.csv")
     b.set_defaults(func=cmd_backtest)
 

@@ -23,12 +23,15 @@ class ReferenceEvaluator:
         self.closes = closes
         self._ind: dict = {}
         self._memo: dict = {}
+        self._px = None
 
     def indicator(self, fn, ticker, window, params, t: int) -> float:
         key = (fn, window, params)
         if key not in self._ind:
-            self._ind[key] = compute_indicator(fn, self.closes, window, params)
-        return float(self._ind[key][ticker].iloc[t])
+            frame = compute_indicator(fn, self.closes, window, params)
+            self._ind[key] = (frame.to_numpy(dtype="float64"), {c: i for i, c in enumerate(frame.columns)})
+        values, cols = self._ind[key]
+        return float(values[t, cols[ticker]])
 
     def weights(self, t: int) -> dict[str, float]:
         """Target weights on session index ``t`` (None-valued conditions count as False)."""
@@ -100,12 +103,15 @@ class ReferenceEvaluator:
         if isinstance(child, Asset):
             return self.indicator(fn, child.ticker, window, params, t)
         # the child's own daily-rebalanced NAV, built day by day
+        if self._px is None:
+            self._px = (self.closes.to_numpy(dtype="float64"), {c: i for i, c in enumerate(self.closes.columns)})
+        px, cols = self._px
         nav = [1.0]
         for s in range(1, t + 1):
             w = self.node(child, s - 1)
             r = 0.0
             for k, v in w.items():
-                p0, p1 = self.closes[k].iloc[s - 1], self.closes[k].iloc[s]
+                p0, p1 = px[s - 1, cols[k]], px[s, cols[k]]
                 if np.isfinite(p0) and np.isfinite(p1):
                     r += v * (p1 / p0 - 1.0)
             nav.append(nav[-1] * (1.0 + r))

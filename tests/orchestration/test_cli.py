@@ -46,8 +46,14 @@ def test_backtest_prints_stats_and_writes_csv(tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     assert out["first_day"] == "2024-01-02" and out["last_day"] == "2024-06-21"
     assert out["capital"] == 5000 and out["slippage_bps"] == 2
-    assert set(out["stats"]) >= {"cumulative_return", "annualized_return", "sharpe_ratio", "max_drawdown",
-                                 "calmar_ratio", "standard_deviation"}
+    # Composer's stats keys (composer_format.md §6), fractions
+    st = out["stats"]
+    assert set(st) >= {"cumulative_return", "annualized_rate_of_return", "sharpe_ratio", "max_drawdown",
+                       "calmar_ratio", "standard_deviation", "sortino_ratio", "win_rate"}
+    assert st["cumulative_return"] == pytest.approx(out["final_value"] / 5000 - 1, abs=1e-6)
+    assert st["annualized_rate_of_return"] == pytest.approx((1 + st["cumulative_return"]) ** (252 / st["size"]) - 1,
+                                                            abs=1e-5)
+    assert set(out["costs"]) == {"slippage", "reg_fee", "taf_fee"} and out["costs"]["slippage"] > 0
     daily = pd.read_csv(tmp_path / "daily_values.csv")
     weights = pd.read_csv(tmp_path / "weights.csv")
     assert list(weights.columns) == ["date", "ticker", "weight"]
