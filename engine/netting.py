@@ -1,0 +1,176 @@
+"""Netting the symphonies of one account into one order per ticker, and attributing fills back to their ledgers.
+
+Each symphony of an account keeps a *virtual ledger* (shares per ticker and cash) inside the one broker account.
+On a trading session every symphony that rebalances wants ``Δq_{s,t} = target shares − held shares`` of ticker t
+at the reference price ``p_t`` (the live price). Per ticker the account sends one market order for the net
+``N_t = Σ_s Δq_{s,t}``:
+
+* symphonies on opposite sides are **crossed internally** at ``p_t`` (no broker order for the matched part);
+* the net side's symphonies share the broker fill pro rata to their ``|Δq|`` — a partial fill or a rejection
+  reduces each of them proportionally, and the other side is always fully crossed against the net side's matched
+  part (which needs no broker);
+* a net sale of every share any symphony holds is sent by quantity (a full liquidation leaves no dust); other
+  orders are notional USD market DAY orders (fractional). Nets below ``min_notional_usd`` are not sent (the wanted
+  changes are then not made: crossing only happens together with an order or when both sides match exactly).
+
+Sells are sent before buys. All amounts: shares (float, fractional), USD.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Literal, Mapping
+
+from engine.orders import client_order_id
+
+NET = "net"  # the symphony id used in client order ids of netted account orders
+
+
+@dataclass(frozen=True)
+class SymphonyIntent:
+    """One symphony's wanted change of one ticker: ``delta_qty`` shares (+ buy, − sell) at ``price`` USD."""
+
+    symphony_id: str
+    ticker: str
+    delta_qty: float
+    price: float
+    liquidate: bool = False
+
+
+@dataclass(frozen=True)
+class NetOrder:
+    """One account order for one ticker and the symphonies behind it.
+
+    Attributes:
+        client_order_id: deterministic id (account, session, ticker, side).
+        notional_usd / qty: exactly one is set (qty for full liquidations).
+        intents: every symphony intent on this ticker (both sides).
+    """
+
+    client_order_id: str
+    account_id: str
+    session_date: dt.date
+    ticker: str
+    side: Literal["buy", "sell"]
+    notional_usd: float | None
+    qty: float | None
+    price: float
+    intents: tuple[SymphonyIntent, ...]
+
+    @property
+    def net_qty(self) -> float:
+        """Signed net shares (+ buy)."""
+        return sum(i.delta_qty for i in self.intents)
+
+
+@dataclass
+class NettingPlan:
+    """Orders to send (sells first) and tickers whose intents cross exactly (no order needed)."""
+
+    orders: list[NetOrder] = field(default_factory=list)
+    crossed: dict[str, tuple[SymphonyIntent, ...]] = field(default_factory=dict)
+    skipped: dict[str, tuple[SymphonyIntent, ...]] = field(default_factory=dict)
+
+
+def intents_for(symphony_id: str, holdings: Mapping[str, float], cash: float, prices: Mapping[str, float],
+                targets: Mapping[str, float]) -> list[SymphonyIntent]:
+    """A symphony's wanted share changes to reach ``targets`` (weights of its NAV) at ``prices``.
+
+    Raises:
+        KeyError: naming a held or targeted ticker without price.
+    """
+    nav = cash + sum(q * prices[t] for t, q in holdings.items() if q)
+    out = []
+    for t in sorted(set(holdings) | {t for t, w in targets.items() if w > 0}):
+        if t not in prices:
+            raise KeyError(f"no price for {t!r}")
+        want = targets.get(t, 0.0) * nav / prices[t]
+        have = holdings.get(t, 0.0)
+        liquidate = targets.get(t, 0.0) <= 1e-12 and have > 0
+        delta = -have if liquidate else want - have
+        if delta != 0.0:
+            out.append(SymphonyIntent(symphony_id, t, delta, prices[t], liquidate))
+    return out
+
+
+def net_orders(account_id: str, session_date: dt.date, intents: list[SymphonyIntent], *,
+               min_notional_usd: float = 1.0) -> NettingPlan:
+    """Net the intents of one account per ticker into orders (sells before buys, then by ticker)."""
+    by_ticker: dict[str, list[SymphonyIntent]] = {}
+    for i in intents:
+        by_ticker.setdefault(i.ticker, []).append(i)
+    plan = NettingPlan()
+    for ticker, group in sorted(by_ticker.items()):
+        net = sum(i.delta_qty for i in group)
+        price = group[0].price
+        if abs(net) * price < min_notional_usd:
+            if any(i.delta_qty > 0 for i in group) and any(i.delta_qty < 0 for i in group) and \
+                    abs(net) * price < 0.005:
+                plan.crossed[ticker] = tuple(group)
+            else:
+                plan.skipped[ticker] = tuple(group)
+            continue
+        side: Literal["buy", "sell"] = "buy" if net > 0 else "sell"
+        sellers = [i for i in group if i.delta_qty < 0]
+        full_exit = side == "sell" and all(i.liquidate for i in sellers) and not any(i.delta_qty > 0 for i in group)
+        cid = client_order_id(account_id, NET, session_date, ticker, side)
+        if full_exit:
+            order = NetOrder(cid, account_id, session_date, ticker, side, None, float(-net), price, tuple(group))
+        else:
+            order = NetOrder(cid, account_id, session_date, ticker, side, round(abs(net) * price, 2), None, price,
+                             tuple(group))
+        plan.orders.append(order)
+    plan.orders.sort(key=lambda o: (o.side != "sell", o.ticker))
+    return plan
+
+
+@dataclass(frozen=True)
+class LedgerMove:
+    """What one symphony's ledger receives: ``qty`` shares (signed) for ``cash_usd`` (signed, − = paid)."""
+
+    symphony_id: str
+    ticker: str
+    qty: float
+    cash_usd: float
+    source: Literal["broker", "cross"]
+
+
+def attribute(order_intents: tuple[SymphonyIntent, ...], filled_qty: float, fill_price: float | None,
+              ref_price: float) -> list[LedgerMove]:
+    """Split one ticker's outcome among its symphonies.
+
+    Args:
+        order_intents: every intent on the ticker (both sides).
+        filled_qty: shares the broker filled for the net order (≥ 0; 0 if rejected or none sent).
+        fill_price: the broker's average fill price (USD), None when nothing filled.
+        ref_price: the crossing price (the session's reference price).
+
+    Returns:
+        Ledger moves whose shares sum to the broker's signed fill and whose cash sums to −(fill notional): crossed
+        shares change hands at ``ref_price`` inside the account.
+    """
+    buyers = [i for i in order_intents if i.delta_qty > 0]
+    sellers = [i for i in order_intents if i.delta_qty < 0]
+    b = sum(i.delta_qty for i in buyers)
+    s = -sum(i.delta_qty for i in sellers)
+    moves: list[LedgerMove] = []
+    if b >= s:   # net buy (or exact cross): sellers fully crossed; buyers share crossed s + broker fill
+        net_side, other, matched = buyers, sellers, s
+        sign = 1.0
+        total_net = b
+    else:        # net sell: buyers fully crossed; sellers share crossed b + broker fill
+        net_side, other, matched = sellers, buyers, b
+        sign = -1.0
+        total_net = s
+    for i in other:  # the minority side is always completely crossed at the reference price
+        moves.append(LedgerMove(i.symphony_id, i.ticker, i.delta_qty, -i.delta_qty * ref_price, "cross"))
+    for i in net_side:
+        share = abs(i.delta_qty) / total_net if total_net > 0 else 0.0
+        crossed = matched * share
+        broker = filled_qty * share
+        if crossed:
+            moves.append(LedgerMove(i.symphony_id, i.ticker, sign * crossed, -sign * crossed * ref_price, "cross"))
+        if broker:
+            moves.append(LedgerMove(i.symphony_id, i.ticker, sign * broker, -sign * broker * (fill_price or 0.0),
+                                    "broker"))
+    return moves
