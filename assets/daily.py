@@ -16,9 +16,11 @@ from engine.evaluate import CASH, IndicatorCache, evaluate
 from engine.metrics import composer_stats
 from engine.model import Root, indicator_refs, tickers as symphony_tickers
 from engine.calendar import previous_session
-from engine.orders import Fill, PlannedOrder, apply_fills, needs_rebalance, plan_orders
+from engine.broker import OrderRequest, send_exactly_once
+from engine.netting import NET, SymphonyIntent, attribute, intents_for, net_orders
+from engine.orders import needs_rebalance
 from engine.prices import fill_interior_gaps
-from orchestration.resources import BundledMarketData, MarketDataResource, SimulatedBroker, WarehouseResource
+from orchestration.resources import BrokerResource, BundledMarketData, MarketDataResource, WarehouseResource
 from pipelines.partitions import partition_session, sessions_partitions
 from warehouse import Between, Warehouse
 
@@ -37,6 +39,33 @@ def active_symphonies(wh: Warehouse) -> list[tuple[dict, Root]]:
     for row in df.sort_values(["account_id", "symphony_id"]).to_dict("records"):
         out.append((row, Root.model_validate_json(row["parsed_json"])))
     return out
+
+
+MAX_ACTIVE_SYMPHONIES = 40
+
+
+def split_by_limit(wh: Warehouse) -> tuple[list[tuple[dict, Root]], list[tuple[dict, str]]]:
+    """Active symphonies that trade, and those over their account's limit (with the reason).
+
+    Each account trades at most ``max_active_symphonies`` (default 40, as Composer) active symphonies, the
+    earliest registered first (then by id); the others are reported and not evaluated.
+    """
+    limits = {a: (int(r["max_active_symphonies"]) if r.get("max_active_symphonies") is not None
+                  and not pd.isna(r["max_active_symphonies"]) else MAX_ACTIVE_SYMPHONIES)
+              for a, r in _accounts(wh).items()}
+    trade, over = [], []
+    for account_id, syms in sorted(_by_account(active_symphonies(wh)).items()):
+        limit = limits.get(account_id, MAX_ACTIVE_SYMPHONIES)
+        ordered = sorted(syms, key=lambda s: (str(s[0].get("created_at")), s[0]["symphony_id"]))
+        trade.extend(ordered[:limit])
+        over.extend((row, f"account {account_id} has more than {limit} active symphonies; this one is not traded")
+                    for row, _ in ordered[limit:])
+    return trade, over
+
+
+def tradable_symphonies(wh: Warehouse) -> list[tuple[dict, Root]]:
+    """The active symphonies that trade today (see :func:`split_by_limit`)."""
+    return split_by_limit(wh)[0]
 
 
 def needed_tickers(symphonies: list[tuple[dict, Root]]) -> list[str]:
@@ -74,7 +103,7 @@ def daily_bars(context: dg.AssetExecutionContext, market_data: MarketDataResourc
     """Daily bars of every ticker the active symphonies need, up to the session (missing history filled in)."""
     session = partition_session(context)
     wh = warehouse.open()
-    tickers = needed_tickers(active_symphonies(wh))
+    tickers = needed_tickers(tradable_symphonies(wh))
     last = wh.last_bar_date(tickers)
     by_start: dict[dt.date | None, list[str]] = {}
     for t in tickers:
@@ -98,7 +127,7 @@ def daily_bars_complete(context: dg.AssetCheckExecutionContext, warehouse: Wareh
     session = dt.date.fromisoformat(context.run.tags.get("dagster/partition")) if context.run.tags.get(
         "dagster/partition") else None
     wh = warehouse.open()
-    tickers = needed_tickers(active_symphonies(wh))
+    tickers = needed_tickers(tradable_symphonies(wh))
     bars = wh.read("daily_bars", where={"session_date": session, "ticker": tickers})
     present = set(bars["ticker"])
     missing = sorted(set(tickers) - present)
@@ -116,14 +145,18 @@ def indicator_values(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     """The session's value of every (function, ticker, window) an active symphony reads."""
     session = partition_session(context)
     wh = warehouse.open()
-    syms = active_symphonies(wh)
+    syms = tradable_symphonies(wh)
     tickers = needed_tickers(syms)
     cache = IndicatorCache(_closes_until(wh, tickers, session))
     refs = sorted({r for _, root in syms for r in indicator_refs(root)}, key=lambda r: (r.fn, r.ticker, r.window or 0))
     rows = []
     if len(cache.sessions) and cache.sessions[-1].date() == session:
         for ref in refs:
-            value = cache.series(ref)[-1]
+            try:
+                value = cache.series(ref)[-1]
+            except Exception as exc:  # one symphony's bad indicator must not stop the others (it fails alone)
+                context.log.warning(f"{ref.label()}: cannot be computed: {exc}")
+                value = float("nan")
             rows.append({"session_date": session, "ticker": ref.ticker, "fn": ref.fn, "window": ref.window or 0,
                          "value": float(value) if np.isfinite(value) else None})
     df = pd.DataFrame(rows, columns=["session_date", "ticker", "fn", "window", "value"])
@@ -141,9 +174,13 @@ def target_allocations(context: dg.AssetExecutionContext, warehouse: WarehouseRe
     """
     session = partition_session(context)
     wh = warehouse.open()
-    syms = active_symphonies(wh)
+    syms, over_limit = split_by_limit(wh)
     cache = IndicatorCache(_closes_until(wh, needed_tickers(syms), session))
     alloc_rows, trace_rows, run_rows = [], [], []
+    for row, reason in over_limit:
+        context.log.warning(f"symphony {row['symphony_id']} skipped: {reason}")
+        run_rows.append({"account_id": row["account_id"], "symphony_id": row["symphony_id"], "session_date": session,
+                         "status": "skipped", "reason": reason, "evaluated_at": _now()})
     for row, root in syms:
         sid, acct = row["symphony_id"], row["account_id"]
         status, reason, weights = "ok", None, {}
@@ -187,96 +224,233 @@ def _ledger_before(wh: Warehouse, row: dict, session: dt.date) -> tuple[dict[str
     return holdings, float(cash_rows.iloc[0]) if len(cash_rows) else 0.0, True
 
 
+def _accounts(wh: Warehouse) -> dict[str, dict]:
+    """Account rows (with risk settings) by id."""
+    return {r["account_id"]: r for r in wh.read("accounts").to_dict("records")}
+
+
+def _by_account(syms: list[tuple[dict, Root]]) -> dict[str, list[tuple[dict, Root]]]:
+    out: dict[str, list[tuple[dict, Root]]] = {}
+    for row, root in syms:
+        out.setdefault(row["account_id"], []).append((row, root))
+    return out
+
+
 @dg.asset(partitions_def=sessions_partitions, group_name="trading", deps=[target_allocations], kinds={"python"},
           metadata={"partition_expr": "session_date"})
 def order_plan(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """Orders that move each symphony's ledger to its targets (sells before buys), status ``planned``.
+    """One order per account and ticker: every symphony's wanted change netted (engine.netting), sells first.
 
-    The symphony's rebalance rule decides whether its ledger trades today (daily; first session of the week,
-    month, quarter or year; threshold corridor), as in the backtest.
+    Each symphony's rebalance rule decides whether its ledger trades today (daily; first session of the week,
+    month, quarter or year; threshold corridor), as in the backtest. Symphonies on opposite sides of a ticker are
+    crossed inside the account; only the net goes to the broker. Orders are written with status ``planned`` and
+    the per-symphony intents behind them to ``order_intents``.
     """
     session = partition_session(context)
     wh = warehouse.open()
     targets = wh.read("target_allocations", where={"session_date": session})
     prev_session = previous_session(session)
-    rows, held_back = [], []
-    for row, root in active_symphonies(wh):
-        sid = row["symphony_id"]
-        tw = targets[targets["symphony_id"] == sid]
-        weights = {r["ticker"]: float(r["target_weight"]) for r in tw.to_dict("records") if r["ticker"] != CASH}
+    order_rows, intent_rows, holding = [], [], []
+    for account_id, syms in sorted(_by_account(tradable_symphonies(wh)).items()):
+        intents = []
+        for row, root in syms:
+            sid = row["symphony_id"]
+            tw = targets[targets["symphony_id"] == sid]
+            weights = {r["ticker"]: float(r["target_weight"]) for r in tw.to_dict("records") if r["ticker"] != CASH}
+            holdings, cash, has_traded = _ledger_before(wh, row, session)
+            prices = _prices_on(wh, sorted(set(holdings) | set(weights)), session)
+            trade, why = needs_rebalance(rule=root.rebalance, corridor=root.corridor_width, session=session,
+                                         previous_session=prev_session, holdings=holdings, cash=cash, prices=prices,
+                                         targets=weights, has_traded=has_traded)
+            context.log.info(f"{sid}: {'trade' if trade else 'hold'} — {why}")
+            if not trade:
+                holding.append(sid)
+                continue
+            intents.extend(intents_for(sid, holdings, cash, prices, weights))
+        plan = net_orders(account_id, session, intents)
+        for o in plan.orders:
+            order_rows.append({"client_order_id": o.client_order_id, "account_id": account_id, "symphony_id": NET,
+                               "session_date": session, "ticker": o.ticker, "side": o.side,
+                               "notional_usd": o.notional_usd, "qty": o.qty, "status": "planned",
+                               "broker_order_id": None, "reason": f"net of {len(o.intents)} symphony intent(s)",
+                               "submitted_at": None, "filled_qty": None, "filled_avg_price": None,
+                               "ref_price": o.price})
+            for i in o.intents:
+                intent_rows.append(_intent_row(account_id, session, i, o.client_order_id, "order"))
+        for disposition, groups in (("crossed", plan.crossed), ("skipped", plan.skipped)):
+            for group in groups.values():
+                for i in group:
+                    intent_rows.append(_intent_row(account_id, session, i, None, disposition))
+    n = wh.replace("orders", pd.DataFrame(order_rows), where={"session_date": session})
+    wh.replace("order_intents", pd.DataFrame(intent_rows), where={"session_date": session})
+    return dg.MaterializeResult(metadata={"orders_planned": n, "intents": len(intent_rows),
+                                          "symphonies_holding": len(holding)})
+
+
+def _intent_row(account_id, session, i, cid, disposition) -> dict:
+    return {"account_id": account_id, "symphony_id": i.symphony_id, "session_date": session, "ticker": i.ticker,
+            "delta_qty": i.delta_qty, "ref_price": i.price, "liquidate": bool(i.liquidate),
+            "client_order_id": cid, "disposition": disposition}
+
+
+def _account_nav_change(wh: Warehouse, syms: list[tuple[dict, Root]], session: dt.date) -> float | None:
+    """The account's loss since the last close (fraction, > 0 = loss), valuing today's ledgers at today's prices."""
+    prev_total, now_total = 0.0, 0.0
+    for row, _root in syms:
         holdings, cash, has_traded = _ledger_before(wh, row, session)
-        prices = _prices_on(wh, sorted(set(holdings) | set(weights)), session)
-        trade, why = needs_rebalance(rule=root.rebalance, corridor=root.corridor_width, session=session,
-                                     previous_session=prev_session, holdings=holdings, cash=cash, prices=prices,
-                                     targets=weights, has_traded=has_traded)
-        context.log.info(f"{sid}: {'trade' if trade else 'hold'} — {why}")
-        if not trade:
-            held_back.append(sid)
+        if not has_traded:
             continue
-        orders = plan_orders(account_id=row["account_id"], symphony_id=sid, session_date=session,
-                             holdings=holdings, cash=cash, prices=prices, targets=weights)
-        for o in orders:
-            rows.append({"client_order_id": o.client_order_id, "account_id": o.account_id, "symphony_id": sid,
-                         "session_date": session, "ticker": o.ticker, "side": o.side, "notional_usd": o.notional_usd,
-                         "qty": o.qty, "status": "planned", "broker_order_id": None, "reason": f"{o.reason}: {why}",
-                         "submitted_at": None})
-    n = wh.replace("orders", pd.DataFrame(rows), where={"session_date": session})
-    return dg.MaterializeResult(metadata={"orders_planned": n, "symphonies_holding": len(held_back),
-                                          "holding_ids": ", ".join(held_back) or "none"})
+        hist = wh.nav_history(row["symphony_id"])
+        hist = hist[pd.to_datetime(hist["session_date"]) < pd.Timestamp(session)]
+        if hist.empty:
+            continue
+        prices = _prices_on(wh, sorted(holdings), session)
+        prev_total += float(hist["nav_usd"].iloc[-1])
+        now_total += cash + sum(q * prices[t] for t, q in holdings.items())
+    if prev_total <= 0:
+        return None
+    return 1.0 - now_total / prev_total
 
 
 @dg.asset(partitions_def=sessions_partitions, group_name="trading", deps=[order_plan], kinds={"python"},
           metadata={"partition_expr": "session_date"})
-def submitted_orders(context: dg.AssetExecutionContext, broker: SimulatedBroker,
+def submitted_orders(context: dg.AssetExecutionContext, broker: BrokerResource,
                      warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """Send the session's planned orders through the broker and record the orders' status and their fills."""
+    """Send the session's planned orders, each exactly once, through the account's broker; record the outcome.
+
+    Risk gates per account (``accounts`` row): ``dry_run`` records orders as ``dry_run`` and sends nothing;
+    ``max_order_notional_usd`` blocks larger orders; ``daily_loss_kill_pct`` blocks new buys once the account has
+    lost more than that fraction since the last close. Before every submission the client order id is looked up
+    at the broker (``engine.broker.send_exactly_once``), so a re-run after a crash, or a retry after a lost answer,
+    never sends an order twice. Rejections are recorded with the broker's reason.
+    """
     session = partition_session(context)
     wh = warehouse.open()
     planned = wh.read("orders", where={"session_date": session})
-    orders = [PlannedOrder(r["client_order_id"], r["account_id"], r["symphony_id"], session, r["ticker"], r["side"],
-                           None if pd.isna(r["notional_usd"]) else float(r["notional_usd"]),
-                           None if pd.isna(r["qty"]) else float(r["qty"]), r["reason"])
-              for r in planned.to_dict("records")]
-    # sells first, then buys, as planned
-    orders.sort(key=lambda o: (o.symphony_id, o.side != "sell", o.ticker))
-    prices = _prices_on(wh, sorted({o.ticker for o in orders}), session)
-    fills = broker.submit(orders, prices)
-    now = _now()
-    by_id = {o.client_order_id: o for o in orders}
-    fill_rows = [{"fill_id": f"{f.client_order_id}-f0", "client_order_id": f.client_order_id,
-                  "account_id": by_id[f.client_order_id].account_id, "symphony_id": by_id[f.client_order_id].symphony_id,
-                  "session_date": session, "ticker": f.ticker, "side": f.side, "qty": f.qty, "price": f.price,
-                  "notional_usd": f.notional_usd, "filled_at": now} for f in fills]
-    planned = planned.assign(status="filled", submitted_at=now, broker_order_id=planned["client_order_id"])
-    wh.replace("orders", planned, where={"session_date": session})
+    accounts = _accounts(wh)
+    by_acct = _by_account(tradable_symphonies(wh))
+    sent = created = blocked = 0
+    out_rows, fill_rows = [], []
+    for account_id, rows in planned.groupby("account_id", sort=True):
+        settings = accounts.get(account_id, {})
+        dry = bool(settings.get("dry_run") or False)
+        limit = settings.get("max_order_notional_usd")
+        limit = None if limit is None or pd.isna(limit) else float(limit)
+        kill = settings.get("daily_loss_kill_pct")
+        kill = None if kill is None or pd.isna(kill) else float(kill)
+        loss = _account_nav_change(wh, by_acct.get(account_id, []), session) if kill is not None else None
+        buys_blocked = kill is not None and loss is not None and loss > kill
+        if buys_blocked:
+            context.log.warning(f"{account_id}: kill switch — lost {loss:.2%} since the last close "
+                                f"(limit {kill:.2%}); no new buys")
+        ref = {r["ticker"]: float(r["ref_price"]) for r in rows.to_dict("records")}
+        acct_broker = None if dry else broker.for_account(account_id, wh, ref, session)
+        records = sorted(rows.to_dict("records"), key=lambda r: (r["side"] != "sell", r["ticker"]))
+        for r in records:
+            notional = None if pd.isna(r["notional_usd"]) else float(r["notional_usd"])
+            qty = None if pd.isna(r["qty"]) else float(r["qty"])
+            value = notional if notional is not None else qty * float(r["ref_price"])
+            reason = None
+            if dry:
+                status, reason = "dry_run", "dry-run account: planned, not sent"
+            elif limit is not None and value > limit:
+                status, reason = "blocked", f"order value {value:,.2f} USD above the limit {limit:,.2f} USD"
+            elif buys_blocked and r["side"] == "buy":
+                status, reason = "blocked", f"kill switch: account lost {loss:.2%} since the last close"
+            else:
+                status = None
+            if status is not None:
+                blocked += status == "blocked"
+                out_rows.append({**r, "status": status, "reason": reason})
+                continue
+            req = OrderRequest(r["client_order_id"], r["ticker"], r["side"], notional_usd=notional, qty=qty)
+            before = acct_broker.get_order(req.client_order_id)
+            result = send_exactly_once(acct_broker, req)
+            sent += 1
+            created += before is None
+            out_rows.append({**r, "status": result.status, "broker_order_id": result.broker_order_id,
+                             "reason": result.reason or r["reason"], "submitted_at": result.submitted_at or _now(),
+                             "filled_qty": result.filled_qty, "filled_avg_price": result.filled_avg_price})
+            if result.filled_qty and result.filled_qty > 0:
+                fill_rows.append({"fill_id": f"{result.client_order_id}-fill", "client_order_id": result.client_order_id,
+                                  "account_id": account_id, "symphony_id": NET, "session_date": session,
+                                  "ticker": result.ticker, "side": result.side, "qty": result.filled_qty,
+                                  "price": result.filled_avg_price,
+                                  "notional_usd": result.filled_qty * (result.filled_avg_price or 0.0),
+                                  "filled_at": result.submitted_at or _now()})
+    wh.replace("orders", pd.DataFrame(out_rows), where={"session_date": session})
     wh.replace("fills", pd.DataFrame(fill_rows), where={"session_date": session})
-    return dg.MaterializeResult(metadata={"orders_sent": len(orders), "fills": len(fills),
-                                          "unique_client_ids": len({o.client_order_id for o in orders})})
+    return dg.MaterializeResult(metadata={"orders_recorded": len(out_rows), "orders_sent": sent,
+                                          "new_at_broker": created, "blocked": blocked,
+                                          "unique_client_ids": len({r["client_order_id"] for r in out_rows})})
 
 
 @dg.asset(partitions_def=sessions_partitions, group_name="trading", deps=[submitted_orders], kinds={"python"},
           metadata={"partition_expr": "session_date"})
-def positions(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """End-of-session holdings of each symphony's ledger (shares and ``$USD`` cash), valued at the session price."""
+def positions(context: dg.AssetExecutionContext, broker: BrokerResource,
+              warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """End-of-session ledgers of every symphony (shares and ``$USD`` cash) after its share of the fills.
+
+    Each ticker's broker fill is split among the symphonies behind the netted order and crossed intents change
+    hands at the reference price (engine.netting.attribute). With an external broker, the sum of the ledgers is
+    reconciled against the broker's positions (differences logged and returned as metadata).
+    """
     session = partition_session(context)
     wh = warehouse.open()
-    fills = wh.read("fills", where={"session_date": session})
-    rows = []
-    for row, _root in active_symphonies(wh):
-        sid = row["symphony_id"]
+    intents = wh.read("order_intents", where={"session_date": session})
+    orders = {r["client_order_id"]: r for r in wh.read("orders", where={"session_date": session}).to_dict("records")}
+    ledgers: dict[str, tuple[dict[str, float], float]] = {}
+    rows_meta: dict[str, dict] = {}
+    for row, _root in tradable_symphonies(wh):
         holdings, cash, _ = _ledger_before(wh, row, session)
-        mine = fills[fills["symphony_id"] == sid]
-        fl = [Fill(r["client_order_id"], r["ticker"], r["side"], float(r["qty"]), float(r["price"]))
-              for r in mine.to_dict("records")]
-        holdings, cash = apply_fills(holdings, cash, fl)
+        ledgers[row["symphony_id"]] = (holdings, cash)
+        rows_meta[row["symphony_id"]] = row
+    for (cid, ticker), group in intents.groupby([intents["client_order_id"].fillna(""), "ticker"], sort=True):
+        recs = group.to_dict("records")
+        if recs[0]["disposition"] == "skipped":
+            continue
+        its = tuple(SymphonyIntent(r["symphony_id"], r["ticker"], float(r["delta_qty"]), float(r["ref_price"]),
+                                   bool(r["liquidate"])) for r in recs)
+        o = orders.get(cid) if cid else None
+        filled = float(o["filled_qty"]) if o is not None and o["filled_qty"] is not None and \
+            not pd.isna(o["filled_qty"]) else 0.0
+        price = float(o["filled_avg_price"]) if filled else None
+        for m in attribute(its, filled, price, its[0].price):
+            if m.symphony_id not in ledgers:
+                continue
+            h, c = ledgers[m.symphony_id]
+            h = dict(h)
+            h[m.ticker] = h.get(m.ticker, 0.0) + m.qty
+            if abs(h[m.ticker]) < 1e-9:
+                del h[m.ticker]
+            ledgers[m.symphony_id] = (h, c + m.cash_usd)
+    out = []
+    for sid, (holdings, cash) in sorted(ledgers.items()):
+        row = rows_meta[sid]
         prices = _prices_on(wh, sorted(holdings), session)
         for t, q in sorted(holdings.items()):
-            rows.append({"account_id": row["account_id"], "symphony_id": sid, "session_date": session, "ticker": t,
-                         "qty": q, "price": prices[t], "market_value_usd": q * prices[t]})
-        rows.append({"account_id": row["account_id"], "symphony_id": sid, "session_date": session, "ticker": CASH,
-                     "qty": cash, "price": 1.0, "market_value_usd": cash})
-    n = wh.replace("positions", pd.DataFrame(rows), where={"session_date": session})
-    return dg.MaterializeResult(metadata={"position_rows": n})
+            out.append({"account_id": row["account_id"], "symphony_id": sid, "session_date": session, "ticker": t,
+                        "qty": q, "price": prices[t], "market_value_usd": q * prices[t]})
+        out.append({"account_id": row["account_id"], "symphony_id": sid, "session_date": session, "ticker": CASH,
+                    "qty": cash, "price": 1.0, "market_value_usd": cash})
+    n = wh.replace("positions", pd.DataFrame(out), where={"session_date": session})
+    meta: dict = {"position_rows": n}
+    if broker.reconciles():
+        diffs = []
+        for account_id, syms in _by_account(tradable_symphonies(wh)).items():
+            ours: dict[str, float] = {}
+            for row, _ in syms:
+                for t, q in ledgers[row["symphony_id"]][0].items():
+                    ours[t] = ours.get(t, 0.0) + q
+            theirs = broker.for_account(account_id, wh, {}, session).account().positions
+            for t in sorted(set(ours) | set(theirs)):
+                if abs(ours.get(t, 0.0) - theirs.get(t, 0.0)) > 1e-6:
+                    diffs.append(f"{account_id} {t}: ledgers {ours.get(t, 0.0):.6f} vs broker {theirs.get(t, 0.0):.6f}")
+        for d in diffs:
+            context.log.warning(f"reconciliation: {d}")
+        meta["reconciliation_differences"] = len(diffs)
+        meta["reconciliation"] = "; ".join(diffs) or "ledgers match the broker"
+    return dg.MaterializeResult(metadata=meta)
 
 
 @dg.asset(partitions_def=sessions_partitions, group_name="performance", deps=[positions], kinds={"python"},
@@ -287,7 +461,7 @@ def daily_nav(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -
     wh = warehouse.open()
     pos = wh.read("positions", where={"session_date": session})
     rows = []
-    for row, _root in active_symphonies(wh):
+    for row, _root in tradable_symphonies(wh):
         sid = row["symphony_id"]
         mine = pos[pos["symphony_id"] == sid]
         if mine.empty:
@@ -311,7 +485,7 @@ def performance_metrics(context: dg.AssetExecutionContext, warehouse: WarehouseR
     session = partition_session(context)
     wh = warehouse.open()
     rows = []
-    for row, _root in active_symphonies(wh):
+    for row, _root in tradable_symphonies(wh):
         hist = wh.nav_history(row["symphony_id"])
         hist = hist[pd.to_datetime(hist["session_date"]) <= pd.Timestamp(session)]
         if hist.empty:

@@ -18,6 +18,7 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
+from engine.broker import AccountSnapshot, Broker, BrokerOrder, OrderRequest
 from engine.orders import Fill, PlannedOrder
 from warehouse import Warehouse
 from warehouse.bundled import BUNDLE_DIR, load_bars
@@ -52,16 +53,35 @@ class BundledMarketData(MarketDataResource):
         return load_bars(tickers, start=start, end=end, bundle_dir=Path(self.bundle_dir))
 
 
-class SimulatedBroker(dg.ConfigurableResource):
-    """Offline paper broker: every market order fills in full at the session price.
+class BrokerResource(dg.ConfigurableResource):
+    """Gives the trading assets one :class:`engine.broker.Broker` per account."""
 
-    A buy fills at ``price·(1+s)``, a sell at ``price·(1−s)``, ``s = slippage_bps/10_000`` (default 1 bp, the
-    backtest's default, so live paper results track the backtest). Notional orders buy ``notional/fill_price``
-    shares; quantity orders sell that many shares.
+    def for_account(self, account_id: str, warehouse: Warehouse, prices: dict[str, float],
+                    session: dt.date) -> Broker:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def reconciles(self) -> bool:
+        """True when the broker's own positions are independent of our ledgers (worth reconciling)."""
+        return False
+
+
+class SimulatedBroker(BrokerResource):
+    """Offline paper broker with the same rules and ledger model as Alpaca paper trading.
+
+    Every market order fills in full at once: a buy at ``price·(1+s)``, a sell at ``price·(1−s)``,
+    ``s = slippage_bps/10_000`` (default 1 bp, the backtest's default, so paper results track the backtest), where
+    ``price`` is the session's reference price. Notional orders buy ``notional/fill_price`` shares. The broker's own
+    order book lives in the warehouse table ``sim_broker_orders`` (what a real broker would hold), so a re-run finds
+    orders by client id exactly as it would at Alpaca.
     """
 
     slippage_bps: float = Field(default=1.0, description="basis points of price paid on every fill")
 
+    def for_account(self, account_id: str, warehouse: Warehouse, prices: dict[str, float],
+                    session: dt.date) -> Broker:
+        return SimulatedAccount(account_id, warehouse, prices, session, self.slippage_bps / 10_000.0)
+
+    # kept for callers that only need fills (no order book)
     def submit(self, orders: list[PlannedOrder], prices: dict[str, float]) -> list[Fill]:
         """Fill ``orders`` at ``prices`` (USD per share); raises KeyError naming a ticker without price."""
         s = self.slippage_bps / 10_000.0
@@ -73,6 +93,66 @@ class SimulatedBroker(dg.ConfigurableResource):
             qty = o.qty if o.qty is not None else o.notional_usd / px
             fills.append(Fill(o.client_order_id, o.ticker, o.side, float(qty), float(px)))
         return fills
+
+
+class SimulatedAccount:
+    """One account at the simulated broker (implements :class:`engine.broker.Broker`)."""
+
+    def __init__(self, account_id: str, warehouse: Warehouse, prices: dict[str, float], session: dt.date,
+                 slippage: float) -> None:
+        self.account_id = account_id
+        self._wh = warehouse
+        self._prices = prices
+        self._session = session
+        self._s = slippage
+
+    def __repr__(self) -> str:
+        return f"SimulatedAccount({self.account_id!r}, session={self._session})"
+
+    def _row_to_order(self, r: dict) -> BrokerOrder:
+        def num(x):
+            return None if x is None or (isinstance(x, float) and x != x) else float(x)
+
+        return BrokerOrder(client_order_id=r["client_order_id"], broker_order_id=r["broker_order_id"],
+                           ticker=r["ticker"], side=r["side"], status=r["status"], notional_usd=num(r["notional_usd"]),
+                           qty=num(r["qty"]), filled_qty=num(r["filled_qty"]) or 0.0,
+                           filled_avg_price=num(r["filled_avg_price"]), reason=r["reason"],
+                           submitted_at=r["submitted_at"])
+
+    def account(self) -> AccountSnapshot:
+        book = self._wh.read("sim_broker_orders", where={"account_id": self.account_id})
+        positions: dict[str, float] = {}
+        for r in book.to_dict("records"):
+            sign = 1.0 if r["side"] == "buy" else -1.0
+            positions[r["ticker"]] = positions.get(r["ticker"], 0.0) + sign * float(r["filled_qty"] or 0.0)
+        return AccountSnapshot(cash_usd=float("nan"), buying_power_usd=float("nan"),
+                               positions={t: q for t, q in positions.items() if abs(q) > 1e-9})
+
+    def get_order(self, client_order_id: str) -> BrokerOrder | None:
+        rows = self._wh.read("sim_broker_orders", where={"client_order_id": client_order_id})
+        return self._row_to_order(rows.to_dict("records")[0]) if len(rows) else None
+
+    def submit(self, order: OrderRequest) -> BrokerOrder:
+        if order.ticker not in self._prices:
+            result = BrokerOrder(order.client_order_id, f"sim-{order.client_order_id}", order.ticker, order.side,
+                                 "rejected", order.notional_usd, order.qty, reason=f"no price for {order.ticker}")
+        else:
+            px = self._prices[order.ticker] * (1 + self._s if order.side == "buy" else 1 - self._s)
+            qty = order.qty if order.qty is not None else order.notional_usd / px
+            result = BrokerOrder(order.client_order_id, f"sim-{order.client_order_id}", order.ticker, order.side,
+                                 "filled", order.notional_usd, order.qty, filled_qty=float(qty),
+                                 filled_avg_price=float(px), submitted_at=dt.datetime.now(dt.timezone.utc))
+        row = {"client_order_id": result.client_order_id, "account_id": self.account_id,
+               "session_date": self._session, "broker_order_id": result.broker_order_id, "ticker": result.ticker,
+               "side": result.side, "notional_usd": result.notional_usd, "qty": result.qty, "status": result.status,
+               "filled_qty": result.filled_qty, "filled_avg_price": result.filled_avg_price,
+               "reason": result.reason, "submitted_at": result.submitted_at}
+        self._wh.upsert("sim_broker_orders", pd.DataFrame([row]), ["client_order_id"])
+        return result
+
+    def orders_for_session(self, session: dt.date) -> list[BrokerOrder]:
+        rows = self._wh.read("sim_broker_orders", where={"account_id": self.account_id, "session_date": session})
+        return [self._row_to_order(r) for r in rows.to_dict("records")]
 
 
 class WarehouseResource(dg.ConfigurableResource):

@@ -73,7 +73,13 @@ accounts = sa.Table(
     sa.Column("account_id", Text, primary_key=True),
     sa.Column("name", Text),
     sa.Column("created_at", Timestamp, server_default=sa.func.now()),
-    comment="Users / tenants. One row per account.",
+    sa.Column("max_order_notional_usd", Number, comment="Risk gate: largest order sent, USD; NULL = no limit."),
+    sa.Column("daily_loss_kill_pct", Number,
+              comment="Risk gate: no new buys after the account lost more than this fraction since the last close."),
+    sa.Column("max_active_symphonies", sa.Integer, server_default="40",
+              comment="At most this many active symphonies trade (40, as Composer)."),
+    sa.Column("dry_run", sa.Boolean, server_default=sa.false(), comment="Plan and record orders, never submit."),
+    comment="Users / tenants. One row per account, with its risk settings.",
 )
 
 symphonies = sa.Table(
@@ -106,11 +112,12 @@ daily_bars = sa.Table(
     sa.Column("open", Number),
     sa.Column("high", Number),
     sa.Column("low", Number),
-    sa.Column("close", Number, comment="Raw close, USD."),
+    sa.Column("close", Number, comment="Close, USD, on the basis named by 'adjustment' (raw when 'raw')."),
     sa.Column("adj_close", Number, nullable=False, comment="Split- and dividend-adjusted close, USD."),
     sa.Column("volume", Number, comment="Shares."),
-    sa.Column("source", Text, comment="Data vendor / feed ('eodhd', 'alpaca-iex', 'bundled', ...)."),
+    sa.Column("source", Text, comment="Data vendor ('eodhd', 'alpaca', 'bundled', ...)."),
     sa.Column("adjustment", Text, comment="'raw' | 'split' | 'dividend' | 'all' (of open..close)."),
+    sa.Column("feed", Text, comment="Vendor feed: 'iex' | 'sip' (Alpaca), 'eod' (EODHD); NULL when none."),
     sa.Column("ingested_at", Timestamp),
     comment="Daily OHLCV bars per ticker and session.",
 )
@@ -183,8 +190,43 @@ orders = sa.Table(
     sa.Column("broker_order_id", Text),
     sa.Column("reason", Text),
     sa.Column("submitted_at", Timestamp),
+    sa.Column("filled_qty", Number, comment="Shares filled so far."),
+    sa.Column("filled_avg_price", Number, comment="USD per share, average of the fills."),
+    sa.Column("ref_price", Number, comment="The session's reference (live) price used to plan, USD."),
     _in_check("side", ORDER_SIDES, "ck_orders_side"),
-    comment="Paper orders sent to the broker.",
+    comment="Paper orders: one per account, session, ticker and side (symphony_id 'net' for netted orders).",
+)
+
+order_intents = sa.Table(
+    "order_intents", metadata,
+    _account_id(),
+    sa.Column("symphony_id", Text, primary_key=True),
+    _session_date(primary_key=True),
+    sa.Column("ticker", Text, primary_key=True),
+    sa.Column("delta_qty", Number, comment="Shares the symphony wants to buy (+) or sell (−)."),
+    sa.Column("ref_price", Number, comment="USD per share used to plan and to cross internally."),
+    sa.Column("liquidate", sa.Boolean, comment="The symphony sells its whole holding."),
+    sa.Column("client_order_id", Text, comment="The netted account order; NULL when crossed or skipped."),
+    sa.Column("disposition", Text, comment="'order' | 'crossed' | 'skipped'."),
+    comment="Each symphony's wanted change per ticker on a session, netted into the account's orders.",
+)
+
+sim_broker_orders = sa.Table(
+    "sim_broker_orders", metadata,
+    sa.Column("client_order_id", Text, primary_key=True),
+    _account_id(),
+    _session_date(),
+    sa.Column("broker_order_id", Text),
+    sa.Column("ticker", Text, nullable=False),
+    sa.Column("side", Text, nullable=False),
+    sa.Column("notional_usd", Number),
+    sa.Column("qty", Number),
+    sa.Column("status", Text),
+    sa.Column("filled_qty", Number),
+    sa.Column("filled_avg_price", Number),
+    sa.Column("reason", Text),
+    sa.Column("submitted_at", Timestamp),
+    comment="The offline simulated broker's own order book (what a real broker would hold).",
 )
 
 fills = sa.Table(

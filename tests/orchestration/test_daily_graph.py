@@ -187,13 +187,14 @@ def test_monthly_symphony_trades_on_first_session_of_month_only(warehouse_url, t
     for s in ("2024-06-27", "2024-06-28", "2024-07-01"):
         assert dg.materialize([*DAILY_ASSETS], resources=build_resources(warehouse_url=warehouse_url),
                               partition_key=s, instance=dg.DagsterInstance.ephemeral()).success
-    orders = wh.read("orders")
-    days = lambda sid: sorted(set(orders.loc[orders["symphony_id"] == sid, "session_date"].astype(str)))
+    intents = wh.read("order_intents")
+    days = lambda sid: sorted(set(intents.loc[intents["symphony_id"] == sid, "session_date"].astype(str)))
     # the daily twin re-balances its drift every session; the monthly one on its first trade and on 07-01
     assert days("spy-tlt-daily") == ["2024-06-27", "2024-06-28", "2024-07-01"]
     assert days("spy-tlt-monthly") == ["2024-06-27", "2024-07-01"]
-    first = orders[(orders["symphony_id"] == "spy-tlt-monthly")].sort_values("session_date")
-    assert first["reason"].iloc[0].endswith("first trade of this ledger")
-    assert first["reason"].iloc[-1].endswith("first session of a new month period")
+    # both symphonies are in one account: one netted order per ticker and side, never one per symphony
+    orders = wh.read("orders")
+    assert not orders.duplicated(["session_date", "ticker"]).any()
+    assert set(orders["symphony_id"]) == {"net"}
     assert len(wh.read("daily_nav")) == 6
     wh.dispose()

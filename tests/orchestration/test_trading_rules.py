@@ -1,0 +1,183 @@
+"""Order-safety rules of the daily graph on the simulated broker (the offline twin of Alpaca paper)."""
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import pytest
+
+from assets.daily import DAILY_ASSETS
+from orchestration.cli import seed_symphonies
+from orchestration.definitions import build_resources
+from orchestration.resources import SimulatedAccount, SimulatedBroker
+from warehouse import Warehouse
+
+D1, D2 = "2024-06-20", "2024-06-21"   # SPY fell 0.16 % on 2024-06-21 (adjusted close 532.63 → 531.92)
+
+
+def write(tmp_path: Path, name: str, body: str, rebalance: str = ":daily") -> Path:
+    p = tmp_path / f"{name}.clj"
+    p.write_text(f'(defsymphony "{name}" {{:asset-class "EQUITIES", :rebalance-frequency {rebalance}}} {body})')
+    return p
+
+
+@pytest.fixture
+def wh(warehouse_url):
+    w = Warehouse(warehouse_url)
+    w.create_schema()
+    yield w
+    w.dispose()
+
+
+def run(url: str, session: str, broker=None, raise_on_error=True):
+    resources = build_resources(warehouse_url=url)
+    if broker is not None:
+        resources["broker"] = broker
+    return dg.materialize([*DAILY_ASSETS], resources=resources, partition_key=session,
+                          instance=dg.DagsterInstance.ephemeral(), raise_on_error=raise_on_error)
+
+
+def set_account(wh: Warehouse, account_id: str, **settings):
+    acct = wh.read("accounts", where={"account_id": account_id}).iloc[0].to_dict()
+    acct.update(settings)
+    wh.upsert("accounts", pd.DataFrame([acct]), ["account_id"])
+
+
+@pytest.mark.slow
+def test_symphonies_of_one_account_are_netted_and_crossed(wh, warehouse_url, tmp_path):
+    spy = write(tmp_path, "all-spy", '(weight-equal [(asset "SPY")])')
+    half = write(tmp_path, "spy-tlt", '(weight-equal [(asset "SPY") (asset "TLT")])')
+    seed_symphonies(wh, [spy, half], "acct")
+    assert run(warehouse_url, D1).success
+    orders = wh.read("orders")
+    # 10,000 all SPY + 5,000 SPY + 5,000 TLT: one SPY order for both symphonies, one TLT order
+    assert sorted(zip(orders["ticker"], orders["side"])) == [("SPY", "buy"), ("TLT", "buy")]
+    spy_order = orders[orders["ticker"] == "SPY"].iloc[0]
+    assert spy_order["notional_usd"] == pytest.approx(15_000, abs=0.02)
+    intents = wh.read("order_intents")
+    assert set(intents.loc[intents["ticker"] == "SPY", "symphony_id"]) == {"all-spy", "spy-tlt"}
+    # the account's broker fills equal the sum of the ledgers
+    pos = wh.read("positions", where={"session_date": dt.date.fromisoformat(D1)})
+    book = SimulatedAccount("acct", wh, {}, dt.date.fromisoformat(D1), 0.0).account().positions
+    for t in ("SPY", "TLT"):
+        assert pos.loc[pos["ticker"] == t, "qty"].sum() == pytest.approx(book[t], rel=1e-12)
+
+
+@pytest.mark.slow
+def test_failed_symphony_goes_to_cash_while_the_others_trade(wh, warehouse_url, tmp_path):
+    good = write(tmp_path, "good", '(weight-equal [(asset "SPY")])')
+    bad = write(tmp_path, "bad", '(weight-equal [(if (> (rsi "TLT" {:window 10}) 0) [(asset "TLT")] [(asset "SPY")])])')
+    seed_symphonies(wh, [good, bad], "acct")
+    assert run(warehouse_url, D1).success
+    # the tree becomes invalid before the next session (a function the engine cannot compute)
+    sym = wh.read("symphonies", where={"symphony_id": "bad"}).iloc[0].to_dict()
+    sym["parsed_json"] = sym["parsed_json"].replace("relative-strength-index", "no-such-function")
+    wh.upsert("symphonies", pd.DataFrame([sym]), ["symphony_id"])
+    assert run(warehouse_url, D2).success
+    runs = wh.read("symphony_runs", where={"session_date": dt.date.fromisoformat(D2)}).set_index("symphony_id")
+    assert runs.loc["bad", "status"] == "failed" and "no-such-function" in runs.loc["bad", "reason"]
+    assert runs.loc["good", "status"] == "ok"
+    pos = wh.read("positions", where={"session_date": dt.date.fromisoformat(D2)})
+    bad_pos = pos[pos["symphony_id"] == "bad"]
+    assert list(bad_pos["ticker"]) == ["$USD"]                 # TLT sold: all cash
+    assert bad_pos["qty"].iloc[0] == pytest.approx(10_000, rel=2e-3)
+    good_pos = pos[pos["symphony_id"] == "good"]
+    assert set(good_pos["ticker"]) == {"SPY", "$USD"}
+
+
+@pytest.mark.slow
+def test_kill_switch_blocks_buys_but_not_sells(wh, warehouse_url, tmp_path):
+    seed_symphonies(wh, [write(tmp_path, "spy-tlt", '(weight-equal [(asset "SPY") (asset "TLT")])')], "acct")
+    assert run(warehouse_url, D1).success
+    set_account(wh, "acct", daily_loss_kill_pct=0.00001)   # any loss at all trips it
+    assert run(warehouse_url, D2).success
+    orders = wh.read("orders", where={"session_date": dt.date.fromisoformat(D2)})
+    buys, sells = orders[orders["side"] == "buy"], orders[orders["side"] == "sell"]
+    assert len(buys) == 1 and len(sells) == 1
+    assert buys["status"].iloc[0] == "blocked" and "kill switch" in buys["reason"].iloc[0]
+    assert sells["status"].iloc[0] == "filled"
+
+
+@pytest.mark.slow
+def test_dry_run_and_order_size_limit(wh, warehouse_url, tmp_path):
+    seed_symphonies(wh, [write(tmp_path, "spy", '(weight-equal [(asset "SPY")])')], "dry")
+    seed_symphonies(wh, [write(tmp_path, "tlt", '(weight-equal [(asset "TLT")])')], "capped")
+    set_account(wh, "dry", dry_run=True)
+    set_account(wh, "capped", max_order_notional_usd=5_000.0)
+    assert run(warehouse_url, D1).success
+    orders = wh.read("orders").set_index("account_id")
+    assert orders.loc["dry", "status"] == "dry_run"
+    assert orders.loc["capped", "status"] == "blocked" and "above the limit" in orders.loc["capped", "reason"]
+    assert wh.read("sim_broker_orders").empty                # nothing reached the broker
+    pos = wh.read("positions", where={"session_date": dt.date.fromisoformat(D1)})
+    assert set(pos["ticker"]) == {"$USD"} and pos["qty"].tolist() == [10_000.0, 10_000.0]
+
+
+@pytest.mark.slow
+def test_only_the_account_limit_of_active_symphonies_trades(wh, warehouse_url, tmp_path):
+    files = [write(tmp_path, f"s{i}", '(weight-equal [(asset "SPY")])') for i in range(3)]
+    seed_symphonies(wh, files, "acct")
+    set_account(wh, "acct", max_active_symphonies=2)
+    assert run(warehouse_url, D1).success
+    runs = wh.read("symphony_runs").set_index("symphony_id")
+    assert runs.loc["s2", "status"] == "skipped" and "more than 2 active symphonies" in runs.loc["s2", "reason"]
+    assert set(wh.read("positions")["symphony_id"]) == {"s0", "s1"}
+
+
+class CrashingBroker(SimulatedBroker):
+    """Submits normally, then the process 'dies' right after the broker accepted the second order."""
+
+    crash_after: int = 2
+
+    def for_account(self, account_id, warehouse, prices, session):
+        inner = super().for_account(account_id, warehouse, prices, session)
+        outer = self
+
+        class Dying:
+            def __getattr__(self, name):
+                return getattr(inner, name)
+
+            def submit(self, order):
+                result = inner.submit(order)
+                if len(warehouse.read("sim_broker_orders")) >= outer.crash_after:
+                    raise SystemError("process killed after submit, before recording")
+                return result
+
+        return Dying()
+
+
+@pytest.mark.slow
+def test_crash_between_submit_and_record_then_rerun_sends_no_duplicate(wh, warehouse_url, tmp_path):
+    seed_symphonies(wh, [write(tmp_path, "three", '(weight-equal [(asset "SPY") (asset "TLT") (asset "GLD")])')],
+                    "acct")
+    crashed = run(warehouse_url, D1, broker=CrashingBroker(), raise_on_error=False)
+    assert not crashed.success
+    assert len(wh.read("sim_broker_orders")) == 2               # two orders reached the broker
+    assert set(wh.read("orders")["status"]) == {"planned"}      # none recorded
+    again = run(warehouse_url, D1)
+    assert again.success
+    book = wh.read("sim_broker_orders")
+    orders = wh.read("orders")
+    print(f"\ncrash then re-run: orders recorded {len(orders)}, orders at the broker {len(book)}, "
+          f"unique client ids {book['client_order_id'].nunique()}")
+    assert len(book) == book["client_order_id"].nunique() == len(orders) == 3
+    assert set(orders["status"]) == {"filled"}
+    meta = again.asset_materializations_for_node("submitted_orders")[0].metadata
+    assert meta["new_at_broker"].value == 1 and meta["orders_sent"].value == 3
+
+
+@pytest.mark.slow
+def test_second_run_of_a_completed_session_sends_nothing_new(wh, warehouse_url, tmp_path):
+    seed_symphonies(wh, [write(tmp_path, "spy-tlt", '(weight-equal [(asset "SPY") (asset "TLT")])')], "acct")
+    assert run(warehouse_url, D1).success
+    first = wh.read("sim_broker_orders")
+    counts = wh.row_counts()
+    second = run(warehouse_url, D1)
+    assert second.success
+    meta = second.asset_materializations_for_node("submitted_orders")[0].metadata
+    assert meta["new_at_broker"].value == 0
+    pd.testing.assert_frame_equal(wh.read("sim_broker_orders"), first)
+    assert wh.row_counts() == counts
