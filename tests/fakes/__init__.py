@@ -1,0 +1,1 @@
+"""In-process fakes of external services, served on loopback only (no network)."""
