@@ -4,7 +4,7 @@
     oragami backtest FILE [--start D] [--end D] [--capital N] [--slippage-bps B] [--out DIR]
     oragami export FILE [--format json|defsymphony] [--out F]   write the JSON score back
     oragami explain FILE --date D [--json]   the decision trace: why it holds what it holds that day
-    oragami run-daily --session D            run the daily_trading job for one session, in-process
+    oragami run-daily --session D [--broker alpaca]   run the daily_trading job for one session, in-process
     oragami seed FILE... [--account ID]      register symphonies (active) in the warehouse
     oragami demo                             seed the demo account, trade 20 sessions, backtest, summarise
 
@@ -233,13 +233,15 @@ def _instance():
     return DagsterInstance.ephemeral()
 
 
-def run_daily(session: dt.date, instance=None) -> bool:
+def run_daily(session: dt.date, instance=None, broker: str = "simulated", alpaca_url: str | None = None) -> bool:
     """Execute the ``daily_trading`` job for one session in-process; True on success."""
     from engine.calendar import is_session
-    from orchestration.definitions import defs
+    from orchestration.definitions import build_definitions, defs
 
     if not is_session(session):
         raise ValueError(f"{session} is not an NYSE session")
+    if broker != "simulated" or alpaca_url:
+        defs = build_definitions(broker=broker, alpaca_url=alpaca_url)
     job = defs.resolve_job_def("daily_trading")
     result = job.execute_in_process(partition_key=session.isoformat(), instance=instance or _instance(),
                                     raise_on_error=False, run_config=QUIET)
@@ -254,7 +256,7 @@ def cmd_run_daily(args) -> int:
     _warehouse(args)
     session = dt.date.fromisoformat(args.session)
     try:
-        ok = run_daily(session)
+        ok = run_daily(session, broker=args.broker, alpaca_url=args.alpaca_url)
     except ValueError as exc:
         _err(str(exc))
         return 2
@@ -360,6 +362,10 @@ def build_parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run-daily", help="run the daily_trading job for one session, in-process")
     r.add_argument("--session", required=True, help="ISO date of an NYSE session")
     r.add_argument("--warehouse", help="SQLAlchemy URL of the warehouse")
+    r.add_argument("--broker", choices=["simulated", "alpaca"], default="simulated",
+                   help="simulated paper broker (offline, default) or Alpaca paper (keys from the environment)")
+    r.add_argument("--alpaca-url", help="Alpaca paper API origin (default: Alpaca's paper endpoint); "
+                                        "loopback fakes allowed, nothing else")
     r.set_defaults(func=cmd_run_daily)
 
     s = sub.add_parser("seed", help="register symphony files as active symphonies of an account")

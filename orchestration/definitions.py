@@ -5,23 +5,45 @@ import dagster as dg
 
 from assets.backtests import symphony_backtests
 from assets.daily import DAILY_ASSETS, DAILY_CHECKS
-from orchestration.resources import BundledMarketData, SimulatedBroker, WarehouseResource
+from orchestration.resources import AlpacaBroker, BundledMarketData, SimulatedBroker, WarehouseResource
 from pipelines.jobs import backtest_all, daily_trading, daily_trading_schedule
 
 
-def build_resources(warehouse_url: str | None = None, duckdb_path: str | None = None) -> dict:
-    """The offline resources: bundled market data, simulated paper broker, warehouse (settings read at run time)."""
+def build_resources(warehouse_url: str | None = None, duckdb_path: str | None = None, broker: str = "simulated",
+                    alpaca_url: str | None = None) -> dict:
+    """Resources: bundled market data, a broker (``simulated`` offline default, or ``alpaca`` paper), warehouse.
+
+    Settings that hold secrets (Alpaca keys) are read when a run needs them, never here.
+    """
+    if broker not in ("simulated", "alpaca"):
+        raise ValueError(f"unknown broker {broker!r}: use 'simulated' or 'alpaca'")
     return {
         "market_data": BundledMarketData(),
-        "broker": SimulatedBroker(),
+        "broker": SimulatedBroker() if broker == "simulated" else AlpacaBroker(url_override=alpaca_url),
         "warehouse": WarehouseResource(url=warehouse_url, duckdb_path=duckdb_path),
     }
 
 
-defs = dg.Definitions(
-    assets=[*DAILY_ASSETS, symphony_backtests],
-    asset_checks=DAILY_CHECKS,
-    jobs=[daily_trading, backtest_all],
-    schedules=[daily_trading_schedule],
-    resources=build_resources(),
-)
+def build_definitions(**resource_settings) -> dg.Definitions:
+    """The code location's definitions with the given resource settings (see :func:`build_resources`)."""
+    return dg.Definitions(
+        assets=[*DAILY_ASSETS, symphony_backtests],
+        asset_checks=DAILY_CHECKS,
+        jobs=[daily_trading, backtest_all],
+        schedules=[daily_trading_schedule],
+        resources=build_resources(**resource_settings),
+    )
+
+
+def _broker_choice() -> dict:
+    """``ORAGAMI_BROKER=alpaca`` (and optional ``ORAGAMI_ALPACA_URL``) makes the UI's runs trade Alpaca paper.
+
+    Only the *choice* is read when the code location loads; keys are read per account at run time.
+    """
+    import os
+
+    choice = os.environ.get("ORAGAMI_BROKER", "simulated")
+    return {"broker": choice, "alpaca_url": os.environ.get("ORAGAMI_ALPACA_URL") or None}
+
+
+defs = build_definitions(**_broker_choice())

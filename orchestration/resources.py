@@ -155,6 +155,91 @@ class SimulatedAccount:
         return [self._row_to_order(r) for r in rows.to_dict("records")]
 
 
+def _env_key(account_id: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in account_id.upper())
+
+
+class AlpacaBroker(BrokerResource):
+    """Alpaca **paper** accounts through alpaca-py (``orchestration.alpaca_broker.AlpacaPaperBroker``).
+
+    Keys are read from the environment when a run needs them, per account: ``ALPACA_API_KEY_<ACCOUNT>`` and
+    ``ALPACA_SECRET_KEY_<ACCOUNT>`` (account id upper-cased, other characters as ``_``), falling back to
+    ``ALPACA_API_KEY`` / ``ALPACA_SECRET_KEY``. They are never logged. ``url_override`` may only point at the
+    paper endpoint or a loopback fake (anything else is refused before any request). Tickers are mapped between
+    Composer (``BRK/B``) and Alpaca (``BRK.B``).
+    """
+
+    url_override: str | None = Field(default=None, description="paper API origin, e.g. a local fake; default: paper")
+    backoff_s: float = Field(default=1.0, description="first retry wait after a transient error, seconds")
+
+    def for_account(self, account_id: str, warehouse: Warehouse, prices: dict[str, float],
+                    session: dt.date) -> Broker:
+        import os
+
+        from orchestration.alpaca_broker import AlpacaPaperBroker
+
+        suffix = _env_key(account_id)
+        key = os.environ.get(f"ALPACA_API_KEY_{suffix}") or os.environ.get("ALPACA_API_KEY")
+        secret = os.environ.get(f"ALPACA_SECRET_KEY_{suffix}") or os.environ.get("ALPACA_SECRET_KEY")
+        if not key or not secret:
+            raise ValueError(f"no Alpaca paper keys for account {account_id!r}: set ALPACA_API_KEY_{suffix} and "
+                             f"ALPACA_SECRET_KEY_{suffix} (or ALPACA_API_KEY / ALPACA_SECRET_KEY)")
+        base = self.backoff_s
+        inner = AlpacaPaperBroker(key, secret, url_override=self.url_override or None,
+                                  backoff=lambda attempt: base * (2 ** attempt), label=f"alpaca-paper:{account_id}")
+        return ComposerTickers(inner)
+
+    def reconciles(self) -> bool:
+        return True
+
+
+class ComposerTickers:
+    """Adapts a broker that speaks Alpaca symbols (``BRK.B``) to Composer tickers (``BRK/B``)."""
+
+    def __init__(self, inner) -> None:
+        self._inner = inner
+
+    def __repr__(self) -> str:
+        return f"ComposerTickers({self._inner!r})"
+
+    @staticmethod
+    def _back(order: BrokerOrder | None) -> BrokerOrder | None:
+        if order is None:
+            return None
+        from dataclasses import replace
+
+        from engine.tickers import from_alpaca
+
+        return replace(order, ticker=from_alpaca(order.ticker))
+
+    def _out(self, order: OrderRequest) -> OrderRequest:
+        from dataclasses import replace
+
+        from engine.tickers import to_alpaca
+
+        return replace(order, ticker=to_alpaca(order.ticker))
+
+    def account(self) -> AccountSnapshot:
+        from engine.tickers import from_alpaca
+
+        snap = self._inner.account()
+        return AccountSnapshot(snap.cash_usd, snap.buying_power_usd,
+                               {from_alpaca(t): q for t, q in snap.positions.items()})
+
+    def get_order(self, client_order_id: str) -> BrokerOrder | None:
+        return self._back(self._inner.get_order(client_order_id))
+
+    def submit(self, order: OrderRequest) -> BrokerOrder:
+        return self._back(self._inner.submit(self._out(order)))
+
+    def submit_exactly_once(self, order: OrderRequest) -> BrokerOrder:
+        """The adapter's own loop: look up, send once, back off, look up again before any resend."""
+        return self._back(self._inner.submit_exactly_once(self._out(order)))
+
+    def orders_for_session(self, session: dt.date) -> list[BrokerOrder]:
+        return [self._back(o) for o in self._inner.orders_for_session(session)]
+
+
 class WarehouseResource(dg.ConfigurableResource):
     """Where results are stored. ``url`` (SQLAlchemy URL, e.g. Postgres) wins over ``duckdb_path``; both empty →
     ``ORAGAMI_WAREHOUSE_URL`` / ``ORAGAMI_DUCKDB_PATH`` from the environment, else ``./var/oragami.duckdb``."""
