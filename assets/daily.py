@@ -81,15 +81,50 @@ def _closes_until(wh: Warehouse, tickers: list[str], session: dt.date) -> pd.Dat
     return fill_interior_gaps(closes.reindex(columns=tickers))
 
 
-def _prices_on(wh: Warehouse, tickers: list[str], session: dt.date) -> dict[str, float]:
-    """Latest adjusted close on or before ``session`` per ticker (the live-price proxy offline)."""
-    if not tickers:
-        return {}
-    closes = wh.adjusted_closes(sorted(tickers), end=session).ffill()
-    if closes.empty:
-        return {}
-    last = closes.iloc[-1]
-    return {t: float(v) for t, v in last.items() if np.isfinite(v)}
+class SessionBook:
+    """What the trading assets read about one session, in a few batched queries (not one per symphony).
+
+    * prices: each ticker's latest adjusted close on or before the session (the live-price proxy offline; the
+      live price itself once ``daily_bars`` stored one), USD;
+    * ledgers: every symphony's holdings snapshot carried into the session (``positions`` of its newest earlier
+      session), or its starting capital in cash if it never traded;
+    * NAVs: every symphony's last NAV before the session.
+    """
+
+    def __init__(self, wh: Warehouse, session: dt.date) -> None:
+        self.wh = wh
+        self.session = session
+        self._prices: dict[str, float] = {}
+        self._asked: set[str] = set()
+        before = wh.positions_before(session)
+        self._ledgers = {sid: g for sid, g in before.groupby("symphony_id")}
+        self._navs: dict[str, float] | None = None
+
+    def prices(self, tickers) -> dict[str, float]:
+        """``{ticker: USD}`` for the tickers that have a close on or before the session (others absent)."""
+        want = [t for t in set(tickers) if t not in self._asked]
+        if want:
+            self._prices.update(self.wh.latest_closes(sorted(want), self.session))
+            self._asked.update(want)
+        return {t: self._prices[t] for t in tickers if t in self._prices}
+
+    def ledger(self, row: dict) -> tuple[dict[str, float], float, bool]:
+        """``(shares per ticker, cash USD, has traded before)`` of a symphony carried into the session."""
+        prev = self._ledgers.get(row["symphony_id"])
+        if prev is None or prev.empty:
+            return {}, float(row.get("capital_usd") or 10_000.0), False
+        holdings = {r["ticker"]: float(r["qty"]) for r in prev.to_dict("records") if r["ticker"] != CASH}
+        cash_rows = prev.loc[prev["ticker"] == CASH, "qty"]
+        return holdings, float(cash_rows.iloc[0]) if len(cash_rows) else 0.0, True
+
+    def nav_before(self, symphony_id: str) -> float | None:
+        """The symphony's NAV at its last session before this one, USD (None if it has none)."""
+        if self._navs is None:
+            navs = self.wh.read("daily_nav", where={"session_date": Between(None, previous_session(self.session))},
+                                columns=["symphony_id", "session_date", "nav_usd"])
+            navs = navs.sort_values(["symphony_id", "session_date"]).groupby("symphony_id").tail(1)
+            self._navs = dict(zip(navs["symphony_id"], navs["nav_usd"].astype(float)))
+        return self._navs.get(symphony_id)
 
 
 @dg.asset(
@@ -113,30 +148,72 @@ def daily_bars(context: dg.AssetExecutionContext, market_data: MarketDataResourc
     written = 0
     for start, group in sorted(by_start.items(), key=lambda kv: (kv[0] is not None, kv[0] or EARLIEST)):
         bars = market_data.bars(group, start, session)
-        bars = bars.assign(source=market_data.source_name(), adjustment="all", ingested_at=_now())
+        bars = bars.assign(**market_data.provenance(), ingested_at=_now())
         written += wh.replace("daily_bars", bars,
                               where={"ticker": group, "session_date": Between(start or EARLIEST, session)})
         context.log.info(f"{len(bars)} bars for {len(group)} ticker(s) from {start or 'inception'} to {session}")
+    live = _live_prices(context, market_data, wh, tickers, session)
     return dg.MaterializeResult(metadata={"rows_written": written, "tickers": len(tickers),
-                                          "session": session.isoformat()})
+                                          "live_prices": live, "session": session.isoformat()})
+
+
+def new_york_today() -> dt.date:
+    """Today's date in New York (the session a 15:50 run trades)."""
+    from zoneinfo import ZoneInfo
+
+    return dt.datetime.now(tz=ZoneInfo("America/New_York")).date()
+
+
+def _live_prices(context, market_data, wh: Warehouse, tickers: list[str], session: dt.date) -> int:
+    """At the trading time today's bar does not exist yet: the latest trade (or quote midpoint) stands in as the
+    session's close for evaluation, stored as a provisional bar with its timestamp and source (``<source>-live``).
+    Only for a source that offers ``latest_prices`` and only for the current New York date; the end-of-day
+    ingest of a later run replaces the provisional bar (same key)."""
+    latest = getattr(market_data, "latest_prices", None)
+    if latest is None or session != new_york_today():
+        return 0
+    have = set(wh.read("daily_bars", where={"session_date": session, "ticker": tickers})["ticker"])
+    missing = [t for t in tickers if t not in have]
+    if not missing:
+        return 0
+    quotes = latest(missing)
+    prov = market_data.provenance()
+    rows = [{"session_date": session, "ticker": t, "open": None, "high": None, "low": None, "close": price,
+             "adj_close": price, "volume": None, "source": f"{prov['source']}-live", "adjustment": "live",
+             "feed": prov.get("feed"), "ingested_at": ts} for t, (price, ts) in quotes.items()]
+    for r in rows:
+        wh.replace("daily_bars", pd.DataFrame([r]), where={"ticker": r["ticker"], "session_date": session})
+        context.log.info(f"{r['ticker']}: live price {r['adj_close']} at {r['ingested_at']} used as today's close")
+    return len(rows)
 
 
 @dg.asset_check(asset=daily_bars, blocking=True,
-                description="Every needed ticker has one positive adjusted close on the session.")
+                description="No feed gap, non-positive or duplicate bar among the tickers the symphonies need.")
 def daily_bars_complete(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    session = dt.date.fromisoformat(context.run.tags.get("dagster/partition")) if context.run.tags.get(
-        "dagster/partition") else None
+    """Blocking before any order.
+
+    Fails (and so stops allocations and orders) when a needed ticker that had a bar on the previous session has
+    none today (a feed gap), or when a bar is non-positive or duplicated. A ticker whose data stopped before the
+    previous session (delisted, or its history ends) does not block everyone: it is reported, and the symphonies
+    that need it fail on their own (all cash) while the others trade.
+    """
+    tag = context.run.tags.get("dagster/partition")
+    session = dt.date.fromisoformat(tag) if tag else None
     wh = warehouse.open()
     tickers = needed_tickers(tradable_symphonies(wh))
     bars = wh.read("daily_bars", where={"session_date": session, "ticker": tickers})
     present = set(bars["ticker"])
-    missing = sorted(set(tickers) - present)
+    absent = sorted(set(tickers) - present)
+    prev = previous_session(session) if session else None
+    last = wh.last_bar_date(absent) if absent else {}
+    gaps = [t for t in absent if last.get(t) is not None and prev is not None and last[t] >= prev]
+    stopped = [f"{t} (last bar {last[t]})" if last.get(t) else f"{t} (no data)" for t in absent if t not in gaps]
     bad = sorted(bars.loc[~(bars["adj_close"] > 0), "ticker"])
     dupes = sorted(bars.loc[bars["ticker"].duplicated(), "ticker"])
-    passed = not missing and not bad and not dupes
+    passed = not gaps and not bad and not dupes
     return dg.AssetCheckResult(passed=passed, metadata={
-        "session": str(session), "missing": ", ".join(missing) or "none", "non_positive": ", ".join(bad) or "none",
-        "duplicates": ", ".join(dupes) or "none", "tickers": len(tickers)})
+        "session": str(session), "missing": ", ".join(gaps) or "none", "stopped": ", ".join(stopped) or "none",
+        "non_positive": ", ".join(bad) or "none", "duplicates": ", ".join(dupes) or "none", "tickers": len(tickers)})
 
 
 @dg.asset(partitions_def=sessions_partitions, group_name="strategy", deps=[daily_bars], kinds={"python"},
@@ -214,16 +291,6 @@ def target_allocations(context: dg.AssetExecutionContext, warehouse: WarehouseRe
                                           "failed_ids": ", ".join(failed) or "none"})
 
 
-def _ledger_before(wh: Warehouse, row: dict, session: dt.date) -> tuple[dict[str, float], float, bool]:
-    """The symphony's ledger before the session: ``(shares per ticker, cash USD, has traded before)``."""
-    prev = wh.last_positions_before(row["symphony_id"], session)
-    if prev.empty:
-        return {}, float(row.get("capital_usd") or 10_000.0), False
-    holdings = {r["ticker"]: float(r["qty"]) for r in prev.to_dict("records") if r["ticker"] != CASH}
-    cash_rows = prev.loc[prev["ticker"] == CASH, "qty"]
-    return holdings, float(cash_rows.iloc[0]) if len(cash_rows) else 0.0, True
-
-
 def _accounts(wh: Warehouse) -> dict[str, dict]:
     """Account rows (with risk settings) by id."""
     return {r["account_id"]: r for r in wh.read("accounts").to_dict("records")}
@@ -250,6 +317,7 @@ def order_plan(context: dg.AssetExecutionContext, warehouse: WarehouseResource) 
     wh = warehouse.open()
     targets = wh.read("target_allocations", where={"session_date": session})
     prev_session = previous_session(session)
+    book = SessionBook(wh, session)
     order_rows, intent_rows, holding = [], [], []
     for account_id, syms in sorted(_by_account(tradable_symphonies(wh)).items()):
         intents = []
@@ -257,8 +325,8 @@ def order_plan(context: dg.AssetExecutionContext, warehouse: WarehouseResource) 
             sid = row["symphony_id"]
             tw = targets[targets["symphony_id"] == sid]
             weights = {r["ticker"]: float(r["target_weight"]) for r in tw.to_dict("records") if r["ticker"] != CASH}
-            holdings, cash, has_traded = _ledger_before(wh, row, session)
-            prices = _prices_on(wh, sorted(set(holdings) | set(weights)), session)
+            holdings, cash, has_traded = book.ledger(row)
+            prices = book.prices(sorted(set(holdings) | set(weights)))
             trade, why = needs_rebalance(rule=root.rebalance, corridor=root.corridor_width, session=session,
                                          previous_session=prev_session, holdings=holdings, cash=cash, prices=prices,
                                          targets=weights, has_traded=has_traded)
@@ -293,19 +361,16 @@ def _intent_row(account_id, session, i, cid, disposition) -> dict:
             "client_order_id": cid, "disposition": disposition}
 
 
-def _account_nav_change(wh: Warehouse, syms: list[tuple[dict, Root]], session: dt.date) -> float | None:
+def _account_nav_change(book: SessionBook, syms: list[tuple[dict, Root]]) -> float | None:
     """The account's loss since the last close (fraction, > 0 = loss), valuing today's ledgers at today's prices."""
     prev_total, now_total = 0.0, 0.0
     for row, _root in syms:
-        holdings, cash, has_traded = _ledger_before(wh, row, session)
-        if not has_traded:
+        holdings, cash, has_traded = book.ledger(row)
+        last = book.nav_before(row["symphony_id"]) if has_traded else None
+        if last is None:
             continue
-        hist = wh.nav_history(row["symphony_id"])
-        hist = hist[pd.to_datetime(hist["session_date"]) < pd.Timestamp(session)]
-        if hist.empty:
-            continue
-        prices = _prices_on(wh, sorted(holdings), session)
-        prev_total += float(hist["nav_usd"].iloc[-1])
+        prices = book.prices(sorted(holdings))
+        prev_total += last
         now_total += cash + sum(q * prices[t] for t, q in holdings.items())
     if prev_total <= 0:
         return None
@@ -329,6 +394,7 @@ def submitted_orders(context: dg.AssetExecutionContext, broker: BrokerResource,
     planned = wh.read("orders", where={"session_date": session})
     accounts = _accounts(wh)
     by_acct = _by_account(tradable_symphonies(wh))
+    book = SessionBook(wh, session)
     sent = created = blocked = 0
     out_rows, fill_rows = [], []
     for account_id, rows in planned.groupby("account_id", sort=True):
@@ -338,7 +404,7 @@ def submitted_orders(context: dg.AssetExecutionContext, broker: BrokerResource,
         limit = None if limit is None or pd.isna(limit) else float(limit)
         kill = settings.get("daily_loss_kill_pct")
         kill = None if kill is None or pd.isna(kill) else float(kill)
-        loss = _account_nav_change(wh, by_acct.get(account_id, []), session) if kill is not None else None
+        loss = _account_nav_change(book, by_acct.get(account_id, [])) if kill is not None else None
         buys_blocked = kill is not None and loss is not None and loss > kill
         if buys_blocked:
             context.log.warning(f"{account_id}: kill switch — lost {loss:.2%} since the last close "
@@ -402,8 +468,9 @@ def positions(context: dg.AssetExecutionContext, broker: BrokerResource,
     orders = {r["client_order_id"]: r for r in wh.read("orders", where={"session_date": session}).to_dict("records")}
     ledgers: dict[str, tuple[dict[str, float], float]] = {}
     rows_meta: dict[str, dict] = {}
+    book = SessionBook(wh, session)
     for row, _root in tradable_symphonies(wh):
-        holdings, cash, _ = _ledger_before(wh, row, session)
+        holdings, cash, _ = book.ledger(row)
         ledgers[row["symphony_id"]] = (holdings, cash)
         rows_meta[row["symphony_id"]] = row
     for (cid, ticker), group in intents.groupby([intents["client_order_id"].fillna(""), "ticker"], sort=True):
@@ -428,7 +495,7 @@ def positions(context: dg.AssetExecutionContext, broker: BrokerResource,
     out = []
     for sid, (holdings, cash) in sorted(ledgers.items()):
         row = rows_meta[sid]
-        prices = _prices_on(wh, sorted(holdings), session)
+        prices = book.prices(sorted(holdings))
         for t, q in sorted(holdings.items()):
             out.append({"account_id": row["account_id"], "symphony_id": sid, "session_date": session, "ticker": t,
                         "qty": q, "price": prices[t], "market_value_usd": q * prices[t]})
@@ -461,17 +528,18 @@ def daily_nav(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -
     session = partition_session(context)
     wh = warehouse.open()
     pos = wh.read("positions", where={"session_date": session})
+    book = SessionBook(wh, session)
+    by_sid = {sid: g for sid, g in pos.groupby("symphony_id")}
     rows = []
     for row, _root in tradable_symphonies(wh):
         sid = row["symphony_id"]
-        mine = pos[pos["symphony_id"] == sid]
+        mine = by_sid.get(sid, pos.iloc[0:0])
         if mine.empty:
             continue
         nav = float(mine["market_value_usd"].sum())
         cash = float(mine.loc[mine["ticker"] == CASH, "market_value_usd"].sum())
-        hist = wh.nav_history(sid)
-        hist = hist[pd.to_datetime(hist["session_date"]) < pd.Timestamp(session)]
-        base = float(hist["nav_usd"].iloc[-1]) if len(hist) else float(row.get("capital_usd") or 10_000.0)
+        last = book.nav_before(sid)
+        base = last if last is not None else float(row.get("capital_usd") or 10_000.0)
         rows.append({"account_id": row["account_id"], "symphony_id": sid, "session_date": session, "nav_usd": nav,
                      "cash_usd": cash, "daily_return": nav / base - 1.0})
     n = wh.replace("daily_nav", pd.DataFrame(rows), where={"session_date": session})
@@ -486,10 +554,12 @@ def performance_metrics(context: dg.AssetExecutionContext, warehouse: WarehouseR
     session = partition_session(context)
     wh = warehouse.open()
     rows = []
+    navs = wh.read("daily_nav", where={"session_date": Between(None, session)},
+                   columns=["symphony_id", "session_date", "nav_usd"]).sort_values(["symphony_id", "session_date"])
+    by_sid = {sid: g for sid, g in navs.groupby("symphony_id")}
     for row, _root in tradable_symphonies(wh):
-        hist = wh.nav_history(row["symphony_id"])
-        hist = hist[pd.to_datetime(hist["session_date"]) <= pd.Timestamp(session)]
-        if hist.empty:
+        hist = by_sid.get(row["symphony_id"])
+        if hist is None or hist.empty:
             continue
         nav = pd.Series(hist["nav_usd"].to_numpy(), index=pd.to_datetime(hist["session_date"]))
         stats = composer_stats(nav, capital=float(row.get("capital_usd") or 10_000.0))

@@ -9,16 +9,32 @@ from orchestration.resources import AlpacaBroker, BundledMarketData, SimulatedBr
 from pipelines.jobs import backtest_all, daily_trading, daily_trading_schedule
 
 
-def build_resources(warehouse_url: str | None = None, duckdb_path: str | None = None, broker: str = "simulated",
-                    alpaca_url: str | None = None) -> dict:
-    """Resources: bundled market data, a broker (``simulated`` offline default, or ``alpaca`` paper), warehouse.
+def market_data_resource(source: str = "bundled", alpaca_data_url: str | None = None, feed: str = "iex"):
+    """``bundled`` (offline default), ``eodhd`` (key ``EODHD_API_KEY``) or ``alpaca`` (``ALPACA_API_KEY`` /
+    ``ALPACA_SECRET_KEY``); keys are Dagster ``EnvVar``s, read when a run starts and hidden in the UI."""
+    if source == "bundled":
+        return BundledMarketData()
+    from orchestration.market_data import AlpacaMarketData, EodhdMarketData
 
-    Settings that hold secrets (Alpaca keys) are read when a run needs them, never here.
+    if source == "eodhd":
+        return EodhdMarketData(api_key=dg.EnvVar("EODHD_API_KEY"))
+    if source == "alpaca":
+        return AlpacaMarketData(api_key=dg.EnvVar("ALPACA_API_KEY"), secret_key=dg.EnvVar("ALPACA_SECRET_KEY"),
+                                feed=feed, url_override=alpaca_data_url)
+    raise ValueError(f"unknown market data source {source!r}: use 'bundled', 'eodhd' or 'alpaca'")
+
+
+def build_resources(warehouse_url: str | None = None, duckdb_path: str | None = None, broker: str = "simulated",
+                    alpaca_url: str | None = None, market_data: str = "bundled") -> dict:
+    """Resources: market data (bundled offline default), a broker (``simulated`` offline default, or ``alpaca``
+    paper), warehouse.
+
+    Settings that hold secrets (Alpaca / EODHD keys) are read when a run needs them, never here.
     """
     if broker not in ("simulated", "alpaca"):
         raise ValueError(f"unknown broker {broker!r}: use 'simulated' or 'alpaca'")
     return {
-        "market_data": BundledMarketData(),
+        "market_data": market_data_resource(market_data),
         "broker": SimulatedBroker() if broker == "simulated" else AlpacaBroker(url_override=alpaca_url),
         "warehouse": WarehouseResource(url=warehouse_url, duckdb_path=duckdb_path),
     }
@@ -38,12 +54,14 @@ def build_definitions(**resource_settings) -> dg.Definitions:
 def _broker_choice() -> dict:
     """``ORAGAMI_BROKER=alpaca`` (and optional ``ORAGAMI_ALPACA_URL``) makes the UI's runs trade Alpaca paper.
 
-    Only the *choice* is read when the code location loads; keys are read per account at run time.
+    ``ORAGAMI_MARKET_DATA=eodhd|alpaca`` picks the bar source. Only the *choices* are read when the code location
+    loads; keys are read at run time.
     """
     import os
 
     choice = os.environ.get("ORAGAMI_BROKER", "simulated")
-    return {"broker": choice, "alpaca_url": os.environ.get("ORAGAMI_ALPACA_URL") or None}
+    return {"broker": choice, "alpaca_url": os.environ.get("ORAGAMI_ALPACA_URL") or None,
+            "market_data": os.environ.get("ORAGAMI_MARKET_DATA", "bundled")}
 
 
 defs = build_definitions(**_broker_choice())

@@ -32,6 +32,10 @@ class MarketDataResource(dg.ConfigurableResource):
     def source_name(self) -> str:  # pragma: no cover - overridden
         raise NotImplementedError
 
+    def provenance(self) -> dict:
+        """Stored with every bar: ``source``, ``adjustment`` (always ``all``: total-return adjusted) and ``feed``."""
+        return {"source": self.source_name(), "adjustment": "all", "feed": None}
+
     def bars(self, tickers: list[str], start: dt.date | None, end: dt.date) -> pd.DataFrame:
         """Daily bars, long: columns ``session_date (date), ticker, open, high, low, close, adj_close, volume``.
 
@@ -164,8 +168,9 @@ class AlpacaBroker(BrokerResource):
 
     Keys are read from the environment when a run needs them, per account: ``ALPACA_API_KEY_<ACCOUNT>`` and
     ``ALPACA_SECRET_KEY_<ACCOUNT>`` (account id upper-cased, other characters as ``_``), falling back to
-    ``ALPACA_API_KEY`` / ``ALPACA_SECRET_KEY``. They are never logged. ``url_override`` may only point at the
-    paper endpoint or a loopback fake (anything else is refused before any request). Tickers are mapped between
+    ``ALPACA_API_KEY`` / ``ALPACA_SECRET_KEY``. They are never logged. ``url_override`` (or, per account,
+    ``ALPACA_URL_<ACCOUNT>``) may only point at the paper endpoint or a loopback fake (anything else is refused
+    before any request). Tickers are mapped between
     Composer (``BRK/B``) and Alpaca (``BRK.B``).
     """
 
@@ -185,7 +190,8 @@ class AlpacaBroker(BrokerResource):
             raise ValueError(f"no Alpaca paper keys for account {account_id!r}: set ALPACA_API_KEY_{suffix} and "
                              f"ALPACA_SECRET_KEY_{suffix} (or ALPACA_API_KEY / ALPACA_SECRET_KEY)")
         base = self.backoff_s
-        inner = AlpacaPaperBroker(key, secret, url_override=self.url_override or None,
+        url = os.environ.get(f"ALPACA_URL_{suffix}") or self.url_override or None   # paper or loopback only
+        inner = AlpacaPaperBroker(key, secret, url_override=url,
                                   backoff=lambda attempt: base * (2 ** attempt), label=f"alpaca-paper:{account_id}")
         return ComposerTickers(inner)
 

@@ -432,9 +432,20 @@ class Warehouse:
     # -- schema -------------------------------------------------------------------------------------------------
 
     def create_schema(self) -> None:
-        """Create every table of :mod:`warehouse.schema` that does not exist yet (idempotent)."""
+        """Create every table of :mod:`warehouse.schema` that does not exist yet, and add columns that newer
+        releases introduced to tables that do (idempotent; additive only — nothing stored is changed or lost)."""
         with self.begin() as conn:
             metadata.create_all(conn, checkfirst=True)
+            for name, table in metadata.tables.items():
+                existing = {r[0] for r in conn.execute(sa.text(
+                    "SELECT column_name FROM information_schema.columns "
+                    "WHERE table_name = :t AND table_schema = current_schema()"), {"t": name})}
+                for col in table.columns:
+                    if col.name not in existing:
+                        if not col.nullable and col.server_default is None:
+                            raise RuntimeError(f"table {name} lacks required column {col.name}; rebuild the warehouse")
+                        ddl = col.type.compile(dialect=conn.dialect)
+                        conn.exec_driver_sql(f"ALTER TABLE {_quote(name)} ADD COLUMN {_quote(col.name)} {ddl}")
 
     @staticmethod
     def table(name: str) -> sa.Table:
@@ -751,6 +762,43 @@ class Warehouse:
                   .scalar_subquery())
         stmt = sa.select(*p.columns).where(*filters, p.c.session_date == before).order_by(p.c.ticker)
         return self._fetch(stmt)
+
+    def positions_before(self, session_date: Any, account_id: str | None = None) -> pd.DataFrame:
+        """Every symphony's latest holdings snapshot strictly before ``session_date``, in one query.
+
+        Returns:
+            The ``positions`` columns; for each symphony only the rows of its newest stored session
+            ``< session_date`` (symphonies without one are absent).
+        """
+        p = positions
+        cutoff = _to_python(p.c.session_date, session_date)
+        filters = [p.c.session_date < cutoff]
+        if account_id is not None:
+            filters.append(p.c.account_id == account_id)
+        latest = (sa.select(p.c.symphony_id, sa.func.max(p.c.session_date).label("last"))
+                  .where(*filters).group_by(p.c.symphony_id).subquery())
+        stmt = (sa.select(*p.columns)
+                .join(latest, sa.and_(p.c.symphony_id == latest.c.symphony_id, p.c.session_date == latest.c.last))
+                .order_by(p.c.symphony_id, p.c.ticker))
+        return self._fetch(stmt)
+
+    def latest_closes(self, tickers: str | Iterable[str], on_or_before: Any) -> dict[str, float]:
+        """Each ticker's latest adjusted close on or before a session, in one query: ``{ticker: USD}``.
+
+        Tickers without any bar up to that session are absent.
+        """
+        names = _as_list(tickers)
+        if not names:
+            return {}
+        b = daily_bars
+        cutoff = _to_python(b.c.session_date, on_or_before)
+        latest = (sa.select(b.c.ticker, sa.func.max(b.c.session_date).label("last"))
+                  .where(b.c.ticker.in_(names), b.c.session_date <= cutoff, b.c.adj_close.is_not(None))
+                  .group_by(b.c.ticker).subquery())
+        stmt = (sa.select(b.c.ticker, b.c.adj_close)
+                .join(latest, sa.and_(b.c.ticker == latest.c.ticker, b.c.session_date == latest.c.last)))
+        frame = self._fetch(stmt)
+        return {t: float(v) for t, v in zip(frame["ticker"], frame["adj_close"])}
 
     def adjusted_closes(self, tickers: str | Iterable[str], start: Any = None, end: Any = None) -> pd.DataFrame:
         """Adjusted closes, wide.

@@ -198,3 +198,39 @@ def test_monthly_symphony_trades_on_first_session_of_month_only(warehouse_url, t
     assert set(orders["symphony_id"]) == {"net"}
     assert len(wh.read("daily_nav")) == 6
     wh.dispose()
+
+
+class IntradayMarketData(BundledMarketData):
+    """At 15:50 the source has history up to yesterday and a latest trade for today."""
+
+    def bars(self, tickers, start, end):
+        bars = super().bars(tickers, start, end)
+        return bars[bars["session_date"] < dt.date.fromisoformat(S2)].reset_index(drop=True)
+
+    def latest_prices(self, tickers):
+        closes = load_adjusted_closes(list(tickers), end=S2).iloc[-1]
+        when = pd.Timestamp(f"{S2} 15:49:58", tz="America/New_York").to_pydatetime()
+        return {t: (float(closes[t]) * 1.001, when) for t in tickers}
+
+
+@pytest.mark.slow
+def test_live_prices_stand_in_for_todays_close(warehouse_url, monkeypatch):
+    import assets.daily as daily
+
+    monkeypatch.setattr(daily, "new_york_today", lambda: dt.date.fromisoformat(S2))
+    wh = Warehouse(warehouse_url)
+    wh.create_schema()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        seed_symphonies(wh, FILES[:1], "acct-1")
+    resources = {**build_resources(warehouse_url=warehouse_url), "market_data": IntradayMarketData()}
+    result = dg.materialize([*DAILY_ASSETS, *DAILY_CHECKS], resources=resources, partition_key=S2,
+                            instance=dg.DagsterInstance.ephemeral())
+    assert result.success and result.get_asset_check_evaluations()[0].passed
+    today = wh.read("daily_bars", where={"session_date": dt.date.fromisoformat(S2)})
+    assert set(today["source"]) == {"bundled-live"} and set(today["adjustment"]) == {"live"}
+    spy = today[today["ticker"] == "SPY"].iloc[0]
+    assert spy["adj_close"] == pytest.approx(float(load_adjusted_closes(["SPY"], end=S2).iloc[-1, 0]) * 1.001)
+    assert spy["ingested_at"] == pd.Timestamp(f"{S2} 15:49:58", tz="America/New_York")
+    assert len(wh.read("orders")) > 0      # the session traded on the live prices
+    wh.dispose()

@@ -421,3 +421,38 @@ def test_in_memory_duckdb_keeps_its_data_between_calls() -> None:
         wh.create_schema()
         wh.replace("daily_bars", bars(JAN1, {"SPY": 1.0}), {"session_date": JAN1})
         assert wh.row_counts()["daily_bars"] == 1
+
+
+def test_create_schema_adds_new_columns_to_an_older_warehouse(warehouse_url: str) -> None:
+    """A warehouse made by an earlier release (daily_bars without ``feed``) is upgraded in place, rows kept."""
+    import sqlalchemy as sa
+
+    old = sa.MetaData()
+    sa.Table("daily_bars", old, sa.Column("session_date", sa.Date, primary_key=True),
+             sa.Column("ticker", sa.Text, primary_key=True), sa.Column("adj_close", sa.Float(53)))
+    engine = sa.create_engine(warehouse_url)
+    with engine.begin() as conn:
+        old.create_all(conn)
+        conn.execute(old.tables["daily_bars"].insert(), [{"session_date": dt.date(2024, 1, 2), "ticker": "SPY",
+                                                          "adj_close": 470.0}])
+    engine.dispose()
+    wh = Warehouse(warehouse_url)
+    wh.create_schema()
+    wh.create_schema()  # idempotent
+    rows = wh.read("daily_bars")
+    assert rows["adj_close"].tolist() == [470.0] and "feed" in rows.columns and rows["feed"].isna().all()
+    wh.dispose()
+
+
+def test_positions_before_and_latest_closes_in_one_query(seeded: Warehouse) -> None:
+    from tests.warehouse.conftest import D1, D2, D3
+
+    before_d3 = seeded.positions_before(D3)
+    assert set(before_d3["session_date"]) == {D1}                      # sym-a1's snapshot carried into D3
+    assert dict(zip(before_d3["ticker"], before_d3["qty"])) == {"SPY": 10.0, CASH_TICKER: 9000.0}
+    after = seeded.positions_before(dt.date(2022, 1, 6))
+    assert dict(zip(after["ticker"], after["qty"])) == {"SPY": 20.0, CASH_TICKER: 8000.0}
+    assert seeded.positions_before(D1).empty
+    # TLT has no bar on D2: its latest close on or before D2 is D1's
+    assert seeded.latest_closes(["SPY", "TLT", "XYZ"], D2) == {"SPY": 102.0, "TLT": 111.0}
+    assert seeded.latest_closes(["SPY", "TLT"], D3) == {"SPY": 103.0, "TLT": 113.0}

@@ -1,0 +1,113 @@
+"""Benchmark of the whole daily job (``make bench``): 40 accounts × 40 symphonies against local fake Alpaca servers.
+
+Checks → allocations → netted orders → submission → reconciliation for one session, in-process, on a fresh DuckDB
+warehouse whose bar history is already ingested (the daily run ingests one new session). Each account trades its
+own fake Alpaca paper account on 127.0.0.1 through the real alpaca-py client, with the 200 requests/minute rate
+limiter. Prints the wall time, requests per account and peak memory. Target (issue 4): ≤ 120 s on 2 cores.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import resource
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+import dagster as dg  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from assets.daily import DAILY_ASSETS, DAILY_CHECKS, needed_tickers, tradable_symphonies  # noqa: E402
+from engine.calendar import previous_session  # noqa: E402
+from engine.model import tickers  # noqa: E402
+from orchestration.cli import seed_symphonies  # noqa: E402
+from orchestration.definitions import build_resources  # noqa: E402
+from scripts.bench import load_all  # noqa: E402
+from tests.fakes.alpaca_server import FakeAlpacaServer  # noqa: E402
+from warehouse import Warehouse  # noqa: E402
+from warehouse.bundled import available_tickers, load_adjusted_closes  # noqa: E402
+
+SESSION = "2026-07-31"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--accounts", type=int, default=40)
+    ap.add_argument("--per-account", type=int, default=40)
+    args = ap.parse_args()
+    warnings.simplefilter("ignore")
+    have = available_tickers()
+    corpus = [(p, r) for p, r in load_all() if tickers(r) <= have]
+    rng = random.Random(7)
+    tmp = Path(tempfile.mkdtemp(prefix="oragami-bench-"))
+    url = f"duckdb:///{tmp / 'bench.duckdb'}"
+    wh = Warehouse(url)
+    wh.create_schema()
+    t0 = time.perf_counter()
+    for a in range(args.accounts):
+        files = [corpus[rng.randrange(len(corpus))][0] for _ in range(args.per_account)]
+        rows = []
+        for j, f in enumerate(files):
+            copy = tmp / f"a{a:02d}_s{j:02d}{f.suffix}"
+            copy.write_bytes(f.read_bytes())
+            rows.append(copy)
+        seed_symphonies(wh, rows, f"acct{a:02d}")
+    syms = tradable_symphonies(wh)
+    need = needed_tickers(syms)
+    print(f"seeded {args.accounts} accounts × {args.per_account} symphonies ({len(syms)} tradable, "
+          f"{len(need)} tickers) in {time.perf_counter() - t0:.1f} s")
+    # history up to the previous session is already in the warehouse (yesterday's run ingested it)
+    t0 = time.perf_counter()
+    prev = previous_session(pd.Timestamp(SESSION).date())
+    bars = build_resources()["market_data"].bars(need, None, prev)
+    bars = bars.assign(source="bundled", adjustment="all", ingested_at=pd.Timestamp.now(tz="UTC"))
+    wh.replace("daily_bars", bars, where={"ticker": need})
+    print(f"pre-loaded {len(bars)} history bars in {time.perf_counter() - t0:.1f} s")
+    prices = {t: float(v) for t, v in load_adjusted_closes(need, end=SESSION).iloc[-1].items() if v == v}
+    servers = []
+    for a in range(args.accounts):
+        key, secret = f"key-{a}", f"secret-{a}"
+        server = FakeAlpacaServer(api_key=key, secret_key=secret, prices=prices, cash=10_000_000.0).start()
+        servers.append(server)
+        os.environ[f"ALPACA_API_KEY_ACCT{a:02d}"] = key
+        os.environ[f"ALPACA_SECRET_KEY_ACCT{a:02d}"] = secret
+        os.environ[f"ALPACA_URL_ACCT{a:02d}"] = server.url
+    resources = build_resources(warehouse_url=url, broker="alpaca")
+    resources["broker"] = resources["broker"].model_copy(update={"backoff_s": 0.0})
+    import tracemalloc
+
+    tracemalloc.start()
+    t0 = time.perf_counter()
+    result = dg.materialize([*DAILY_ASSETS, *DAILY_CHECKS], resources=resources, partition_key=SESSION,
+                            instance=dg.DagsterInstance.ephemeral(), raise_on_error=False,
+                            run_config={"loggers": {"console": {"config": {"log_level": "ERROR"}}}})
+    wall = time.perf_counter() - t0
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    step_s = {}
+    for ev in result.all_events:
+        if ev.event_type_value == "STEP_SUCCESS":
+            step_s[ev.step_key] = ev.event_specific_data.duration_ms / 1000
+    per_account = [len(s.requests) for s in servers]
+    created = sum(len(s.orders_created) for s in servers)
+    unique = sum(len(s.unique_client_ids) for s in servers)
+    orders = wh.read("orders", where={"session_date": pd.Timestamp(SESSION).date()})
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"daily job {SESSION}: {'success' if result.success else 'FAILED'} in {wall:.1f} s "
+          f"(target ≤ 120 s); tracemalloc peak {peak / 2**20:.0f} MiB, max RSS {rss:.0f} MiB")
+    print("  steps: " + ", ".join(f"{k} {v:.1f}s" for k, v in step_s.items()))
+    print(f"  orders recorded {len(orders)}, created at the fake brokers {created}, unique client ids {unique}; "
+          f"requests per account max {max(per_account)} (limit 200/min), total {sum(per_account)}")
+    for s in servers:
+        s.stop()
+    return 0 if result.success else 1
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
