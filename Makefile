@@ -38,6 +38,8 @@ dashboard: install
 clean:
 	rm -rf $(VENV) var/*.duckdb var/dagster_home
 
-## Engine benchmarks: per-symphony backtest time, reference/vectorised ratio, 1,600 one-session evaluations.
+## Benchmarks: per-symphony backtest time, reference/vectorised ratio, 1,600 one-session evaluations, and the
+## whole daily job for 40 accounts × 40 symphonies against local fake Alpaca servers.
 bench: install
 	$(BIN)/python scripts/bench.py
+	$(BIN)/python scripts/bench_daily.py

@@ -6,6 +6,7 @@ between assets is the warehouse itself (no IO manager), which is also what the d
 """
 
 import datetime as dt
+import functools
 import json
 
 import dagster as dg
@@ -32,12 +33,18 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
+@functools.lru_cache(maxsize=8192)
+def _model(parsed_json: str) -> Root:
+    """The stored model, parsed once per process (models are immutable, so sharing them is safe)."""
+    return Root.model_validate_json(parsed_json)
+
+
 def active_symphonies(wh: Warehouse) -> list[tuple[dict, Root]]:
     """Active symphonies as ``(row, parsed model)`` pairs, ordered by account and id."""
     df = wh.active_symphonies()
     out = []
     for row in df.sort_values(["account_id", "symphony_id"]).to_dict("records"):
-        out.append((row, Root.model_validate_json(row["parsed_json"])))
+        out.append((row, _model(row["parsed_json"])))
     return out
 
 
