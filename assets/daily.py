@@ -16,7 +16,7 @@ import pandas as pd
 from engine.evaluate import CASH, IndicatorCache, evaluate
 from engine.metrics import composer_stats
 from engine.model import Root, indicator_refs, tickers as symphony_tickers
-from engine.calendar import previous_session
+from engine.calendar import previous_session, session_close
 from engine.broker import OrderRequest, send_exactly_once
 from engine.netting import NET, SymphonyIntent, attribute, intents_for, net_orders
 from engine.orders import needs_rebalance
@@ -221,6 +221,37 @@ def daily_bars_complete(context: dg.AssetCheckExecutionContext, warehouse: Wareh
     return dg.AssetCheckResult(passed=passed, metadata={
         "session": str(session), "missing": ", ".join(gaps) or "none", "stopped": ", ".join(stopped) or "none",
         "non_positive": ", ".join(bad) or "none", "duplicates": ", ".join(dupes) or "none", "tickers": len(tickers)})
+
+
+@dg.asset_check(asset=daily_bars, blocking=False,
+                description="The broker's calendar agrees with exchange_calendars on the session and its close.")
+def calendar_matches_broker(context: dg.AssetCheckExecutionContext, broker: BrokerResource,
+                            warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    """With an external broker (Alpaca), compare its ``/v2/calendar`` for the session with XNYS from
+    ``exchange_calendars``: a missing session or a different close time is recorded as a WARN (our trading time
+    stays close − 10 minutes from exchange_calendars)."""
+    tag = context.run.tags.get("dagster/partition")
+    session = dt.date.fromisoformat(tag) if tag else None
+    if not broker.reconciles() or session is None:
+        return dg.AssetCheckResult(passed=True, metadata={"compared": "no (offline broker has no calendar)"})
+    wh = warehouse.open()
+    accounts = sorted({row["account_id"] for row, _ in tradable_symphonies(wh)})
+    if not accounts:
+        return dg.AssetCheckResult(passed=True, metadata={"compared": "no (no account trades)"})
+    days = broker.for_account(accounts[0], wh, {}, session).calendar(session, session)
+    ours = session_close(session)
+    theirs = next((d for d in days if d[0] == session), None)
+    if theirs is None:
+        problem = f"broker has no session on {session}; exchange_calendars closes it at {ours:%H:%M}"
+    elif (theirs[2].hour, theirs[2].minute) != (ours.hour, ours.minute):
+        problem = f"close differs: broker {theirs[2]:%H:%M}, exchange_calendars {ours:%H:%M} (New York)"
+    else:
+        problem = None
+    if problem:
+        context.log.warning(f"calendar disagreement on {session}: {problem}")
+    return dg.AssetCheckResult(passed=problem is None, severity=dg.AssetCheckSeverity.WARN,
+                               metadata={"session": str(session), "exchange_calendars_close": f"{ours:%H:%M}",
+                                         "disagreement": problem or "none"})
 
 
 @dg.asset(partitions_def=sessions_partitions, group_name="strategy", deps=[daily_bars], kinds={"python"},
@@ -579,6 +610,6 @@ def performance_metrics(context: dg.AssetExecutionContext, warehouse: WarehouseR
 
 DAILY_ASSETS = [daily_bars, indicator_values, target_allocations, order_plan, submitted_orders, positions, daily_nav,
                 performance_metrics]
-DAILY_CHECKS = [daily_bars_complete]
+DAILY_CHECKS = [daily_bars_complete, calendar_matches_broker]
 
 __all__ = ["DAILY_ASSETS", "DAILY_CHECKS", "BundledMarketData"]

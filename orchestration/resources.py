@@ -245,6 +245,10 @@ class ComposerTickers:
     def orders_for_session(self, session: dt.date) -> list[BrokerOrder]:
         return [self._back(o) for o in self._inner.orders_for_session(session)]
 
+    def calendar(self, start: dt.date, end: dt.date):
+        """The broker's trading calendar: ``[(date, open, close)]``, tz-aware America/New_York."""
+        return self._inner.calendar(start, end)
+
 
 class WarehouseResource(dg.ConfigurableResource):
     """Where results are stored. ``url`` (SQLAlchemy URL, e.g. Postgres) wins over ``duckdb_path``; both empty →

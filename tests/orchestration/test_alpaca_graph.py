@@ -137,3 +137,23 @@ def test_cli_run_daily_against_the_fake(tmp_path, env, monkeypatch, capsys):
         assert len(server.orders_created) == 2
     assert main(["run-daily", "--session", D1, "--broker", "alpaca", "--alpaca-url",
                  "https://api.alpaca.markets"]) == 1     # the live endpoint is refused: the run fails, nothing sent
+
+
+@pytest.mark.slow
+def test_calendar_disagreement_with_the_broker_is_recorded(tmp_path, env):
+    from assets.daily import DAILY_CHECKS
+
+    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
+    wh = Warehouse(url)
+    wh.create_schema()
+    seed(wh, tmp_path)
+    with FakeAlpacaServer(api_key=KEY, secret_key=SECRET, prices=prices_on(D1)) as server:
+        server.early_closes[dt.date.fromisoformat(D1)] = "13:00"      # the broker claims a half day
+        resources = build_resources(warehouse_url=url, broker="alpaca", alpaca_url=server.url)
+        result = dg.materialize([*DAILY_ASSETS, *DAILY_CHECKS], resources=resources, partition_key=D1,
+                                instance=dg.DagsterInstance.ephemeral())
+        assert result.success                        # a WARN, not a stop
+        check = next(c for c in result.get_asset_check_evaluations() if c.check_name == "calendar_matches_broker")
+        assert check.passed is False
+        assert check.metadata["disagreement"].value == "close differs: broker 13:00, exchange_calendars 16:00 (New York)"
+    wh.dispose()

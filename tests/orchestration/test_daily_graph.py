@@ -51,8 +51,8 @@ def test_one_session_end_to_end_and_idempotent(seeded, warehouse_url):
     result = dg.materialize([*DAILY_ASSETS, *DAILY_CHECKS], resources=build_resources(warehouse_url=warehouse_url),
                             partition_key=S2, instance=dg.DagsterInstance.ephemeral())
     assert result.success
-    checks = result.get_asset_check_evaluations()
-    assert [c.passed for c in checks] == [True]
+    checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+    assert checks["daily_bars_complete"].passed and checks["calendar_matches_broker"].passed
     session = dt.date.fromisoformat(S2)
 
     # allocations equal the engine's own evaluation on the bundled data (an independent read path)
@@ -152,7 +152,7 @@ def test_missing_bar_blocks_trading(warehouse_url):
                  "market_data": GappyMarketData(drop_ticker="TLT", drop_session=S2)}
     result = dg.materialize([*DAILY_ASSETS, *DAILY_CHECKS], resources=resources, partition_key=S2,
                             instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
-    check = result.get_asset_check_evaluations()[0]
+    check = next(c for c in result.get_asset_check_evaluations() if c.check_name == "daily_bars_complete")
     assert check.passed is False
     assert check.metadata["missing"].value == "TLT"
     # the blocking check stops everything downstream of the bars: no allocation, no order
@@ -226,7 +226,8 @@ def test_live_prices_stand_in_for_todays_close(warehouse_url, monkeypatch):
     resources = {**build_resources(warehouse_url=warehouse_url), "market_data": IntradayMarketData()}
     result = dg.materialize([*DAILY_ASSETS, *DAILY_CHECKS], resources=resources, partition_key=S2,
                             instance=dg.DagsterInstance.ephemeral())
-    assert result.success and result.get_asset_check_evaluations()[0].passed
+    assert result.success
+    assert next(c for c in result.get_asset_check_evaluations() if c.check_name == "daily_bars_complete").passed
     today = wh.read("daily_bars", where={"session_date": dt.date.fromisoformat(S2)})
     assert set(today["source"]) == {"bundled-live"} and set(today["adjustment"]) == {"live"}
     spy = today[today["ticker"] == "SPY"].iloc[0]
