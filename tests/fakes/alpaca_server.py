@@ -129,11 +129,12 @@ class FakeAlpacaServer:
     def __init__(self, *, api_key: str = "fake-key-id", secret_key: str = "fake-secret-key",
                  cash: float = 100_000.0, prices: dict[str, float] | None = None,
                  positions: dict[str, float] | None = None, fill_mode: str = "fill",
-                 partial_fraction: float = 0.5, now: dt.datetime | None = None) -> None:
+                 partial_fraction: float = 0.5, now: dt.datetime | None = None, port: int = 0) -> None:
         if fill_mode not in FILL_MODES:
             raise ValueError(f"fill_mode must be one of {FILL_MODES}")
         self._api_key = api_key
         self._secret_key = secret_key
+        self._port = int(port)
         self.cash = float(cash)
         self.prices: dict[str, float] = dict(prices or {})
         self.fill_mode = fill_mode
@@ -155,7 +156,7 @@ class FakeAlpacaServer:
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> "FakeAlpacaServer":
-        httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+        httpd = ThreadingHTTPServer(("127.0.0.1", self._port), _Handler)
         httpd.daemon_threads = True
         httpd.block_on_close = False
         httpd.fake = self  # type: ignore[attr-defined]
@@ -632,3 +633,29 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data)
+
+
+if __name__ == "__main__":  # manual use from a terminal, e.g. to try `oragami run-daily --broker alpaca`
+    import argparse
+    import time
+
+    from warehouse.bundled import available_tickers, load_adjusted_closes
+
+    ap = argparse.ArgumentParser(description="Fake Alpaca paper API on 127.0.0.1 (prices: bundled closes)")
+    ap.add_argument("--port", type=int, default=8089)
+    ap.add_argument("--session", required=True, help="fill at the bundled adjusted closes of this session")
+    ap.add_argument("--key", default="fake-key-id")
+    ap.add_argument("--secret", default="fake-secret-key")
+    ap.add_argument("--cash", type=float, default=1_000_000.0)
+    a = ap.parse_args()
+    row = load_adjusted_closes(sorted(available_tickers()), end=a.session).iloc[-1]
+    fake = FakeAlpacaServer(api_key=a.key, secret_key=a.secret, cash=a.cash, port=a.port,
+                            prices={t: float(v) for t, v in row.items() if v == v}).start()
+    print(f"fake Alpaca paper API on {fake.url} (keys {a.key} / {a.secret}); Ctrl-C to stop", flush=True)
+    try:
+        while True:
+            time.sleep(5)
+            print(f"  POST /v2/orders attempts {fake.post_order_attempts}, orders created "
+                  f"{len(fake.orders_created)}, unique client ids {len(fake.unique_client_ids)}", flush=True)
+    except KeyboardInterrupt:
+        fake.stop()

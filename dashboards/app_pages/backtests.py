@@ -1,0 +1,211 @@
+"""Backtests page: the account's backtest runs, overlaid equity curves of selected runs, a decision replay of one
+run's symphony on a chosen date, and live (paper) vs backtest over the paper window with the days that differed.
+
+Scope: the signed-in account (``st.session_state["account_id"]``; ``None`` = every account). Reads go through
+:mod:`dashboards.data_perf`; computations (rebasing, tracking error, day classification) live in
+:mod:`dashboards.queries_perf` (see :func:`dashboards.queries_perf.classify_days` for the rules).
+"""
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pandas as pd
+import streamlit as st
+
+from dashboards import charts, data_perf
+from dashboards import queries_perf as qp
+from warehouse import WarehouseLockedError
+
+PLOTLY = {"displaylogo": False}
+STAT_COLUMNS = {
+    "cumulative_return": "Cumulative", "annualized_rate_of_return": "CAGR", "standard_deviation": "Volatility",
+    "sharpe_ratio": "Sharpe", "sortino_ratio": "Sortino", "max_drawdown": "Max drawdown", "calmar_ratio": "Calmar",
+}
+
+
+def _config_text(config: dict) -> str:
+    keep = {k: v for k, v in config.items() if v not in (None, "", False)}
+    return json.dumps(keep, sort_keys=True, default=str)[1:-1].replace('"', "") if keep else "—"
+
+
+def _run_label(run: pd.Series, labels: dict[str, str]) -> str:
+    return f"{labels.get(run['symphony_id'], run['symphony_id'])} · {run['start_date']} → {run['end_date']} " \
+           f"({run['run_id']})"
+
+
+def _runs_table(runs: pd.DataFrame, labels: dict[str, str]) -> None:
+    table = runs.assign(
+        symphony=runs["symphony_id"].map(lambda s: labels.get(s, s)),
+        config_text=[_config_text(c) for c in runs["config"]],
+        total_costs_usd=[sum(float(v) for v in c.values() if isinstance(v, (int, float))) if c else None
+                         for c in runs["costs"]],
+        max_drawdown=-runs["max_drawdown"].abs(),
+    )
+    st.dataframe(
+        table, hide_index=True, key="backtests_runs",
+        column_order=["symphony", "start_date", "end_date", "capital_usd", "slippage_bps", "cagr", "sharpe",
+                      "max_drawdown", "total_costs_usd", "config_text", "created_at", "run_id"],
+        column_config={
+            "symphony": "Symphony", "start_date": st.column_config.DateColumn("Start"),
+            "end_date": st.column_config.DateColumn("End"),
+            "capital_usd": st.column_config.NumberColumn("Capital", format="dollar"),
+            "slippage_bps": st.column_config.NumberColumn("Slippage (bp)", format="%.1f"),
+            "cagr": st.column_config.NumberColumn("CAGR", format="percent"),
+            "sharpe": st.column_config.NumberColumn("Sharpe", format="%.2f"),
+            "max_drawdown": st.column_config.NumberColumn("Max drawdown", format="percent"),
+            "total_costs_usd": st.column_config.NumberColumn("Costs", format="dollar",
+                                                             help="Slippage + regulatory fees over the run"),
+            "config_text": st.column_config.TextColumn("Config", width="large"),
+            "created_at": st.column_config.DatetimeColumn("Run at"), "run_id": "Run id",
+        },
+    )
+
+
+def _compare(url: str, account_id: str | None, runs: pd.DataFrame, labels: dict[str, str]) -> None:
+    st.subheader("Compare runs")
+    names = {r["run_id"]: _run_label(r, labels) for _, r in runs.iterrows()}
+    default = list(runs.drop_duplicates("symphony_id")["run_id"])[:4]
+    chosen = st.multiselect("Runs", list(names), default=default, format_func=names.get, key="backtests_compare")
+    if not chosen:
+        st.info("Pick one or more runs to overlay their equity curves.", icon=":material/info:")
+        return
+    with st.spinner("Reading the equity curves…"):
+        daily = data_perf.backtest_daily(url, account_id, tuple(chosen))
+    curves = qp.rebased_curves(daily, names)
+    st.plotly_chart(charts.equity_curves_chart(curves), key="backtests_curves", config=PLOTLY)
+    st.caption("Each curve rebased to 1.0 on its own first session (log scale).")
+    stats = pd.DataFrame([{"run": names[r["run_id"]], **{label: r["stats"].get(key) for key, label in
+                                                         STAT_COLUMNS.items()}}
+                          for _, r in runs[runs["run_id"].isin(chosen)].iterrows()])
+    pct = {"Cumulative", "CAGR", "Volatility", "Max drawdown"}
+    st.dataframe(stats, hide_index=True, key="backtests_compare_stats",
+                 column_config={c: st.column_config.NumberColumn(c, format="percent" if c in pct else "%.2f")
+                                for c in STAT_COLUMNS.values()})
+
+
+def _replay(url: str, account_id: str | None, run: pd.Series) -> None:
+    st.markdown("**Decision replay**")
+    start, end = run["start_date"], run["end_date"]
+    if not isinstance(start, dt.date) or not isinstance(end, dt.date):
+        st.caption("The run has no date range.")
+        return
+    day = st.date_input("Session", value=end, min_value=start, max_value=end, key=f"backtests_replay_{run['run_id']}")
+    with st.spinner(f"Re-evaluating the symphony on {day}…"):
+        result = data_perf.replay(url, account_id, run["symphony_id"], day)
+        stored = data_perf.backtest_weights(url, account_id, run["run_id"], day, day)
+    if "error" in result:
+        st.warning(result["error"].replace("$", "\\$"), icon=":material/warning:")
+    else:
+        if result["session"] != day:
+            st.caption(f"{day} is not a session: showing the next one, {result['session']}.")
+        trace = result["trace"]
+        if trace.empty:
+            st.caption("No decision node on that session (the symphony has no conditions).")
+        else:
+            st.dataframe(trace, hide_index=True, key="backtests_replay_trace",
+                         column_config={"node_path": "Node", "node_type": "Type",
+                                        "summary": st.column_config.TextColumn("Decision", width="large"),
+                                        "detail": st.column_config.TextColumn("Detail", width="medium")})
+    shown = result.get("session", day)
+    stored = data_perf.backtest_weights(url, account_id, run["run_id"], shown, shown) if shown != day else stored
+    left, right = st.columns(2)
+    with left:
+        st.caption("Re-evaluated target weights")
+        weights = result.get("weights") or {}
+        st.dataframe(pd.DataFrame({"ticker": list(weights), "weight": list(weights.values())}), hide_index=True,
+                     key="backtests_replay_weights",
+                     column_config={"weight": st.column_config.NumberColumn("Weight", format="percent")})
+    with right:
+        st.caption(f"Stored backtest weights on {shown}")
+        if stored.empty:
+            st.caption("None stored for that session.")
+        else:
+            st.dataframe(stored[["ticker", "weight"]], hide_index=True, key="backtests_stored_weights",
+                         column_config={"weight": st.column_config.NumberColumn("Weight", format="percent")})
+
+
+def _live_vs_backtest(url: str, account_id: str | None, run: pd.Series, label: str) -> None:
+    st.markdown("**Live vs backtest**")
+    sid = run["symphony_id"]
+    with st.spinner("Reading paper and backtest series…"):
+        paper = data_perf.paper_nav(url, account_id, sid)
+        daily = data_perf.backtest_daily(url, account_id, (run["run_id"],))
+    if paper.empty:
+        st.info(f"No paper NAV for {label} yet — {data_perf.NEXT_STEPS_RUN}.", icon=":material/info:")
+        return
+    aligned = qp.align_live_backtest(paper, daily)
+    if aligned.empty:
+        st.info("This run shares no session with the paper NAV — rerun the backtest up to the latest session "
+                f"({data_perf.NEXT_STEPS_BACKTEST}).", icon=":material/info:")
+        return
+    start, end = aligned.index[0].date(), aligned.index[-1].date()
+    with st.spinner("Comparing holdings day by day…"):
+        targets = data_perf.target_allocations(url, account_id, sid, start, end)
+        weights = data_perf.backtest_weights(url, account_id, run["run_id"], start, end)
+        outcomes = data_perf.symphony_order_outcomes(url, account_id, sid, start, end)
+    days = qp.classify_days(aligned, targets, weights, outcomes)
+    te = qp.tracking_error(aligned)
+    paper_ret = aligned["paper_usd"].iloc[-1] / aligned["paper_usd"].iloc[0] - 1
+    bt_ret = aligned["backtest_usd"].iloc[-1] / aligned["backtest_usd"].iloc[0] - 1
+    c1, c2, c3, c4 = st.columns(4)
+    c1.metric("Paper", f"{paper_ret:+.2%}", border=True, help=f"{start} → {end}")
+    c2.metric("Backtest", f"{bt_ret:+.2%}", border=True, help="Same sessions")
+    c3.metric("Tracking error", "—" if pd.isna(te) else f"{te:.2%}", border=True,
+              help="Annualised: stdev(paper daily return − backtest daily return, ddof 1) · √252, common sessions")
+    c4.metric("Days that differed", f"{len(days)} / {len(aligned)}", border=True)
+    st.plotly_chart(charts.live_vs_backtest_chart(aligned), key="backtests_live_vs_backtest", config=PLOTLY)
+    st.caption("Backtest rebased to the paper NAV on the first common session.")
+    if days.empty:
+        st.success("Paper and backtest agreed on every common session (same tickers, weights within 0.5 pp, "
+                   "returns within 1 bp, no missed fill).", icon=":material/check_circle:")
+    else:
+        st.dataframe(days, hide_index=True, key="backtests_divergences",
+                     column_config={
+                         "session_date": st.column_config.DateColumn("Session"), "cause": "Cause",
+                         "detail": st.column_config.TextColumn("Detail", width="large"),
+                         "paper_holdings": "Paper target", "backtest_holdings": "Backtest target",
+                         "max_weight_gap": st.column_config.NumberColumn("Max weight gap", format="percent"),
+                         "return_diff_bp": st.column_config.NumberColumn("Return gap (bp)", format="%+.1f"),
+                     })
+    st.caption("Causes, first that applies: **different branch** (target tickers differ) · **missed fill** (an "
+               "order of the symphony's was rejected, blocked, canceled, expired or partially filled) · **price "
+               "difference** (same tickers, a weight differs by > 0.5 pp) · **costs** (same holdings, daily return "
+               "differs by > 1 bp).")
+
+
+def render() -> None:
+    st.title("Backtests")
+    url = data_perf.open_warehouse_or_explain()
+    if url is None:
+        return
+    account_id = st.session_state.get("account_id")
+    try:
+        with st.spinner("Reading the backtest runs…"):
+            runs = data_perf.backtest_runs(url, account_id)
+            syms = data_perf.symphonies(url, account_id)
+    except WarehouseLockedError:
+        st.warning(data_perf.BUSY, icon=":material/hourglass_top:")
+        return
+    if runs.empty:
+        st.info(f"No backtests yet — {data_perf.NEXT_STEPS_BACKTEST}.", icon=":material/info:")
+        return
+    labels = dict(zip(syms["symphony_id"], syms["label"]))
+    st.subheader("Runs")
+    _runs_table(runs, labels)
+    try:
+        _compare(url, account_id, runs, labels)
+        st.subheader("Inspect one run")
+        names = {r["run_id"]: _run_label(r, labels) for _, r in runs.iterrows()}
+        run_id = st.selectbox("Run", list(names), format_func=names.get, key="backtests_inspect")
+        run = runs[runs["run_id"] == run_id].iloc[0]
+        replay_tab, live_tab = st.tabs(["Decision replay", "Live vs backtest"])
+        with replay_tab:
+            _replay(url, account_id, run)
+        with live_tab:
+            _live_vs_backtest(url, account_id, run, labels.get(run["symphony_id"], run["symphony_id"]))
+    except WarehouseLockedError:
+        st.warning(data_perf.BUSY, icon=":material/hourglass_top:")
+
+
+render()

@@ -1,0 +1,170 @@
+"""Orders & positions page: for one session, the account's netted orders (status, fills, rejections and blocks
+with reasons, dry-run), the per-symphony intents behind them, fills, end-of-session positions (shares, value,
+cash) and the symphony runs (ok / failed / skipped with reasons).
+
+Scope: the signed-in account (``st.session_state["account_id"]``; ``None`` = every account). Reads go through
+:mod:`dashboards.data_perf` (:func:`dashboards.queries_perf.orders_on` and friends).
+"""
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboards import data_perf
+from dashboards import queries_perf as qp
+from warehouse import CASH_TICKER, WarehouseLockedError
+
+ALL = "__all__"
+PROBLEM_STATUSES = qp.MISSED_STATUSES
+
+
+def _md(text: object) -> str:
+    return str(text).replace("$", "\\$")
+
+
+def _runs(runs: pd.DataFrame, labels: dict[str, str]) -> None:
+    st.subheader("Symphony runs")
+    if runs.empty:
+        st.caption("No symphony was evaluated on this session.")
+        return
+    counts = runs["status"].value_counts()
+    st.caption(" · ".join(f"{counts.get(s, 0)} {s}" for s in ("ok", "failed", "skipped")))
+    st.dataframe(runs.assign(symphony=runs["symphony_id"].map(lambda s: labels.get(s, s))), hide_index=True,
+                 key="orders_runs", column_order=["symphony", "account_id", "status", "reason", "evaluated_at"],
+                 column_config={"symphony": "Symphony", "account_id": "Account", "status": "Status",
+                                "reason": st.column_config.TextColumn("Reason", width="large"),
+                                "evaluated_at": st.column_config.DatetimeColumn("Evaluated at")})
+
+
+def _orders(orders: pd.DataFrame, fills: pd.DataFrame) -> None:
+    st.subheader("Account orders (netted)")
+    if orders.empty:
+        st.caption("No order on this session (nothing to rebalance, or every intent was crossed between "
+                   "symphonies or skipped).")
+        return
+    problems = orders[orders["status"].isin(PROBLEM_STATUSES)]
+    for _, o in problems.iterrows():
+        st.warning(_md(f"{o['ticker']} {o['side']} {o['status']}: {o['reason'] or 'no reason given'}"),
+                   icon=":material/block:")
+    dry = int((orders["status"] == "dry_run").sum())
+    if dry:
+        st.caption(f"{dry} order(s) recorded as **dry_run**: the account plans orders but sends none.")
+    filled = fills.groupby("client_order_id")["qty"].sum() if len(fills) else pd.Series(dtype="float64")
+    table = orders.assign(fill_count=orders["client_order_id"].map(
+        fills.groupby("client_order_id").size() if len(fills) else {}).fillna(0).astype("int64"),
+        fills_qty=orders["client_order_id"].map(filled).astype("float64"))
+    st.dataframe(table, hide_index=True, key="orders_orders",
+                 column_order=["account_id", "ticker", "side", "notional_usd", "qty", "ref_price", "status",
+                               "filled_qty", "filled_avg_price", "fill_count", "reason", "submitted_at",
+                               "client_order_id"],
+                 column_config={
+                     "account_id": "Account", "ticker": "Ticker", "side": "Side",
+                     "notional_usd": st.column_config.NumberColumn("Notional", format="dollar"),
+                     "qty": st.column_config.NumberColumn("Qty", format="%.4f"),
+                     "ref_price": st.column_config.NumberColumn("Ref price", format="dollar"),
+                     "status": "Status", "filled_qty": st.column_config.NumberColumn("Filled qty", format="%.4f"),
+                     "filled_avg_price": st.column_config.NumberColumn("Avg fill", format="dollar"),
+                     "fill_count": st.column_config.NumberColumn("Fills"),
+                     "reason": st.column_config.TextColumn("Reason", width="large"),
+                     "submitted_at": st.column_config.DatetimeColumn("Submitted"),
+                     "client_order_id": "Client order id",
+                 })
+    if len(fills):
+        with st.expander(f"Fills ({len(fills)})", icon=":material/receipt_long:"):
+            st.dataframe(fills, hide_index=True, key="orders_fills",
+                         column_config={"price": st.column_config.NumberColumn("Price", format="dollar"),
+                                        "notional_usd": st.column_config.NumberColumn("Notional", format="dollar"),
+                                        "filled_at": st.column_config.DatetimeColumn("Filled at")})
+
+
+def _intents(intents: pd.DataFrame, orders: pd.DataFrame, labels: dict[str, str]) -> None:
+    st.subheader("Per-symphony intents")
+    st.caption("Each symphony's wanted change per ticker, netted into the account orders above: `order` went into "
+               "the netted order, `crossed` was matched against another symphony's opposite intent, `skipped` was "
+               "too small to trade.")
+    if intents.empty:
+        st.caption("No intent on this session.")
+        return
+    status = dict(zip(orders["client_order_id"], orders["status"])) if len(orders) else {}
+    table = intents.assign(symphony=intents["symphony_id"].map(lambda s: labels.get(s, s)),
+                           order_status=intents["client_order_id"].map(status))
+    st.dataframe(table, hide_index=True, key="orders_intents",
+                 column_order=["symphony", "ticker", "delta_qty", "ref_price", "liquidate", "disposition",
+                               "order_status", "client_order_id"],
+                 column_config={"symphony": "Symphony", "delta_qty": st.column_config.NumberColumn(
+                     "Δ shares", format="%+.4f"), "ref_price": st.column_config.NumberColumn("Ref price",
+                                                                                             format="dollar"),
+                     "liquidate": "Liquidate", "disposition": "Disposition", "order_status": "Order status",
+                     "client_order_id": "Client order id"})
+
+
+def _positions(positions: pd.DataFrame, labels: dict[str, str]) -> None:
+    st.subheader("Positions at the close")
+    if positions.empty:
+        st.caption("No positions recorded for this session.")
+        return
+    cash = positions["ticker"] == CASH_TICKER
+    c1, c2, c3 = st.columns(3)
+    total = float(positions["market_value_usd"].fillna(0).sum())
+    cash_usd = float(positions.loc[cash, "market_value_usd"].fillna(positions.loc[cash, "qty"]).sum())
+    c1.metric("Total value", f"${total:,.2f}", border=True)
+    c2.metric("Cash", f"${cash_usd:,.2f}", border=True)
+    c3.metric("Holdings", str(int((~cash & (positions["qty"].abs() > 1e-9)).sum())), border=True,
+              help="Non-cash positions over all symphonies")
+    table = positions.assign(symphony=positions["symphony_id"].map(lambda s: labels.get(s, s)),
+                             ticker=positions["ticker"].where(~cash, "Cash"))
+    st.dataframe(table, hide_index=True, key="orders_positions",
+                 column_order=["symphony", "ticker", "qty", "price", "market_value_usd"],
+                 column_config={"symphony": "Symphony", "ticker": "Ticker",
+                                "qty": st.column_config.NumberColumn("Shares (USD for cash)", format="%.4f"),
+                                "price": st.column_config.NumberColumn("Close", format="dollar"),
+                                "market_value_usd": st.column_config.NumberColumn("Value", format="dollar")})
+
+
+def render() -> None:
+    st.title("Orders & positions")
+    url = data_perf.open_warehouse_or_explain()
+    if url is None:
+        return
+    account_id = st.session_state.get("account_id")
+    try:
+        with st.spinner("Reading the sessions…"):
+            sessions = data_perf.activity_sessions(url, account_id)
+            syms = data_perf.symphonies(url, account_id)
+    except WarehouseLockedError:
+        st.warning(data_perf.BUSY, icon=":material/hourglass_top:")
+        return
+    if not sessions:
+        st.info(f"No orders or evaluations yet — {data_perf.NEXT_STEPS_RUN}.", icon=":material/info:")
+        return
+    labels = dict(zip(syms["symphony_id"], syms["label"]))
+    left, right = st.columns(2)
+    session = left.selectbox("Session", sessions, format_func=lambda d: d.isoformat(), key="orders_session")
+    options = [ALL] + list(syms["symphony_id"])
+    symphony = right.selectbox("Symphony", options, format_func=lambda s: "All symphonies" if s == ALL
+                               else labels.get(s, s), key="orders_symphony",
+                               help="Narrows the intents, positions and runs; account orders are netted over "
+                                    "every symphony of the account")
+    try:
+        with st.spinner(f"Reading orders and positions of {session}…"):
+            d = data_perf.session_activity(url, account_id, session)
+    except WarehouseLockedError:
+        st.warning(data_perf.BUSY, icon=":material/hourglass_top:")
+        return
+
+    def pick(frame: pd.DataFrame) -> pd.DataFrame:
+        return frame if symphony == ALL or frame.empty else frame[frame["symphony_id"] == symphony]
+
+    orders = d["orders"]
+    if symphony != ALL and len(orders):
+        ids = set(pick(d["intents"])["client_order_id"].dropna())
+        orders = orders[orders["client_order_id"].isin(ids)]
+    fills = d["fills"][d["fills"]["client_order_id"].isin(set(orders["client_order_id"]))] if len(d["fills"]) \
+        else d["fills"]
+    _runs(pick(d["runs"]), labels)
+    _orders(orders, fills)
+    _intents(pick(d["intents"]), d["orders"], labels)
+    _positions(pick(d["positions"]), labels)
+
+
+render()
