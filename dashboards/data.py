@@ -7,7 +7,9 @@ file ``read_only=True`` and closes it at once, retrying with a bounded backoff w
 No connection or :class:`~warehouse.Warehouse` is ever cached; only the plain DataFrames are (``st.cache_data``,
 bounded by ``ttl`` and ``max_entries``).
 
-The logic lives in :mod:`dashboards.queries` (no Streamlit, unit-tested); this module only adds caching.
+The logic lives in :mod:`dashboards.queries` (no Streamlit, unit-tested); this module only adds caching. Every
+read of account data takes ``account_id`` (:func:`account_scope`: the analyst's account, or the operator's pick,
+``None`` meaning every account) and passes it down to the warehouse, so it is part of the cache key too.
 """
 from __future__ import annotations
 
@@ -16,9 +18,13 @@ import datetime as dt
 from collections.abc import Iterator
 
 import pandas as pd
+import sqlalchemy as sa
 import streamlit as st
 
-from dashboards import queries
+from dashboards import auth, queries, tree
+from engine.errors import DataError
+from engine.model import Root
+from engine.model import tickers as symphony_tickers
 from warehouse import Warehouse, open_read_only
 
 #: Seconds a cached read is reused before the warehouse is read again.
@@ -53,73 +59,184 @@ def warehouse_state(url: str) -> str:
 
 
 @st.cache_data(ttl=CACHE_TTL_S, max_entries=CACHE_MAX_ENTRIES, show_spinner=False)
-def latest_session(url: str) -> dt.date | None:
-    """The newest session written by the daily graph, or ``None``."""
+def latest_session(url: str, account_id: str | None = None) -> dt.date | None:
+    """The newest session written by the daily graph for ``account_id`` (``None``: any), or ``None``."""
     with _reading(url) as wh:
-        return queries.latest_session(wh)
+        return queries.latest_session(wh, account_id)
 
 
 @st.cache_data(ttl=CACHE_TTL_S, max_entries=CACHE_MAX_ENTRIES, show_spinner=False)
-def accounts(url: str) -> pd.DataFrame:
+def accounts(url: str, account_id: str | None = None) -> pd.DataFrame:
     """:func:`queries.accounts`."""
     with _reading(url) as wh:
-        return queries.accounts(wh)
+        return queries.accounts(wh, account_id)
 
 
 @st.cache_data(ttl=CACHE_TTL_S, max_entries=CACHE_MAX_ENTRIES, show_spinner=False)
-def symphonies(url: str) -> pd.DataFrame:
-    """:func:`queries.symphonies`: every symphony with account, status and rebalance."""
+def symphonies(url: str, account_id: str | None = None) -> pd.DataFrame:
+    """:func:`queries.symphonies`: the symphonies in scope with account, status and rebalance."""
     with _reading(url) as wh:
-        return queries.symphonies(wh)
+        return queries.symphonies(wh, account_id)
 
 
 @st.cache_data(ttl=CACHE_TTL_S, max_entries=CACHE_MAX_ENTRIES, show_spinner=False)
-def latest_allocations(url: str) -> pd.DataFrame:
+def latest_allocations(url: str, account_id: str | None = None) -> pd.DataFrame:
     """:func:`queries.latest_allocations`: each symphony's newest target weights."""
     with _reading(url) as wh:
-        return queries.latest_allocations(wh)
+        return queries.latest_allocations(wh, account_id)
 
 
 @st.cache_data(ttl=CACHE_TTL_S, max_entries=CACHE_MAX_ENTRIES, show_spinner=False)
-def paper_nav(url: str) -> pd.DataFrame:
-    """:func:`queries.paper_nav` of every symphony (``daily_nav``)."""
+def paper_nav(url: str, account_id: str | None = None) -> pd.DataFrame:
+    """:func:`queries.paper_nav` of every symphony in scope (``daily_nav``)."""
     with _reading(url) as wh:
-        return queries.paper_nav(wh)
+        return queries.paper_nav(wh, account_id=account_id)
 
 
 @st.cache_data(ttl=CACHE_TTL_S, max_entries=CACHE_MAX_ENTRIES, show_spinner=False)
-def latest_backtest_runs(url: str) -> pd.DataFrame:
+def latest_backtest_runs(url: str, account_id: str | None = None) -> pd.DataFrame:
     """:func:`queries.latest_backtest_runs`: newest backtest run and stats per symphony."""
     with _reading(url) as wh:
-        return queries.latest_backtest_runs(wh)
+        return queries.latest_backtest_runs(wh, account_id)
 
 
 @st.cache_data(ttl=CACHE_TTL_S, max_entries=CACHE_MAX_ENTRIES, show_spinner=False)
-def backtest_nav(url: str) -> pd.DataFrame:
+def backtest_nav(url: str, account_id: str | None = None) -> pd.DataFrame:
     """:func:`queries.backtest_nav`: equity curve of each symphony's newest backtest run."""
     with _reading(url) as wh:
-        return queries.backtest_nav(wh)
+        return queries.backtest_nav(wh, account_id=account_id)
 
 
 @st.cache_data(ttl=CACHE_TTL_S, max_entries=CACHE_MAX_ENTRIES, show_spinner=False)
-def symphony_runs(url: str) -> pd.DataFrame:
+def symphony_runs(url: str, account_id: str | None = None) -> pd.DataFrame:
     """:func:`queries.symphony_runs`: newest evaluation status per symphony."""
     with _reading(url) as wh:
-        return queries.symphony_runs(wh)
+        return queries.symphony_runs(wh, account_id)
 
 
 @st.cache_data(ttl=CACHE_TTL_S, max_entries=CACHE_MAX_ENTRIES, show_spinner=False)
-def decision_traces(url: str, session_date: dt.date | None) -> pd.DataFrame:
+def decision_traces(url: str, session_date: dt.date | None, account_id: str | None = None) -> pd.DataFrame:
     """:func:`queries.decision_traces` of ``session_date``."""
     with _reading(url) as wh:
-        return queries.decision_traces(wh, session_date)
+        return queries.decision_traces(wh, session_date, account_id)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, max_entries=CACHE_MAX_ENTRIES, show_spinner=False)
+def library(url: str, account_id: str | None) -> pd.DataFrame:
+    """:func:`queries.library`: the symphonies in scope with their tickers."""
+    with _reading(url) as wh:
+        return queries.library(wh, account_id)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, max_entries=CACHE_MAX_ENTRIES, show_spinner=False)
+def account_usage(url: str, account_id: str | None) -> pd.DataFrame:
+    """:func:`queries.account_usage`: active symphonies against each account's limit."""
+    with _reading(url) as wh:
+        return queries.account_usage(wh, account_id)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, max_entries=32, show_spinner=False)
+def symphony_record(url: str, symphony_id: str, account_id: str | None) -> dict | None:
+    """:func:`queries.symphony_record`: one stored symphony in scope, or ``None``."""
+    with _reading(url) as wh:
+        return queries.symphony_record(wh, symphony_id, account_id)
+
+
+@st.cache_data(ttl=STATE_TTL_S, max_entries=CACHE_MAX_ENTRIES, show_spinner=False)
+def users_exist(url: str) -> bool:
+    """Whether the ``users`` table holds anyone (``False`` when the table does not exist yet)."""
+    with _reading(url) as wh:
+        with wh.connect() as conn:
+            if "users" not in sa.inspect(conn).get_table_names():
+                return False
+        return auth.users_exist(wh)
+
+
+@st.cache_data(ttl=CACHE_TTL_S, max_entries=32, show_spinner=False)
+def day_path(parsed_json: str, session: dt.date | None) -> tuple[tree.DayPath | None, str | None]:
+    """:func:`dashboards.tree.day_path` of a stored symphony on ``session`` (bundled prices up to it).
+
+    Returns:
+        ``(path, None)``, or ``(None, reason)`` when the prices needed are missing.
+    """
+    from warehouse.bundled import load_adjusted_closes
+
+    root = Root.model_validate_json(parsed_json)
+    try:
+        closes = load_adjusted_closes(sorted(symphony_tickers(root)), end=session)
+        return tree.day_path(root, closes, session), None
+    except (KeyError, DataError, FileNotFoundError) as exc:
+        return None, str(exc).strip("'\"")
 
 
 _CACHED = (warehouse_state, latest_session, accounts, symphonies, latest_allocations, paper_nav,
-           latest_backtest_runs, backtest_nav, symphony_runs, decision_traces)
+           latest_backtest_runs, backtest_nav, symphony_runs, decision_traces, library, account_usage,
+           symphony_record, users_exist)
 
 
 def clear() -> None:
     """Forget every cached read (the "Refresh" button)."""
     for fn in _CACHED:
         fn.clear()
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Sign-in and the few writes the library page makes (not cached; each opens a short-lived writable warehouse)
+# ----------------------------------------------------------------------------------------------------------------
+
+def authenticate(url: str, username: str, password: str) -> auth.User | None:
+    """:func:`dashboards.auth.authenticate` against the warehouse at ``url`` (read-only, never cached)."""
+    with _reading(url) as wh:
+        return auth.authenticate(wh, username, password)
+
+
+@contextlib.contextmanager
+def _writing(url: str) -> Iterator[Warehouse]:
+    wh = Warehouse(url)
+    try:
+        yield wh
+    finally:
+        wh.dispose()
+        clear()
+
+
+def register_symphony(url: str, row: dict, account_id: str) -> str:
+    """:meth:`Warehouse.register_symphony` (status decided by the account's limit); returns the status stored."""
+    with _writing(url) as wh:
+        return wh.register_symphony(row, account_id)
+
+
+def set_symphony_status(url: str, symphony_id: str, status: str, account_id: str | None) -> None:
+    """:meth:`Warehouse.set_symphony_status` within ``account_id``'s scope (``None``: operator)."""
+    with _writing(url) as wh:
+        wh.set_symphony_status(symphony_id, status, account_id)
+
+
+def symphony_ids(url: str) -> pd.DataFrame:
+    """Every symphony id with its account (to pick a new id that does not collide); not cached."""
+    with _reading(url) as wh:
+        return wh.read("symphonies", columns=["symphony_id", "account_id"])
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Who is signed in (set by the router)
+# ----------------------------------------------------------------------------------------------------------------
+
+#: ``st.session_state`` keys set by the router.
+USER_KEY = "user"
+SCOPE_KEY = "account_scope"
+
+
+def current_user() -> auth.User | None:
+    """The signed-in user (``st.session_state["user"]``), or ``None``."""
+    user = st.session_state.get(USER_KEY)
+    return user if isinstance(user, auth.User) else None
+
+
+def account_scope() -> str | None:
+    """The ``account_id`` every query of this run must pass: the analyst's account, or the operator's pick
+    (``None``: every account). Stops the page when nobody is signed in."""
+    user = current_user()
+    if user is None:
+        st.stop()
+    return auth.scope_for(user, st.session_state.get(SCOPE_KEY))

@@ -4,6 +4,10 @@ No Streamlit here (style guide §3.3): these functions are unit-tested on a hand
 :mod:`dashboards.data` wraps them in ``st.cache_data``. Every function only reads, so a read-only warehouse
 (:func:`warehouse.open_read_only`) is enough.
 
+Tenancy: every read takes ``account_id`` and passes it to the warehouse (:meth:`Warehouse.read_scoped`), which
+returns only that account's rows; ``None`` reads every account and is for operators only (:func:`dashboards.auth
+.scope_for`). Pages never filter by account themselves.
+
 Units: ``*_usd`` columns are US dollars, weights and returns are fractions (0.01 = 1 %), dates are
 ``datetime.date`` objects (America/New_York sessions).
 """
@@ -11,6 +15,9 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
+import warnings
+from dataclasses import dataclass
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -18,6 +25,10 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
+from engine.errors import SymphonyError, SymphonyWarning
+from engine.model import Root
+from engine.model import tickers as symphony_tickers
+from engine.parsing import FORMATS, detect_format, parse_symphony
 from warehouse import CASH_TICKER, Warehouse, open_read_only
 
 #: How the cash row of an allocation is shown.
@@ -127,6 +138,11 @@ def holdings_string(allocation: pd.DataFrame) -> str:
                      for t, w in zip(rows["ticker"], rows["target_weight"]))
 
 
+def holdings_string_from_weights(weights: dict[str, float]) -> str:
+    """:func:`holdings_string` of a ``{ticker: fraction}`` mapping (``$USD`` is cash)."""
+    return holdings_string(pd.DataFrame({"ticker": list(weights), "target_weight": list(weights.values())}))
+
+
 def display_labels(symphonies: pd.DataFrame) -> dict[str, str]:
     """``{symphony_id: label}``: the symphony's name, followed by its id when the name is missing or shared."""
     if symphonies.empty:
@@ -158,8 +174,8 @@ def _missing(value: Any) -> bool:
         return False
 
 
-def _latest_date(wh: Warehouse, table: str) -> dt.date | None:
-    newest = wh.read(table, columns=["session_date"], order_by="-session_date", limit=1)
+def _latest_date(wh: Warehouse, table: str, account_id: str | None) -> dt.date | None:
+    newest = wh.read_scoped(table, account_id, columns=["session_date"], order_by="-session_date", limit=1)
     return None if newest.empty else newest["session_date"].iloc[0]
 
 
@@ -167,27 +183,28 @@ def _latest_date(wh: Warehouse, table: str) -> dt.date | None:
 # Reads
 # ----------------------------------------------------------------------------------------------------------------
 
-def latest_session(wh: Warehouse) -> dt.date | None:
-    """The newest session the daily graph wrote (max ``session_date`` of :data:`SESSION_TABLES`); ``None`` if none."""
-    dates = [d for d in (_latest_date(wh, t) for t in SESSION_TABLES) if d is not None]
+def latest_session(wh: Warehouse, account_id: str | None = None) -> dt.date | None:
+    """The newest session the daily graph wrote (max ``session_date`` of :data:`SESSION_TABLES`) for
+    ``account_id`` (``None``: any account); ``None`` if none."""
+    dates = [d for d in (_latest_date(wh, t, account_id) for t in SESSION_TABLES) if d is not None]
     return max(dates) if dates else None
 
 
-def accounts(wh: Warehouse) -> pd.DataFrame:
-    """Columns ``account_id, name``, ordered by ``account_id``."""
-    return wh.read("accounts", columns=["account_id", "name"], order_by="account_id")
+def accounts(wh: Warehouse, account_id: str | None = None) -> pd.DataFrame:
+    """Columns ``account_id, name``, ordered by ``account_id`` (only ``account_id``'s row when given)."""
+    return wh.read_scoped("accounts", account_id, columns=["account_id", "name"], order_by="account_id")
 
 
-def symphonies(wh: Warehouse) -> pd.DataFrame:
+def symphonies(wh: Warehouse, account_id: str | None = None) -> pd.DataFrame:
     """Every registered symphony with its account's name, active ones first.
 
     Returns:
         Columns ``symphony_id, name, label, account_id, account_name, status, rebalance, capital_usd`` (USD);
         ``label`` is :func:`display_labels`. Ordered by status (active first), account, name.
     """
-    syms = wh.read("symphonies", columns=["symphony_id", "account_id", "name", "status", "rebalance",
-                                          "capital_usd"])
-    accts = accounts(wh).rename(columns={"name": "account_name"})
+    syms = wh.read_scoped("symphonies", account_id, columns=["symphony_id", "account_id", "name", "status",
+                                                             "rebalance", "capital_usd"])
+    accts = accounts(wh, account_id).rename(columns={"name": "account_name"})
     out = syms.merge(accts, on="account_id", how="left")
     out["label"] = out["symphony_id"].map(display_labels(out)).astype("str")
     out = out.assign(_inactive=out["status"] != "active", _name=out["label"].str.lower())
@@ -196,19 +213,19 @@ def symphonies(wh: Warehouse) -> pd.DataFrame:
     return out[cols].reset_index(drop=True)
 
 
-def latest_allocations(wh: Warehouse) -> pd.DataFrame:
+def latest_allocations(wh: Warehouse, account_id: str | None = None) -> pd.DataFrame:
     """Each symphony's target weights of its newest evaluated session.
 
     Returns:
         Columns ``account_id, symphony_id, session_date, ticker, target_weight`` (fraction), ordered by
         ``symphony_id`` then weight (largest first).
     """
-    alloc = wh.latest_allocations()
+    alloc = wh.latest_allocations(account_id)
     return alloc.sort_values(["symphony_id", "target_weight", "ticker"],
                              ascending=[True, False, True]).reset_index(drop=True)
 
 
-def paper_nav(wh: Warehouse, symphony_ids: Iterable[str] | None = None) -> pd.DataFrame:
+def paper_nav(wh: Warehouse, symphony_ids: Iterable[str] | None = None, account_id: str | None = None) -> pd.DataFrame:
     """Paper NAV history (``daily_nav``) of every symphony, or of ``symphony_ids``.
 
     Returns:
@@ -216,10 +233,10 @@ def paper_nav(wh: Warehouse, symphony_ids: Iterable[str] | None = None) -> pd.Da
         (fraction), ordered by ``symphony_id, session_date``.
     """
     where = None if symphony_ids is None else {"symphony_id": list(symphony_ids)}
-    return wh.read("daily_nav", where=where, order_by=["symphony_id", "session_date"])
+    return wh.read_scoped("daily_nav", account_id, where=where, order_by=["symphony_id", "session_date"])
 
 
-def latest_backtest_runs(wh: Warehouse) -> pd.DataFrame:
+def latest_backtest_runs(wh: Warehouse, account_id: str | None = None) -> pd.DataFrame:
     """The newest backtest run (by ``created_at``) of each symphony, with its headline stats.
 
     Returns:
@@ -229,13 +246,14 @@ def latest_backtest_runs(wh: Warehouse) -> pd.DataFrame:
     """
     cols = ["run_id", "account_id", "symphony_id", "start_date", "end_date", "capital_usd", "slippage_bps",
             "cagr", "sharpe", "max_drawdown", "created_at"]
-    runs = wh.read("backtest_runs", columns=cols, order_by=["symphony_id", "created_at", "run_id"])
+    runs = wh.read_scoped("backtest_runs", account_id, columns=cols,
+                          order_by=["symphony_id", "created_at", "run_id"])
     if runs.empty:
         return runs
     return runs.groupby("symphony_id", sort=True).tail(1).reset_index(drop=True)
 
 
-def backtest_nav(wh: Warehouse, runs: pd.DataFrame | None = None) -> pd.DataFrame:
+def backtest_nav(wh: Warehouse, runs: pd.DataFrame | None = None, account_id: str | None = None) -> pd.DataFrame:
     """The equity curve (``backtest_daily``) of each symphony's newest backtest run.
 
     Args:
@@ -246,25 +264,25 @@ def backtest_nav(wh: Warehouse, runs: pd.DataFrame | None = None) -> pd.DataFram
         ordered by ``symphony_id, session_date``.
     """
     if runs is None:
-        runs = latest_backtest_runs(wh)
-    return wh.read("backtest_daily", where={"run_id": list(runs["run_id"])},
-                   order_by=["symphony_id", "session_date"])
+        runs = latest_backtest_runs(wh, account_id)
+    return wh.read_scoped("backtest_daily", account_id, where={"run_id": list(runs["run_id"])},
+                          order_by=["symphony_id", "session_date"])
 
 
-def symphony_runs(wh: Warehouse) -> pd.DataFrame:
+def symphony_runs(wh: Warehouse, account_id: str | None = None) -> pd.DataFrame:
     """The newest evaluation outcome of each symphony.
 
     Returns:
         Columns ``account_id, symphony_id, session_date, status`` (``ok|failed|skipped``), ``reason``,
         ``evaluated_at``; one row per symphony that was ever evaluated, ordered by ``symphony_id``.
     """
-    runs = wh.read("symphony_runs", order_by=["symphony_id", "session_date"])
+    runs = wh.read_scoped("symphony_runs", account_id, order_by=["symphony_id", "session_date"])
     if runs.empty:
         return runs
     return runs.groupby("symphony_id", sort=True).tail(1).reset_index(drop=True)
 
 
-def decision_traces(wh: Warehouse, session_date: Any) -> pd.DataFrame:
+def decision_traces(wh: Warehouse, session_date: Any, account_id: str | None = None) -> pd.DataFrame:
     """The decision traces of one session ("why it holds this"), each symphony's nodes in tree pre-order.
 
     Returns:
@@ -273,7 +291,7 @@ def decision_traces(wh: Warehouse, session_date: Any) -> pd.DataFrame:
     cols = ["symphony_id", "seq", "node_path", "node_type", "summary"]
     if session_date is None:
         return wh.read("decision_traces", columns=cols, limit=0)
-    traces = wh.read("decision_traces", where={"session_date": session_date}, columns=cols)
+    traces = wh.read_scoped("decision_traces", account_id, where={"session_date": session_date}, columns=cols)
     if traces.empty:
         return traces
     order = sorted(range(len(traces)), key=lambda i: (traces["symphony_id"].iloc[i],
@@ -402,6 +420,134 @@ def nav_comparison(paper: pd.DataFrame, backtest: pd.DataFrame) -> pd.DataFrame:
     return out[list(NAV_COMPARISON_COLUMNS)].reset_index(drop=True)
 
 
+# ----------------------------------------------------------------------------------------------------------------
+# Symphony library (the library and detail pages)
+# ----------------------------------------------------------------------------------------------------------------
+
+#: Columns of :func:`library`.
+LIBRARY_COLUMNS: tuple[str, ...] = ("symphony_id", "name", "label", "account_id", "status", "rebalance",
+                                    "source_format", "tickers", "updated_at")
+
+
+def parse_stored(parsed_json: Any, source_text: Any, source_format: Any = None) -> Root | None:
+    """The model of a stored symphony: ``parsed_json`` when present, else ``source_text`` parsed; ``None`` if
+    neither can be read."""
+    try:
+        if isinstance(parsed_json, str) and parsed_json.strip():
+            return Root.model_validate_json(parsed_json)
+        if isinstance(source_text, str) and source_text.strip():
+            fmt = source_format if source_format in FORMATS else None
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", SymphonyWarning)
+                return parse_symphony(source_text, fmt=fmt)
+    except (SymphonyError, ValueError):
+        return None
+    return None
+
+
+def library(wh: Warehouse, account_id: str | None = None) -> pd.DataFrame:
+    """The symphonies of ``account_id`` (``None``: every account) with the tickers each one reads.
+
+    Returns:
+        Columns :data:`LIBRARY_COLUMNS`; ``tickers`` is ``"SPY, TLT"`` (sorted; ``""`` when the stored text cannot
+        be read). Ordered like :func:`symphonies`.
+    """
+    cols = ["symphony_id", "account_id", "name", "status", "rebalance", "source_format", "source_text",
+            "parsed_json", "updated_at"]
+    rows = wh.read_scoped("symphonies", account_id, columns=cols)
+    ticks = []
+    for pj, src, fmt in zip(rows["parsed_json"], rows["source_text"], rows["source_format"]):
+        root = parse_stored(pj, src, fmt)
+        ticks.append(", ".join(sorted(symphony_tickers(root))) if root is not None else "")
+    rows = rows.assign(tickers=pd.Series(ticks, index=rows.index, dtype="str"))
+    rows["label"] = rows["symphony_id"].map(display_labels(rows)).astype("str")
+    rows = rows.assign(_inactive=rows["status"] != "active", _name=rows["label"].str.lower())
+    rows = rows.sort_values(["_inactive", "account_id", "_name", "symphony_id"])
+    return rows[list(LIBRARY_COLUMNS)].reset_index(drop=True)
+
+
+def symphony_record(wh: Warehouse, symphony_id: str, account_id: str | None = None) -> dict[str, Any] | None:
+    """One stored symphony (every ``symphonies`` column) if it exists in ``account_id``'s scope, else ``None``."""
+    rows = wh.read_scoped("symphonies", account_id, where={"symphony_id": symphony_id}, limit=1)
+    return None if rows.empty else rows.iloc[0].to_dict()
+
+
+def account_usage(wh: Warehouse, account_id: str | None = None) -> pd.DataFrame:
+    """Active symphonies against the limit per account: ``account_id, name, max_active_symphonies, active``."""
+    return wh.active_counts(account_id)
+
+
+def usage_label(active: int, limit: int) -> str:
+    """``"3/40 active"``."""
+    return f"{int(active)}/{int(limit)} active"
+
+
+def filter_library(frame: pd.DataFrame, text: str = "", status: str = "all") -> pd.DataFrame:
+    """Rows of a :func:`library` frame whose name, id or tickers contain ``text`` (case-insensitive; a ticker
+    matches whole, ``"SPY"`` does not match ``"SPYG"``) and whose status is ``status`` (``"all"``: any)."""
+    out = frame
+    if status and status != "all":
+        out = out[out["status"] == status]
+    needle = (text or "").strip().lower()
+    if needle:
+        def match(row: pd.Series) -> bool:
+            tickers = {t.strip().lower() for t in str(row["tickers"]).split(",")}
+            return (needle in str(row["name"]).lower() or needle in str(row["symphony_id"]).lower()
+                    or needle in tickers)
+        out = out[out.apply(match, axis=1)] if len(out) else out
+    return out.reset_index(drop=True)
+
+
+def new_symphony_id(name: str, taken_elsewhere: Iterable[str] = (), account_id: str = "") -> str:
+    """A stable id from a file or symphony name (lower-case letters, digits, dashes); when another account
+    already uses it, the account id is appended (``"sector-surfing-acct-b"``)."""
+    slug = re.sub(r"[^a-z0-9]+", "-", str(name).lower()).strip("-") or "symphony"
+    if slug in set(taken_elsewhere) and account_id:
+        slug = f"{slug}-{re.sub(r'[^a-z0-9]+', '-', account_id.lower()).strip('-')}"
+    return slug
+
+
+@dataclass(frozen=True)
+class UploadCheck:
+    """The outcome of :func:`check_upload`: ``root`` when valid, else the error's parts."""
+
+    fmt: str | None
+    root: Root | None = None
+    message: str | None = None
+    node_path: str | None = None
+    field: str | None = None
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def ok(self) -> bool:
+        return self.root is not None
+
+
+def check_upload(data: bytes | str, filename: str = "") -> UploadCheck:
+    """Validate an uploaded symphony (JSON score, EDN, defsymphony text): parse it and report what is wrong.
+
+    Returns:
+        :class:`UploadCheck`: the model and the detected format, or the message, node path and field of the
+        :class:`~engine.errors.SymphonyError`; repairs the parser made (weights normalised) are in ``warnings``.
+    """
+    if isinstance(data, bytes):
+        try:
+            text = data.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            return UploadCheck(fmt=None, message=f"not UTF-8 text ({exc.reason} at byte {exc.start})")
+    else:
+        text = data
+    try:
+        fmt = detect_format(text)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", SymphonyWarning)
+            root = parse_symphony(text, fmt=fmt)
+    except SymphonyError as exc:
+        return UploadCheck(fmt=None, message=exc.message, node_path=exc.node_path, field=exc.field)
+    notes = tuple(str(w.message) for w in caught if issubclass(w.category, SymphonyWarning))
+    return UploadCheck(fmt=fmt, root=root, warnings=notes)
+
+
 def window_return(series: pd.DataFrame, name: str) -> float | None:
     """Total return (fraction) of one series of a :func:`nav_comparison` frame; ``None`` with < 2 points."""
     s = series.loc[series["series"] == name, "nav_usd"]
@@ -412,8 +558,10 @@ def window_return(series: pd.DataFrame, name: str) -> float | None:
 
 __all__ = [
     "CASH_LABEL", "SESSION_TABLES", "REQUIRED_TABLES", "OVERVIEW_COLUMNS", "NAV_COMPARISON_COLUMNS", "PAPER",
-    "BACKTEST", "settings_url", "safe_url", "duckdb_file", "warehouse_state", "format_weight", "holdings_string",
+    "BACKTEST", "settings_url", "safe_url", "duckdb_file", "warehouse_state", "format_weight", "holdings_string", "holdings_string_from_weights",
     "display_labels", "latest_session", "accounts", "symphonies", "latest_allocations", "paper_nav",
     "latest_backtest_runs", "backtest_nav", "symphony_runs", "decision_traces", "symphony_overview", "headline",
-    "format_usd", "nav_comparison", "window_return",
+    "format_usd", "nav_comparison", "window_return", "LIBRARY_COLUMNS", "parse_stored", "library",
+    "symphony_record", "account_usage", "usage_label", "filter_library", "new_symphony_id", "UploadCheck",
+    "check_upload",
 ]

@@ -14,6 +14,7 @@ Public API:
 """
 from warehouse.schema import CASH_TICKER, DEFAULT_CAPITAL_USD, NO_WINDOW, TABLES, USER_SCOPED_TABLES, metadata
 from warehouse.store import (
+    ActivationLimitError,
     DEFAULT_DUCKDB_PATH,
     ENV_DUCKDB_PATH,
     ENV_URL,
@@ -31,6 +32,7 @@ __all__ = [
     "open_read_only",
     "duckdb_url",
     "WarehouseLockedError",
+    "ActivationLimitError",
     "ReadOnlyWarehouseError",
     "ENV_URL",
     "ENV_DUCKDB_PATH",

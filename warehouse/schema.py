@@ -11,7 +11,8 @@ Conventions (style guide §5.3):
   ``*_usd`` is US dollars, ``*_weight``/``daily_return``/``cagr``/``max_drawdown`` are fractions (0.01 = 1 %),
   ``qty`` is shares (fractional allowed), ``slippage_bps`` is basis points.
 * Identifiers (``account_id``, ``symphony_id``, ``ticker``, ...) are ``TEXT``.
-* Every user-scoped table carries a NOT NULL ``account_id`` (market data tables do not).
+* Every user-scoped table carries a NOT NULL ``account_id`` (market data tables do not). Exception: ``users``,
+  whose ``account_id`` is NULL for operators (they see every account).
 * Cash in :data:`positions` is the row whose ``ticker`` is :data:`CASH_TICKER` (``qty`` = dollars, ``price`` = 1).
 * :data:`indicator_values` uses ``window = 0`` (:data:`NO_WINDOW`) for functions without a window
   (``current-price``), so the window can be part of the primary key (primary-key columns cannot be NULL).
@@ -36,6 +37,10 @@ SOURCE_FORMATS: tuple[str, ...] = ("json", "edn", "defsymphony")
 SYMPHONY_STATUSES: tuple[str, ...] = ("active", "inactive")
 RUN_STATUSES: tuple[str, ...] = ("ok", "failed", "skipped")
 ORDER_SIDES: tuple[str, ...] = ("buy", "sell")
+#: Dashboard roles: an analyst sees one account, an operator every account.
+USER_ROLES: tuple[str, ...] = ("analyst", "operator")
+#: Active symphonies per account when ``accounts.max_active_symphonies`` is NULL (Composer's limit).
+DEFAULT_MAX_ACTIVE_SYMPHONIES = 40
 
 metadata = sa.MetaData()
 
@@ -99,6 +104,17 @@ symphonies = sa.Table(
     _in_check("source_format", SOURCE_FORMATS, "ck_symphonies_source_format"),
     _in_check("status", SYMPHONY_STATUSES, "ck_symphonies_status"),
     comment="Registered symphonies, one row each; status='active' ones are evaluated daily.",
+)
+
+users = sa.Table(
+    "users", metadata,
+    sa.Column("username", Text, primary_key=True),
+    sa.Column("password_hash", Text, nullable=False, comment="bcrypt hash (dashboards.auth), never the password."),
+    sa.Column("role", Text, nullable=False, comment="'analyst' (one account) | 'operator' (every account)."),
+    sa.Column("account_id", Text, comment="The analyst's account; NULL for operators."),
+    sa.Column("created_at", Timestamp, server_default=sa.func.now()),
+    _in_check("role", USER_ROLES, "ck_users_role"),
+    comment="Dashboard sign-ins (dashboards.auth.create_user).",
 )
 
 # --------------------------------------------------------------------------------------------------------------
@@ -327,6 +343,41 @@ backtest_weights = sa.Table(
     comment="Backtest holdings weights per session.",
 )
 
+backtest_traces = sa.Table(
+    "backtest_traces", metadata,
+    sa.Column("run_id", Text, primary_key=True),
+    _account_id(),
+    _symphony_id(),
+    _session_date(primary_key=True),
+    sa.Column("seq", sa.Integer, primary_key=True, autoincrement=False, comment="Order of evaluation (tree order)."),
+    sa.Column("node_path", Text, comment="'root/0/2/1'."),
+    sa.Column("node_type", Text, comment="'if' | 'filter' | 'wt-inverse-vol'."),
+    sa.Column("summary", Text, comment="One line for humans."),
+    sa.Column("detail_json", Text, comment="Inputs and outcome of the node as JSON."),
+    comment="Backtest decision traces, stored only on sessions whose target weights changed from the previous "
+            "session (and the first session); other sessions are replayed with engine.evaluate.",
+)
+
+sweep_results = sa.Table(
+    "sweep_results", metadata,
+    sa.Column("sweep_id", Text, primary_key=True),
+    _account_id(),
+    _symphony_id(),
+    sa.Column("node_path", Text, nullable=False, comment="The swept node, 'root/0/0'."),
+    sa.Column("field", Text, nullable=False, comment="The swept parameter ('window', 'rhs_window')."),
+    sa.Column("value", sa.Integer, primary_key=True, autoincrement=False, comment="Parameter value, trading days."),
+    sa.Column("start_date", Date, comment="First backtest session."),
+    sa.Column("end_date", Date, comment="Last backtest session."),
+    sa.Column("cagr", Number, comment="Fraction per year."),
+    sa.Column("sharpe", Number, comment="Annualised, 252 periods."),
+    sa.Column("max_drawdown", Number, comment="Largest peak-to-trough decline, positive fraction (0.25 = 25 %)."),
+    sa.Column("calmar", Number, comment="CAGR / max drawdown."),
+    sa.Column("final_value", Number, comment="Last NAV, USD."),
+    sa.Column("config_json", Text, comment="The sweep's settings (window, capital, fees, ...) as JSON."),
+    sa.Column("created_at", Timestamp, server_default=sa.func.now()),
+    comment="Parameter sweep: one backtest per value of one node parameter, side by side.",
+)
+
 # Secondary indexes, PostgreSQL only: DuckDB's zone maps serve these scans, and ART indexes would slow its bulk
 # inserts down.
 for _name, _table, _cols in (
@@ -347,8 +398,8 @@ USER_SCOPED_TABLES: tuple[str, ...] = tuple(name for name, t in TABLES.items() i
 
 __all__ = [
     "CASH_TICKER", "NO_WINDOW", "DEFAULT_CAPITAL_USD", "SOURCE_FORMATS", "SYMPHONY_STATUSES", "RUN_STATUSES",
-    "ORDER_SIDES", "metadata", "TABLES", "USER_SCOPED_TABLES",
-    "accounts", "symphonies", "daily_bars", "indicator_values", "target_allocations", "decision_traces",
+    "ORDER_SIDES", "USER_ROLES", "DEFAULT_MAX_ACTIVE_SYMPHONIES", "metadata", "TABLES", "USER_SCOPED_TABLES",
+    "accounts", "symphonies", "users", "daily_bars", "indicator_values", "target_allocations", "decision_traces",
     "symphony_runs", "orders", "fills", "positions", "daily_nav", "performance_metrics", "backtest_runs",
-    "backtest_daily", "backtest_weights",
+    "backtest_daily", "backtest_weights", "backtest_traces", "sweep_results",
 ]

@@ -58,7 +58,18 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 if TYPE_CHECKING:
     import pyarrow as pa
 
-from warehouse.schema import TABLES, USER_SCOPED_TABLES, daily_bars, metadata, positions, target_allocations
+from warehouse.schema import (
+    DEFAULT_MAX_ACTIVE_SYMPHONIES,
+    SYMPHONY_STATUSES,
+    TABLES,
+    USER_SCOPED_TABLES,
+    accounts,
+    daily_bars,
+    metadata,
+    positions,
+    symphonies,
+    target_allocations,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +87,10 @@ SUPPORTED_BACKENDS: tuple[str, ...] = ("duckdb", "postgresql")
 
 class WarehouseLockedError(RuntimeError):
     """The DuckDB file stayed locked by another process through every retry."""
+
+
+class ActivationLimitError(ValueError):
+    """Activating a symphony would exceed its account's ``max_active_symphonies``."""
 
 
 class ReadOnlyWarehouseError(PermissionError):
@@ -844,6 +859,132 @@ class Warehouse:
         for row in self._fetch(stmt).itertuples(index=False):
             out[row.ticker] = row.session_date
         return out
+
+    def read_scoped(self, table: str, account_id: str | None, where: Mapping[str, Any] | None = None,
+                    columns: Sequence[str] | None = None, order_by: str | Sequence[str] | None = None,
+                    limit: int | None = None) -> pd.DataFrame:
+        """:meth:`read` restricted to one account's rows: the tenant filter for the dashboards.
+
+        Args:
+            table: a user-scoped table (:data:`warehouse.schema.USER_SCOPED_TABLES`) when ``account_id`` is given.
+            account_id: only rows of this account; ``None``: every account (operators only).
+            where, columns, order_by, limit: as :meth:`read`.
+
+        Raises:
+            ValueError: ``account_id`` given for a table without an ``account_id`` column, or as :meth:`read`.
+        """
+        if account_id is not None:
+            if table not in USER_SCOPED_TABLES:
+                raise ValueError(f"table '{table}' has no account_id: it cannot be read for one account")
+            where = _scope(dict(where or {}), account_id)
+        return self.read(table, where=where, columns=columns, order_by=order_by, limit=limit)
+
+    def active_counts(self, account_id: str | None = None) -> pd.DataFrame:
+        """Active symphonies per account against the account's limit.
+
+        Args:
+            account_id: only this account; ``None``: every account.
+
+        Returns:
+            Columns ``account_id, name, max_active_symphonies`` (int; NULL stored means
+            :data:`~warehouse.schema.DEFAULT_MAX_ACTIVE_SYMPHONIES`), ``active`` (count, int), ordered by
+            ``account_id``. Accounts without symphonies have ``active`` 0.
+        """
+        a, s = accounts, symphonies
+        active = (sa.select(s.c.account_id, sa.func.count().label("active"))
+                  .where(s.c.status == "active").group_by(s.c.account_id).subquery("active"))
+        stmt = (sa.select(a.c.account_id, a.c.name, a.c.max_active_symphonies, active.c.active)
+                .select_from(a.outerjoin(active, a.c.account_id == active.c.account_id))
+                .order_by(a.c.account_id))
+        if account_id is not None:
+            stmt = stmt.where(a.c.account_id == account_id)
+        frame = self._fetch(stmt)
+        frame["max_active_symphonies"] = (pd.to_numeric(frame["max_active_symphonies"])
+                                          .fillna(DEFAULT_MAX_ACTIVE_SYMPHONIES).astype("int64"))
+        frame["active"] = pd.to_numeric(frame["active"]).fillna(0).astype("int64")
+        return frame
+
+    @staticmethod
+    def _limit_and_active(conn: Connection, account_id: str, exclude: str | None = None) -> tuple[int, int]:
+        a, s = accounts, symphonies
+        limit = conn.execute(sa.select(a.c.max_active_symphonies).where(a.c.account_id == account_id)).scalar()
+        filters = [s.c.account_id == account_id, s.c.status == "active"]
+        if exclude is not None:
+            filters.append(s.c.symphony_id != exclude)
+        count = conn.execute(sa.select(sa.func.count()).select_from(s).where(*filters)).scalar()
+        return (DEFAULT_MAX_ACTIVE_SYMPHONIES if limit is None else int(limit)), int(count or 0)
+
+    def register_symphony(self, row: Mapping[str, Any], account_id: str) -> str:
+        """Register (or re-register) one symphony in ``account_id``, active only while under the account's limit.
+
+        In one transaction: the account must exist; a symphony with the same id must belong to the same account
+        (it is replaced, keeping its ``created_at``); the status is ``'active'`` when the account has fewer than
+        ``max_active_symphonies`` other active symphonies, else ``'inactive'``.
+
+        Args:
+            row: ``symphonies`` columns (``symphony_id``, ``source_format`` required); ``account_id`` and
+                ``status`` are set here.
+            account_id: the owner.
+
+        Returns:
+            The status stored: ``'active'`` or ``'inactive'``.
+
+        Raises:
+            LookupError: unknown account.
+            ValueError: the id belongs to another account, or the row is invalid.
+        """
+        self._check_writable()
+        s = symphonies
+        sid = row["symphony_id"]
+        with self.begin() as conn:
+            if conn.execute(sa.select(accounts.c.account_id).where(accounts.c.account_id == account_id)).first() \
+                    is None:
+                raise LookupError(f"unknown account '{account_id}'")
+            existing = conn.execute(sa.select(s.c.account_id, s.c.created_at).where(s.c.symphony_id == sid)).first()
+            if existing is not None and existing.account_id != account_id:
+                raise ValueError(f"symphony id '{sid}' belongs to another account")
+            limit, active = self._limit_and_active(conn, account_id, exclude=sid)
+            status = "active" if active < limit else "inactive"
+            values = {**row, "account_id": account_id, "status": status}
+            if existing is not None and existing.created_at is not None and "created_at" not in row:
+                values["created_at"] = existing.created_at
+            frame = _coerce_frame(s, pd.DataFrame([values]))
+            conn.execute(s.delete().where(s.c.symphony_id == sid))
+            self._insert(conn, s, frame)
+        return status
+
+    def set_symphony_status(self, symphony_id: str, status: str, account_id: str | None = None) -> None:
+        """Activate or deactivate one symphony; activating checks the account's limit in the same transaction.
+
+        Args:
+            symphony_id: the symphony.
+            status: ``'active'`` or ``'inactive'``.
+            account_id: also require this owner (an analyst's scope); ``None``: any account (operators).
+
+        Raises:
+            ValueError: unknown status.
+            LookupError: no such symphony (in that account).
+            ActivationLimitError: the account already has ``max_active_symphonies`` active symphonies.
+        """
+        if status not in SYMPHONY_STATUSES:
+            raise ValueError(f"unknown status '{status}'; expected one of {', '.join(SYMPHONY_STATUSES)}")
+        self._check_writable()
+        s = symphonies
+        filters = [s.c.symphony_id == symphony_id]
+        if account_id is not None:
+            filters.append(s.c.account_id == account_id)
+        with self.begin() as conn:
+            found = conn.execute(sa.select(s.c.account_id, s.c.status).where(*filters)).first()
+            if found is None:
+                raise LookupError(f"no symphony '{symphony_id}'" + (f" in account '{account_id}'" if account_id
+                                                                    else ""))
+            if status == "active" and found.status != "active":
+                limit, active = self._limit_and_active(conn, found.account_id, exclude=symphony_id)
+                if active >= limit:
+                    raise ActivationLimitError(f"account '{found.account_id}' already has {active}/{limit} active "
+                                               "symphonies; deactivate one first")
+            conn.execute(s.update().where(*filters).values(status=status,
+                                                           updated_at=dt.datetime.now(dt.timezone.utc)))
 
     def row_counts(self, account_id: str | None = None) -> dict[str, int]:
         """Rows per table.

@@ -1,5 +1,6 @@
 """Overview page: the symphonies, today's target allocations, paper NAV against the backtest, and why.
 
+Scoped: every read passes the signed-in user's account (:func:`dashboards.data.account_scope`) to the warehouse.
 Read-only: every number comes from the warehouse through :mod:`dashboards.data` (cached, read-only, short-lived
 connections). Computations live in :mod:`dashboards.queries`; this file only lays them out.
 """
@@ -34,19 +35,20 @@ def _pct(value: float | None) -> str:
     return "—" if value is None or pd.isna(value) else f"{value:+.2%}"
 
 
-def _load(url: str) -> dict[str, pd.DataFrame | object]:
+def _load(url: str, scope: str | None) -> dict[str, pd.DataFrame | object]:
+    """Every frame of the page, for the account in view (``scope``; ``None``: every account, operators only)."""
     with st.spinner("Reading the warehouse…"):
-        session = data.latest_session(url)
+        session = data.latest_session(url, scope)
         return {
             "session": session,
-            "accounts": data.accounts(url),
-            "symphonies": data.symphonies(url),
-            "allocations": data.latest_allocations(url),
-            "nav": data.paper_nav(url),
-            "backtests": data.latest_backtest_runs(url),
-            "backtest_nav": data.backtest_nav(url),
-            "runs": data.symphony_runs(url),
-            "traces": data.decision_traces(url, session),
+            "accounts": data.accounts(url, scope),
+            "symphonies": data.symphonies(url, scope),
+            "allocations": data.latest_allocations(url, scope),
+            "nav": data.paper_nav(url, scope),
+            "backtests": data.latest_backtest_runs(url, scope),
+            "backtest_nav": data.backtest_nav(url, scope),
+            "runs": data.symphony_runs(url, scope),
+            "traces": data.decision_traces(url, session, scope),
         }
 
 
@@ -226,7 +228,7 @@ def render() -> None:
         st.info(f"The warehouse at `{where}` has no tables yet — {NEXT_STEPS_SEED}.", icon=":material/info:")
         return
     try:
-        d = _load(url)
+        d = _load(url, data.account_scope())
     except WarehouseLockedError:
         _busy()
         return

@@ -57,3 +57,10 @@ def use_duckdb(monkeypatch: pytest.MonkeyPatch, clean_cache: None):
         return path
 
     return _use
+
+
+@pytest.fixture(autouse=True)
+def _dashboard_auth_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The login is off unless a test turns it on (``monkeypatch.setenv("ORAGAMI_DASHBOARD_AUTH", "on")``): the
+    overview tests exercise the pages as an operator of the local demo."""
+    monkeypatch.setenv("ORAGAMI_DASHBOARD_AUTH", "off")

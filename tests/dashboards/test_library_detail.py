@@ -1,0 +1,186 @@
+"""Symphony library and detail: tree DOT, description, upload validation, activation limit, and the pages."""
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from dashboards import auth, describe, queries, tree
+from engine.model import tickers
+from engine.parsing import load_symphony
+from warehouse import ActivationLimitError, Warehouse
+from warehouse.bundled import load_adjusted_closes
+
+ROOT = Path(__file__).resolve().parents[2]
+APP = ROOT / "dashboards" / "streamlit_app.py"
+SYMPHONIES = ROOT / "symphonies"
+
+
+def test_describe_sector_surfing():
+    root = load_symphony(SYMPHONIES / "sector_surfing_rsi_bottom2.clj")
+    assert describe.describe(root) == ("Rebalances daily. Holds the 2 assets with the lowest 14-day RSI among SPY, "
+                                       "VEA, EEM, TLT, GLD and VNQ, in equal weight.")
+
+
+def test_describe_nested_ifs():
+    text = describe.describe(load_symphony(SYMPHONIES / "tqqq_ftlt_v2_226.clj"))
+    assert text.startswith("Rebalances daily.\n\n- If SPY's price is above its 200-day moving average:\n"
+                           "  - If TQQQ's 10-day RSI is above 79, holds UVXY.")
+    assert "  - If TQQQ's 10-day RSI is below 31, holds TECL." in text
+
+
+def test_tree_dot_words():
+    dot = tree.tree_dot(load_symphony(SYMPHONIES / "sector_surfing_rsi_bottom2.clj"))
+    assert dot.startswith("digraph symphony {")
+    assert 'n_root_0 [label="equal weight"]' in dot
+    assert 'label="bottom 2 by RSI 14d"' in dot
+    assert "n_root_0 -> n_root_0_0;" in dot and 'label="VNQ"' in dot
+    inv = tree.tree_dot(load_symphony(SYMPHONIES / "spy_avgo_qqq_nvda_inverse_vol.clj"))
+    assert "inverse volatility 15d" in inv
+    tq = tree.tree_dot(load_symphony(SYMPHONIES / "tqqq_ftlt_v2_226.clj"))
+    assert 'label="if RSI(TQQQ, 10d) > 79"' in tq and 'label="if price(SPY) > SMA(SPY, 200d)"' in tq
+
+
+def test_tree_highlights_the_path_of_a_known_day():
+    root = load_symphony(SYMPHONIES / "tqqq_ftlt_v2_226.clj")
+    closes = load_adjusted_closes(sorted(tickers(root)), end="2022-05-09")
+    day = tree.day_path(root, closes, dt.date(2022, 5, 9))
+    assert day.session == dt.date(2022, 5, 9) and day.valid
+    assert day.weights == {"TECL": pytest.approx(1.0)}
+    assert day.trace["root/0/0"]["detail"]["branch"] == "else"
+    tecl = [n for n in day.reached if n.startswith("root/0/0/1/0/0/0")]
+    assert len(tecl) == 1
+    dot = tree.tree_dot(root, day)
+    lines = {ln.split(" [")[0].strip(): ln for ln in dot.splitlines() if "[label=" in ln and "->" not in ln}
+    assert "→ else" in lines["n_root_0_0"] and tree.REACHED_FILL in lines["n_root_0_0"]
+    if_rsi = lines["n_root_0_0_1_0_0"]
+    assert "RSI(TQQQ, 10d) = 29.85 < 31: true" in if_rsi and "→ then" in if_rsi and tree.REACHED_FILL in if_rsi
+    assert tree.REACHED_FILL in lines["n_" + tecl[0].replace("/", "_")] and "TECL\\n100 %" in dot
+    assert tree.REACHED_FILL not in lines["n_root_0_0_0_0"]  # the then branch of the SPY test was not taken
+
+
+def test_upload_validation():
+    bad = (SYMPHONIES / "sector_surfing_rsi_bottom2.clj").read_text().replace("{:window 14}", "{:window -3}")
+    check = queries.check_upload(bad.encode(), "bad.clj")
+    assert not check.ok and check.node_path == "root/0/0" and check.field == "window"
+    assert "window" in check.message
+    good = queries.check_upload((SYMPHONIES / "sector_surfing_rsi_bottom2.clj").read_bytes(), "ok.clj")
+    assert good.ok and good.fmt == "defsymphony" and good.root.name == "Sector Surfing"
+    assert queries.check_upload(b"\xff\xfe", "x.json").message.startswith("not UTF-8")
+
+
+def test_library_filters():
+    lib = pd.DataFrame({"symphony_id": ["a", "b"], "name": ["TQQQ FTLT", "Sectors"], "status": ["active", "inactive"],
+                        "tickers": ["SPY, TQQQ", "SPYG, VEA"]})
+    assert list(queries.filter_library(lib, "spy")["symphony_id"]) == ["a"]  # SPY matches whole tickers only
+    assert list(queries.filter_library(lib, "sect")["symphony_id"]) == ["b"]
+    assert list(queries.filter_library(lib, "", "inactive")["symphony_id"]) == ["b"]
+    assert queries.usage_label(3, 40) == "3/40 active"
+    assert queries.new_symphony_id("Sector Surfing!", ["sector-surfing"], "acct-b") == "sector-surfing-acct-b"
+
+
+def _row(sid: str) -> dict:
+    root = load_symphony(SYMPHONIES / "sector_surfing_rsi_bottom2.clj")
+    return {"symphony_id": sid, "name": root.name, "source_format": "defsymphony", "source_text": "(defsymphony)",
+            "parsed_json": root.model_dump_json(), "rebalance": root.rebalance}
+
+
+def test_register_and_activation_limit(seeded_duckdb):
+    with Warehouse(f"duckdb:///{seeded_duckdb}") as wh:
+        assert wh.register_symphony(_row("new-1"), "acct-a") == "active"  # 2/40
+        stored = wh.read("symphonies", where={"symphony_id": "new-1"})
+        assert stored["account_id"].tolist() == ["acct-a"] and stored["parsed_json"].notna().all()
+        wh.upsert("accounts", pd.DataFrame({"account_id": ["acct-a"], "name": ["Alice"],
+                                            "max_active_symphonies": [2]}))
+        assert wh.register_symphony(_row("new-2"), "acct-a") == "inactive"  # at 2/2
+        assert wh.register_symphony(_row("new-1"), "acct-a") == "active"  # re-registering keeps its slot
+        with pytest.raises(ActivationLimitError, match="2/2"):
+            wh.set_symphony_status("new-2", "active", "acct-a")
+        with pytest.raises(LookupError):
+            wh.set_symphony_status("sym-qqq", "inactive", "acct-a")  # another account's symphony
+        with pytest.raises(ValueError, match="another account"):
+            wh.register_symphony(_row("sym-qqq"), "acct-a")
+        wh.set_symphony_status("new-1", "inactive", "acct-a")
+        wh.set_symphony_status("new-2", "active", "acct-a")
+        usage = wh.active_counts("acct-a")
+        assert usage[["active", "max_active_symphonies"]].values.tolist() == [[2, 2]]
+
+
+# -- the pages, signed in --------------------------------------------------------------------------------------
+
+@pytest.fixture
+def with_users(seeded_duckdb, use_duckdb, monkeypatch):
+    use_duckdb(seeded_duckdb)
+    monkeypatch.setenv(auth.ENV_AUTH, "on")
+    with Warehouse(f"duckdb:///{seeded_duckdb}") as wh:
+        wh.register_symphony(_row("surf-a"), "acct-a")
+        auth.create_user(wh, "alice", "alice-pass-1", "analyst", "acct-a")
+        auth.create_user(wh, "root", "root-pass-12", "operator")
+    return seeded_duckdb
+
+
+def _app() -> AppTest:
+    return AppTest.from_file(str(APP), default_timeout=60)
+
+
+def test_login_form_then_pages_render(with_users):
+    at = _app().run()
+    assert not at.exception and len(at.sidebar.metric) == 0  # nothing but the form before signing in
+    at.text_input(key="login_username").set_value("alice")
+    at.text_input(key="login_password").set_value("wrong-pass")
+    at.button[0].click().run()
+    assert [e.value for e in at.error] == ["Wrong username or password."]
+    at.text_input(key="login_password").set_value("alice-pass-1")
+    at.button[0].click().run()
+    assert not at.exception
+    assert at.session_state["user"] == auth.User("alice", "analyst", "acct-a")
+    labels = [e.label for e in at.expander]
+    assert labels and all("Nasdaq Tilt" not in lab for lab in labels)  # overview scoped to acct-a
+
+    at.switch_page("app_pages/library.py").run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert set(table["account_id"]) == {"acct-a"} and not any("Nasdaq" in o for o in at.selectbox(key="library_pick").options)
+    assert [m.value for m in at.main.metric] == ["2/40 active"]
+
+    at.switch_page("app_pages/symphony_detail.py").run()
+    assert not at.exception
+    assert set(at.selectbox(key="detail_symphony").options) == {"Sixty Forty", "Retired", "Sector Surfing"}
+    at.selectbox(key="detail_symphony").set_value("surf-a")
+    at.date_input(key="detail_day").set_value(dt.date(2022, 5, 9)).run()
+    assert not at.exception
+    assert any("Holds the 2 assets with the lowest 14-day RSI" in m.value for m in at.markdown)
+    assert len(at.get("graphviz_chart")) == 1
+
+
+def test_operator_sees_every_account_and_can_pick_one(with_users):
+    at = _app()
+    at.session_state["user"] = auth.User("root", "operator", None)
+    at.switch_page("app_pages/library.py").run()
+    assert not at.exception
+    assert set(at.dataframe[0].value["account_id"]) == {"acct-a", "acct-b"}
+    at.sidebar.selectbox(key="account_scope").set_value("acct-b").run()
+    assert set(at.dataframe[0].value["account_id"]) == {"acct-b"}
+
+
+def test_library_activation_buttons(with_users):
+    at = _app()
+    at.session_state["user"] = auth.User("alice", "analyst", "acct-a")
+    at.switch_page("app_pages/library.py").run()
+    at.selectbox(key="library_pick").set_value("sym-old").run()
+    at.button(key="library_activate").click().run()
+    assert not at.exception
+    assert any("`sym-old` is now active" in s.value for s in at.success)
+    with Warehouse(f"duckdb:///{with_users}", read_only=True) as wh:
+        assert wh.read("symphonies", where={"symphony_id": "sym-old"})["status"].tolist() == ["active"]
+
+
+def test_no_users_shows_the_hint(seeded_duckdb, use_duckdb, monkeypatch):
+    use_duckdb(seeded_duckdb)
+    monkeypatch.setenv(auth.ENV_AUTH, "on")
+    at = _app().run()
+    assert not at.exception
+    assert [i.value for i in at.info][0].startswith("No dashboard user yet")
