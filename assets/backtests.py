@@ -12,11 +12,12 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from engine.backtest import run_backtest
+from engine.backtest import BacktestResult, run_backtest
 from engine.model import tickers as symphony_tickers
 from engine.prices import fill_interior_gaps
 from assets.daily import active_symphonies
 from orchestration.resources import MarketDataResource, WarehouseResource
+from warehouse import Warehouse
 
 
 class BacktestConfig(dg.Config):
@@ -50,6 +51,49 @@ def _clean(d: dict) -> dict:
     return {k: (None if isinstance(v, float) and v != v else v) for k, v in d.items()}
 
 
+def backtest_frames(run_id: str, row: dict, cfg: dict, res: BacktestResult) -> dict[str, pd.DataFrame]:
+    """The rows of one backtest for ``backtest_runs``, ``backtest_daily`` and ``backtest_weights``.
+
+    Args:
+        run_id: :func:`backtest_run_id` of the configuration.
+        row: the symphony's registry row (``symphony_id``, ``account_id``).
+        cfg: the settings as a dict (``BacktestConfig.model_dump()``): stored as ``config_json``.
+        res: the backtest.
+    """
+    sid = row["symphony_id"]
+    stats = res.stats
+    run = pd.DataFrame([{
+        "run_id": run_id, "account_id": row["account_id"], "symphony_id": sid,
+        "start_date": res.first_day.date(), "end_date": res.last_day.date(), "capital_usd": cfg["capital_usd"],
+        "slippage_bps": cfg["slippage_bps"], "config_json": json.dumps(cfg, sort_keys=True),
+        "stats_json": json.dumps({"stats": _clean(res.full_stats), "costs": _clean(res.costs_summary),
+                                  "benchmark": _clean(res.benchmark_stats or {}),
+                                  "data_warnings": res.data_warnings, "warnings": res.warnings}),
+        "cagr": stats["annualized_return"], "sharpe": stats["sharpe_ratio"],
+        "max_drawdown": stats["max_drawdown"], "created_at": dt.datetime.now(dt.timezone.utc)}])
+    daily = pd.DataFrame({"run_id": run_id, "account_id": row["account_id"], "symphony_id": sid,
+                          "session_date": res.nav.index.date, "nav_usd": res.nav.to_numpy(),
+                          "daily_return": res.daily_return.to_numpy()})
+    tw = res.target_weights.copy()
+    tw.index = tw.index.date
+    long = tw.stack().rename("weight").reset_index()
+    long.columns = ["session_date", "ticker", "weight"]
+    long = long[long["weight"] > 1e-12].assign(run_id=run_id, account_id=row["account_id"], symphony_id=sid)
+    return {"backtest_runs": run, "backtest_daily": daily, "backtest_weights": long}
+
+
+def write_backtest(wh: Warehouse, run_id: str, row: dict, cfg: dict, res: BacktestResult) -> dict[str, int]:
+    """Replace run ``run_id`` in the backtest tables (same configuration → same rows, never appended).
+
+    Returns:
+        Rows written per table.
+    """
+    written = {}
+    for table, frame in backtest_frames(run_id, row, cfg, res).items():
+        written[table] = wh.replace(table, frame, where={"run_id": run_id})
+    return written
+
+
 @dg.asset(group_name="backtest", kinds={"python"})
 def symphony_backtests(context: dg.AssetExecutionContext, config: BacktestConfig, market_data: MarketDataResource,
                        warehouse: WarehouseResource) -> dg.MaterializeResult:
@@ -72,26 +116,7 @@ def symphony_backtests(context: dg.AssetExecutionContext, config: BacktestConfig
             continue
         run_id = backtest_run_id(sid, row["source_text"], cfg)
         stats = res.stats
-        run = pd.DataFrame([{
-            "run_id": run_id, "account_id": row["account_id"], "symphony_id": sid,
-            "start_date": res.first_day.date(), "end_date": res.last_day.date(), "capital_usd": config.capital_usd,
-            "slippage_bps": config.slippage_bps, "config_json": json.dumps(cfg, sort_keys=True),
-            "stats_json": json.dumps({"stats": _clean(res.full_stats), "costs": _clean(res.costs_summary),
-                                      "benchmark": _clean(res.benchmark_stats or {}),
-                                      "data_warnings": res.data_warnings, "warnings": res.warnings}),
-            "cagr": stats["annualized_return"], "sharpe": stats["sharpe_ratio"],
-            "max_drawdown": stats["max_drawdown"], "created_at": dt.datetime.now(dt.timezone.utc)}])
-        daily = pd.DataFrame({"run_id": run_id, "account_id": row["account_id"], "symphony_id": sid,
-                              "session_date": res.nav.index.date, "nav_usd": res.nav.to_numpy(),
-                              "daily_return": res.daily_return.to_numpy()})
-        tw = res.target_weights.copy()
-        tw.index = tw.index.date
-        long = tw.stack().rename("weight").reset_index()
-        long.columns = ["session_date", "ticker", "weight"]
-        long = long[long["weight"] > 1e-12].assign(run_id=run_id, account_id=row["account_id"], symphony_id=sid)
-        wh.replace("backtest_runs", run, where={"run_id": run_id})
-        wh.replace("backtest_daily", daily, where={"run_id": run_id})
-        wh.replace("backtest_weights", long, where={"run_id": run_id})
+        write_backtest(wh, run_id, row, cfg, res)
         context.log.info(f"[{i}/{len(syms)}] {sid}: {res.first_day.date()}..{res.last_day.date()} "
                          f"CAGR {stats['annualized_return']:.2%} Sharpe {stats['sharpe_ratio']:.2f} "
                          f"maxDD {stats['max_drawdown']:.2%}")

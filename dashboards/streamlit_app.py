@@ -20,6 +20,14 @@ from warehouse import WarehouseLockedError
 
 st.set_page_config(page_title="Oragami Composer", page_icon=":material/insights:", layout="wide")
 
+def _refresh_all() -> None:
+    """Drop every cached warehouse read (the overview/library/detail caches and the performance pages')."""
+    from dashboards import data_perf
+
+    data.clear()
+    data_perf.clear()
+
+
 PAGES = [
     st.Page("app_pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
     st.Page("app_pages/library.py", title="Symphony library", icon=":material/library_books:",
@@ -115,7 +123,7 @@ def _sidebar(url: str, scope: str | None) -> None:
             else:
                 st.metric("Latest session", session.isoformat() if session else "none yet")
         st.button("Refresh data", icon=":material/refresh:", help="Read the warehouse again now",
-                  on_click=data.clear)
+                  on_click=_refresh_all)
         st.caption(f"Cached reads refresh every {data.CACHE_TTL_S} s. Set `ORAGAMI_WAREHOUSE_URL` or "
                    "`ORAGAMI_DUCKDB_PATH` to read another warehouse.")
 

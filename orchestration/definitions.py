@@ -5,8 +5,10 @@ import dagster as dg
 
 from assets.backtests import symphony_backtests
 from assets.daily import DAILY_ASSETS, DAILY_CHECKS
+from assets.research import RESEARCH_ASSETS
 from orchestration.resources import AlpacaBroker, BundledMarketData, SimulatedBroker, WarehouseResource
 from pipelines.jobs import backtest_all, daily_trading, daily_trading_schedule
+from pipelines.research import RESEARCH_JOBS, RESEARCH_SENSORS
 
 
 def market_data_resource(source: str = "bundled", alpaca_data_url: str | None = None, feed: str = "iex"):
@@ -43,10 +45,11 @@ def build_resources(warehouse_url: str | None = None, duckdb_path: str | None = 
 def build_definitions(**resource_settings) -> dg.Definitions:
     """The code location's definitions with the given resource settings (see :func:`build_resources`)."""
     return dg.Definitions(
-        assets=[*DAILY_ASSETS, symphony_backtests],
+        assets=[*DAILY_ASSETS, symphony_backtests, *RESEARCH_ASSETS],
         asset_checks=DAILY_CHECKS,
-        jobs=[daily_trading, backtest_all],
+        jobs=[daily_trading, backtest_all, *RESEARCH_JOBS],
         schedules=[daily_trading_schedule],
+        sensors=RESEARCH_SENSORS,
         resources=build_resources(**resource_settings),
     )
 

@@ -75,10 +75,13 @@ def _upload(url: str, scope: str | None, usage: pd.DataFrame) -> None:
             st.error(_md(exc), icon=":material/error:")
             return
         if status == "active":
-            st.success(f"Registered `{sid}` as **active**.", icon=":material/check_circle:")
+            st.session_state["library_message"] = ("success", f"Registered `{sid}` as **active**.")
         else:
-            st.warning(f"Registered `{sid}` as **inactive**: account `{target}` is at its limit of active "
-                       "symphonies. Deactivate another one, then activate this one.", icon=":material/block:")
+            st.session_state["library_message"] = (
+                "error", f"Registered `{sid}` as **inactive**: account `{target}` is at its limit of active "
+                         "symphonies. Deactivate another one, then activate this one.")
+        data.clear()     # the list and the X/40 counter must show the new symphony at once
+        st.rerun()
 
 
 def _set_status(url: str, scope: str | None, sid: str, status: str) -> None:

@@ -1,0 +1,189 @@
+"""A real browser test: Debian's headless Chromium, driven by Selenium through chromedriver, against
+``streamlit run dashboards/streamlit_app.py`` on 127.0.0.1 over a warehouse seeded by the real daily graph.
+
+It signs in, clicks through every page from the sidebar, uploads a symphony and sees it listed, and saves a
+screenshot of each page under ``var/screenshots/`` (``ORAGAMI_SCREENSHOTS=docs/screenshots`` refreshes the ones the
+README shows). Skips, saying why, where Chromium or chromedriver is absent
+(``.ci/run`` installs both).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import warnings
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+# var/screenshots by default (ignored by git); ORAGAMI_SCREENSHOTS=docs/screenshots refreshes the README's pictures
+SHOTS = Path(os.environ.get("ORAGAMI_SCREENSHOTS") or ROOT / "var" / "screenshots")
+if not SHOTS.is_absolute():
+    SHOTS = ROOT / SHOTS
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+DRIVER = shutil.which("chromedriver")
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(not (CHROMIUM and DRIVER),
+                       reason="Debian chromium and chromium-driver are not installed (.ci/run installs them)"),
+]
+
+USER, PASSWORD = "alice", "correct-horse-42"
+PAGES = [  # (sidebar link url path, text the page must show, screenshot)
+    ("library", "active", "library"),
+    ("symphony", "Sector Surfing", "symphony_detail"),
+    ("performance", "Performance", "performance"),
+    ("backtests", "Backtests", "backtests"),
+    ("orders", "Orders", "orders"),
+]
+
+
+@pytest.fixture(scope="module")
+def seeded_db(tmp_path_factory) -> Path:
+    from assets.backtests import symphony_backtests
+    from assets.daily import DAILY_ASSETS
+    from dashboards.auth import create_user
+    from orchestration.cli import seed_symphonies
+    from orchestration.definitions import build_resources
+    from warehouse import Warehouse
+
+    path = tmp_path_factory.mktemp("browser") / "w.duckdb"
+    url = f"duckdb:///{path}"
+    wh = Warehouse(url)
+    wh.create_schema()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        seed_symphonies(wh, [ROOT / "symphonies" / "sector_surfing_rsi_bottom2.clj",
+                             ROOT / "symphonies" / "spy_avgo_qqq_nvda_inverse_vol.clj"], "acct-a")
+    for s in ("2024-06-18", "2024-06-20", "2024-06-21"):
+        assert dg.materialize(DAILY_ASSETS, resources=build_resources(warehouse_url=url), partition_key=s,
+                              instance=dg.DagsterInstance.ephemeral()).success
+    assert dg.materialize([symphony_backtests], resources=build_resources(warehouse_url=url),
+                          instance=dg.DagsterInstance.ephemeral(),
+                          run_config={"ops": {"symphony_backtests": {"config": {"start": "2024-01-02",
+                                                                                 "end": "2024-06-21"}}}}).success
+    create_user(wh, USER, PASSWORD, "analyst", "acct-a")
+    wh.dispose()
+    return path
+
+
+@pytest.fixture(scope="module")
+def app(seeded_db):
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if k not in ("ORAGAMI_WAREHOUSE_URL", "ORAGAMI_DASHBOARD_AUTH")}
+    env["ORAGAMI_DUCKDB_PATH"] = str(seeded_db)
+    proc = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "dashboards/streamlit_app.py",
+                             "--server.headless", "true", "--server.address", "127.0.0.1", "--server.port", str(port),
+                             "--browser.gatherUsageStats", "false"], cwd=ROOT, env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.time() + 60
+    while time.time() < deadline:
+        try:
+            with urllib.request.urlopen(f"{base}/_stcore/health", timeout=2) as r:
+                if r.status == 200:
+                    break
+        except OSError:
+            time.sleep(0.5)
+    else:
+        proc.kill()
+        pytest.fail("streamlit did not start within 60 s")
+    yield base
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="module")
+def browser(tmp_path_factory):
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    opts = webdriver.ChromeOptions()
+    opts.binary_location = CHROMIUM
+    for arg in ("--headless=new", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                "--disable-background-networking", "--disable-component-update", "--disable-sync",
+                "--disable-dev-shm-usage", "--window-size=1440,1100",
+                f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"):
+        opts.add_argument(arg)
+    driver = webdriver.Chrome(service=Service(DRIVER), options=opts)
+    driver.set_page_load_timeout(60)
+    yield driver
+    driver.quit()
+
+
+def wait_for_text(driver, text: str, timeout: float = 60.0) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    def ready(d):
+        body = d.find_element(By.TAG_NAME, "body").text
+        running = d.find_elements(By.CSS_SELECTOR, '[data-testid="stStatusWidget"]')
+        return text in body and not any("Running" in e.text for e in running)
+
+    from selenium.common.exceptions import TimeoutException
+
+    try:
+        WebDriverWait(driver, timeout, poll_frequency=0.5).until(ready)
+    except TimeoutException:
+        failed = ROOT / "var" / "browser-failure.png"
+        failed.parent.mkdir(parents=True, exist_ok=True)
+        driver.save_screenshot(str(failed))
+        body = driver.find_element(By.TAG_NAME, "body").text
+        raise AssertionError(f"{text!r} not shown within {timeout:.0f} s (screenshot {failed}); page text:\n"
+                             f"{body[:1500]}") from None
+
+
+def no_exception(driver) -> None:
+    from selenium.webdriver.common.by import By
+
+    errors = driver.find_elements(By.CSS_SELECTOR, '[data-testid="stException"]')
+    assert not errors, errors[0].text[:2000]
+
+
+def test_sign_in_click_through_every_page_and_upload(app, browser):
+    from selenium.webdriver.common.by import By
+
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    browser.get(app)
+    wait_for_text(browser, "Sign in")
+    browser.find_element(By.CSS_SELECTOR, 'input[aria-label="Username"]').send_keys(USER)
+    browser.find_element(By.CSS_SELECTOR, 'input[aria-label="Password"]').send_keys(PASSWORD)
+    next(b for b in browser.find_elements(By.TAG_NAME, "button") if "Sign in" in b.text).click()
+    wait_for_text(browser, "Sector Surfing")
+    time.sleep(2)
+    no_exception(browser)
+    browser.save_screenshot(str(SHOTS / "overview.png"))
+
+    for url_path, expected, shot in PAGES:
+        link = browser.find_element(By.CSS_SELECTOR, f'[data-testid="stSidebarNav"] a[href$="/{url_path}"]')
+        link.click()
+        wait_for_text(browser, expected)
+        time.sleep(2)
+        wait_for_text(browser, expected)
+        no_exception(browser)
+        browser.save_screenshot(str(SHOTS / f"{shot}.png"))
+
+    # upload a symphony on the library page and see it listed
+    browser.find_element(By.CSS_SELECTOR, '[data-testid="stSidebarNav"] a[href$="/library"]').click()
+    wait_for_text(browser, "Upload a symphony")
+    upload = browser.find_element(By.CSS_SELECTOR, 'input[type="file"]')
+    upload.send_keys(str(ROOT / "symphonies" / "tqqq_ftlt_v2_226.clj"))
+    wait_for_text(browser, "Register")
+    next(b for b in browser.find_elements(By.TAG_NAME, "button") if b.text.strip().endswith("Register")).click()
+    wait_for_text(browser, "TQQQ For The Long Term")
+    time.sleep(2)
+    no_exception(browser)
+    assert "3/40" in browser.find_element(By.TAG_NAME, "body").text
+    browser.save_screenshot(str(SHOTS / "library_after_upload.png"))
