@@ -315,6 +315,10 @@ def cmd_demo(args) -> int:
     result = defs.resolve_job_def("backtest_all").execute_in_process(instance=instance, raise_on_error=False,
                                                                            run_config=QUIET)
     print(f"[demo] backtests {'ok' if result.success else 'FAILED'} in {time.time() - t1:.1f}s")
+    from dashboards.auth import create_user
+
+    demo_password = os.environ.get("ORAGAMI_DEMO_PASSWORD", "oragami-demo")
+    create_user(wh, DEMO_ACCOUNT, demo_password, "analyst", DEMO_ACCOUNT)
     table = summary_table(wh, DEMO_ACCOUNT)
     with pd.option_context("display.max_colwidth", 60, "display.width", 200):
         print()
@@ -323,7 +327,8 @@ def cmd_demo(args) -> int:
     counts = wh.row_counts()
     print()
     print("warehouse rows: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
-    print("next: `make dagster` (Dagster UI) and `make dashboard` (Streamlit)")
+    print("next: `make dagster` (Dagster UI) and `make dashboard` (Streamlit; sign in as the local demo analyst "
+          "'demo', password from ORAGAMI_DEMO_PASSWORD, default 'oragami-demo')")
     return 0 if result.success else 1
 
 
