@@ -7,32 +7,19 @@ every account, the operator) first, so both are part of the cache key; each call
 """
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
-from collections.abc import Iterator
 from typing import Any
 
 import pandas as pd
 import streamlit as st
 
 from dashboards import queries_perf as qp
-from warehouse import Warehouse, open_read_only
+from dashboards.data import CACHE_TTL_S, _reading  # one read-only opener and TTL for every page
 
-#: Seconds a cached read is reused (same as :data:`dashboards.data.CACHE_TTL_S`).
-CACHE_TTL_S = 60
 #: Cached results kept per function.
 CACHE_MAX_ENTRIES = 16
 #: Replays re-evaluate a symphony over its whole price history: keep them a little longer.
 REPLAY_TTL_S = 600
-
-
-@contextlib.contextmanager
-def _reading(url: str) -> Iterator[Warehouse]:
-    wh = open_read_only(url)
-    try:
-        yield wh
-    finally:
-        wh.dispose()
 
 
 _cache = st.cache_data(ttl=CACHE_TTL_S, max_entries=CACHE_MAX_ENTRIES, show_spinner=False)

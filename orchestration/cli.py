@@ -236,13 +236,13 @@ def _instance():
 def run_daily(session: dt.date, instance=None, broker: str = "simulated", alpaca_url: str | None = None) -> bool:
     """Execute the ``daily_trading`` job for one session in-process; True on success."""
     from engine.calendar import is_session
-    from orchestration.definitions import build_definitions, defs
+    from orchestration import definitions
 
     if not is_session(session):
         raise ValueError(f"{session} is not an NYSE session")
-    if broker != "simulated" or alpaca_url:
-        defs = build_definitions(broker=broker, alpaca_url=alpaca_url)
-    job = defs.resolve_job_def("daily_trading")
+    chosen = definitions.defs if broker == "simulated" and not alpaca_url else \
+        definitions.build_definitions(broker=broker, alpaca_url=alpaca_url)
+    job = chosen.resolve_job_def("daily_trading")
     result = job.execute_in_process(partition_key=session.isoformat(), instance=instance or _instance(),
                                     raise_on_error=False, run_config=QUIET)
     if not result.success:
