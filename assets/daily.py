@@ -490,6 +490,40 @@ def submitted_orders(context: dg.AssetExecutionContext, broker: BrokerResource,
                                           "unique_client_ids": len({r["client_order_id"] for r in out_rows})})
 
 
+OPEN_STATUSES = ("new", "accepted", "partially_filled", "pending_new", "accepted_for_bidding")
+
+
+def _refresh_open_orders(context, broker: BrokerResource, wh: Warehouse, session: dt.date,
+                         rows: pd.DataFrame) -> pd.DataFrame:
+    """Ask the broker again about the session's orders that were still open when recorded (fills can arrive
+    after the submission step): their status, filled quantity and average price are updated in ``orders`` and
+    ``fills``. Re-materialising ``positions`` after the close therefore picks up late fills."""
+    open_rows = rows[rows["status"].isin(OPEN_STATUSES)]
+    if open_rows.empty:
+        return rows
+    brokers: dict[str, object] = {}
+    rows = rows.copy()
+    for idx, r in open_rows.iterrows():
+        acct = r["account_id"]
+        if acct not in brokers:
+            brokers[acct] = broker.for_account(acct, wh, {}, session)
+        now = brokers[acct].get_order(r["client_order_id"])
+        if now is None:
+            continue
+        rows.loc[idx, ["status", "filled_qty", "filled_avg_price"]] = [now.status, now.filled_qty,
+                                                                       now.filled_avg_price]
+        context.log.info(f"{r['client_order_id']}: {r['status']} → {now.status}, filled {now.filled_qty}")
+    wh.replace("orders", rows, where={"session_date": session})
+    fills = [{"fill_id": f"{r['client_order_id']}-fill", "client_order_id": r["client_order_id"],
+              "account_id": r["account_id"], "symphony_id": NET, "session_date": session, "ticker": r["ticker"],
+              "side": r["side"], "qty": float(r["filled_qty"]), "price": float(r["filled_avg_price"]),
+              "notional_usd": float(r["filled_qty"]) * float(r["filled_avg_price"]), "filled_at": _now()}
+             for r in rows.to_dict("records")
+             if r["filled_qty"] is not None and not pd.isna(r["filled_qty"]) and float(r["filled_qty"]) > 0]
+    wh.replace("fills", pd.DataFrame(fills), where={"session_date": session})
+    return rows
+
+
 @dg.asset(partitions_def=sessions_partitions, group_name="trading", deps=[submitted_orders], kinds={"python"},
           metadata={"partition_expr": "session_date"})
 def positions(context: dg.AssetExecutionContext, broker: BrokerResource,
@@ -503,7 +537,10 @@ def positions(context: dg.AssetExecutionContext, broker: BrokerResource,
     session = partition_session(context)
     wh = warehouse.open()
     intents = wh.read("order_intents", where={"session_date": session})
-    orders = {r["client_order_id"]: r for r in wh.read("orders", where={"session_date": session}).to_dict("records")}
+    order_rows = wh.read("orders", where={"session_date": session})
+    if broker.reconciles():
+        order_rows = _refresh_open_orders(context, broker, wh, session, order_rows)
+    orders = {r["client_order_id"]: r for r in order_rows.to_dict("records")}
     ledgers: dict[str, tuple[dict[str, float], float]] = {}
     rows_meta: dict[str, dict] = {}
     book = SessionBook(wh, session)

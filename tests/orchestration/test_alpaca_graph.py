@@ -157,3 +157,33 @@ def test_calendar_disagreement_with_the_broker_is_recorded(tmp_path, env):
         assert check.passed is False
         assert check.metadata["disagreement"].value == "close differs: broker 13:00, exchange_calendars 16:00 (New York)"
     wh.dispose()
+
+
+@pytest.mark.slow
+def test_late_fills_are_picked_up_when_positions_are_refreshed(tmp_path, env):
+    """Orders accepted but not yet filled at 15:50: the ledgers hold cash; after the broker fills them,
+    re-materialising positions (and NAV) refreshes the orders from the broker and attributes the fills."""
+    from assets.daily import daily_nav, positions
+
+    url = f"duckdb:///{tmp_path / 'w.duckdb'}"
+    wh = Warehouse(url)
+    wh.create_schema()
+    seed(wh, tmp_path)
+    with FakeAlpacaServer(api_key=KEY, secret_key=SECRET, prices=prices_on(D1), fill_mode="pending") as server:
+        assert materialize(url, server).success
+        orders = wh.read("orders")
+        assert set(orders["status"]) == {"accepted"}
+        assert set(wh.read("positions")["ticker"]) == {"$USD"}           # nothing filled yet
+        assert server.fill_pending() == 2
+        resources = build_resources(warehouse_url=url, broker="alpaca", alpaca_url=server.url)
+        again = dg.materialize([*DAILY_ASSETS], selection=[positions, daily_nav], resources=resources,
+                               partition_key=D1, instance=dg.DagsterInstance.ephemeral())
+        assert again.success
+        assert set(wh.read("orders")["status"]) == {"filled"}
+        pos = wh.read("positions")
+        for t in ("SPY", "TLT"):
+            assert pos.loc[pos["ticker"] == t, "qty"].sum() == pytest.approx(server.position(t), rel=1e-9)
+        meta = again.asset_materializations_for_node("positions")[0].metadata
+        assert meta["reconciliation"].value == "ledgers match the broker"
+        assert len(server.orders_created) == len(server.unique_client_ids) == 2
+    wh.dispose()
