@@ -349,7 +349,9 @@ def headline(symphonies_df: pd.DataFrame, accounts_df: pd.DataFrame, nav: pd.Dat
         ``accounts`` (count), ``active_symphonies`` (count), ``latest_session`` (date or ``None``),
         ``nav_date`` (newest ``daily_nav`` session or ``None``), ``total_nav_usd`` (sum of every symphony's NAV
         on ``nav_date``, USD; ``None`` without NAV) and ``total_nav_change_usd`` (change against the previous
-        session, over the symphonies that have a NAV on both; ``None`` when there is no previous session).
+        session, over the symphonies that have a NAV on both; ``None`` when there is no previous session) and
+        ``total_pnl_usd`` (``total_nav_usd`` minus the starting capital of the same symphonies — the
+        ``capital_usd`` column of ``symphonies_df``, 10,000 where absent; ``None`` without NAV).
     """
     out: dict[str, Any] = {
         "accounts": int(len(accounts_df)),
@@ -358,6 +360,7 @@ def headline(symphonies_df: pd.DataFrame, accounts_df: pd.DataFrame, nav: pd.Dat
         "nav_date": None,
         "total_nav_usd": None,
         "total_nav_change_usd": None,
+        "total_pnl_usd": None,
     }
     if nav.empty:
         return out
@@ -365,6 +368,11 @@ def headline(symphonies_df: pd.DataFrame, accounts_df: pd.DataFrame, nav: pd.Dat
     today = nav[nav["session_date"] == nav_date].set_index("symphony_id")["nav_usd"]
     out["nav_date"] = nav_date
     out["total_nav_usd"] = float(today.sum())
+    capital = (symphonies_df.set_index("symphony_id")["capital_usd"] if "capital_usd" in symphonies_df
+               else pd.Series(dtype="float64"))
+    out["total_pnl_usd"] = float(today.sum() - sum(
+        float(capital.get(sid)) if sid in capital.index and pd.notna(capital.get(sid)) else 10_000.0
+        for sid in today.index))
     earlier = nav[nav["session_date"] < nav_date]
     if len(earlier):
         prev_date = max(earlier["session_date"])

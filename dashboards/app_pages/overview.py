@@ -54,7 +54,7 @@ def _load(url: str, scope: str | None) -> dict[str, pd.DataFrame | object]:
 
 def _headline(d: dict) -> None:
     h = queries.headline(d["symphonies"], d["accounts"], d["nav"], d["session"])
-    c1, c2, c3, c4 = st.columns(4)
+    c1, c2, c3, c4, c5 = st.columns(5)
     c1.metric("Accounts", str(h["accounts"]), border=True)
     c2.metric("Active symphonies", str(h["active_symphonies"]), border=True,
               help=f"{len(d['symphonies'])} registered in all")
@@ -64,6 +64,8 @@ def _headline(d: dict) -> None:
                 if h["nav_date"] else "No paper NAV yet")
     c4.metric("Total paper NAV", queries.format_usd(h["total_nav_usd"]), border=True, help=nav_help,
               delta=_signed_usd(h["total_nav_change_usd"]) if h["total_nav_change_usd"] is not None else None)
+    c5.metric("Total P&L", _signed_usd(h["total_pnl_usd"]) if h["total_pnl_usd"] is not None else "—", border=True,
+              help="Paper NAV minus the symphonies' starting capital; the day's P&L is the change under the NAV")
 
 
 def _symphony_table(overview: pd.DataFrame) -> None:

@@ -43,6 +43,7 @@ def test_overview_shows_the_seeded_warehouse(seeded_duckdb, use_duckdb):
     assert metrics["Latest session"] == D3.isoformat()
     assert metrics["Total paper NAV"] == queries.format_usd(total) == "$15,150.00"
     assert [m.delta for m in at.main.metric if m.label == "Total paper NAV"] == ["+$50.00"]
+    assert metrics["Total P&L"] == "-$4,850.00"   # 10,200 + 4,950 − 2 × 10,000 starting capital
 
     table = at.dataframe[0].value
     assert table["label"].tolist() == ["Sixty Forty", "Nasdaq Tilt", "Retired"]  # active first, by account
@@ -104,7 +105,7 @@ def test_registered_but_never_evaluated(tmp_path, use_duckdb):
     at = _run()
     assert not at.exception
     assert _main_metrics(at) == {"Accounts": "1", "Active symphonies": "1", "Latest session": "none yet",
-                                 "Total paper NAV": "—"}
+                                 "Total paper NAV": "—", "Total P&L": "—"}
     infos = [i.value for i in at.info]
     assert any(i.startswith("Symphonies are registered but no session has been evaluated yet") for i in infos)
     assert any(i.startswith("No allocation yet") for i in infos)

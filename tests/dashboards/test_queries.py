@@ -77,7 +77,7 @@ def test_headline_of_an_empty_warehouse():
     empty_nav = pd.DataFrame(columns=["symphony_id", "session_date", "nav_usd"])
     h = queries.headline(empty_syms, pd.DataFrame(columns=["account_id"]), empty_nav, None)
     assert h == {"accounts": 0, "active_symphonies": 0, "latest_session": None, "nav_date": None,
-                 "total_nav_usd": None, "total_nav_change_usd": None}
+                 "total_nav_usd": None, "total_nav_change_usd": None, "total_pnl_usd": None}
 
 
 # -- reads on the seeded warehouse (DuckDB, and PostgreSQL when reachable) -------------------------------------
@@ -125,6 +125,8 @@ def test_headline_numbers(ro):
     assert h["latest_session"] == D3 and h["nav_date"] == D3
     assert h["total_nav_usd"] == pytest.approx(15150.0)
     assert h["total_nav_change_usd"] == pytest.approx(50.0)
+    # both symphonies started with the default 10,000: 10,200 + 4,950 − 20,000
+    assert h["total_pnl_usd"] == pytest.approx(-4850.0)
 
 
 def test_backtest_nav_is_the_newest_run_rebased_over_the_paper_window(ro):
