@@ -124,13 +124,18 @@ def browser(tmp_path_factory):
 
 
 def wait_for_text(driver, text: str, timeout: float = 60.0) -> None:
+    from selenium.common.exceptions import StaleElementReferenceException
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.ui import WebDriverWait
 
     def ready(d):
-        body = d.find_element(By.TAG_NAME, "body").text
-        running = d.find_elements(By.CSS_SELECTOR, '[data-testid="stStatusWidget"]')
-        return text in body and not any("Running" in e.text for e in running)
+        # Streamlit re-renders while it runs: an element read mid-render is stale — that means "not yet"
+        try:
+            body = d.find_element(By.TAG_NAME, "body").text
+            running = d.find_elements(By.CSS_SELECTOR, '[data-testid="stStatusWidget"]')
+            return text in body and not any("Running" in e.text for e in running)
+        except StaleElementReferenceException:
+            return False
 
     from selenium.common.exceptions import TimeoutException
 
@@ -149,7 +154,34 @@ def no_exception(driver) -> None:
     from selenium.webdriver.common.by import By
 
     errors = driver.find_elements(By.CSS_SELECTOR, '[data-testid="stException"]')
-    assert not errors, errors[0].text[:2000]
+    assert not errors, retry(lambda: errors[0].text[:2000])
+
+
+def retry(action, attempts: int = 5):
+    """Run ``action`` again when the element it touched was re-rendered under it (stale), a few times."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    for i in range(attempts):
+        try:
+            return action()
+        except StaleElementReferenceException:
+            if i == attempts - 1:
+                raise
+            time.sleep(0.5)
+
+
+def click(driver, css: str = None, button_text: str = None) -> None:
+    """Click a link (CSS selector) or the button whose text ends with ``button_text``, tolerating re-renders."""
+    from selenium.webdriver.common.by import By
+
+    def act():
+        if css:
+            driver.find_element(By.CSS_SELECTOR, css).click()
+        else:
+            next(b for b in driver.find_elements(By.TAG_NAME, "button")
+                 if b.text.strip().endswith(button_text)).click()
+
+    retry(act)
 
 
 def test_sign_in_click_through_every_page_and_upload(app, browser):
@@ -158,17 +190,16 @@ def test_sign_in_click_through_every_page_and_upload(app, browser):
     SHOTS.mkdir(parents=True, exist_ok=True)
     browser.get(app)
     wait_for_text(browser, "Sign in")
-    browser.find_element(By.CSS_SELECTOR, 'input[aria-label="Username"]').send_keys(USER)
-    browser.find_element(By.CSS_SELECTOR, 'input[aria-label="Password"]').send_keys(PASSWORD)
-    next(b for b in browser.find_elements(By.TAG_NAME, "button") if "Sign in" in b.text).click()
+    retry(lambda: browser.find_element(By.CSS_SELECTOR, 'input[aria-label="Username"]').send_keys(USER))
+    retry(lambda: browser.find_element(By.CSS_SELECTOR, 'input[aria-label="Password"]').send_keys(PASSWORD))
+    click(browser, button_text="Sign in")
     wait_for_text(browser, "Sector Surfing")
     time.sleep(2)
     no_exception(browser)
     browser.save_screenshot(str(SHOTS / "overview.png"))
 
     for url_path, expected, shot in PAGES:
-        link = browser.find_element(By.CSS_SELECTOR, f'[data-testid="stSidebarNav"] a[href$="/{url_path}"]')
-        link.click()
+        click(browser, css=f'[data-testid="stSidebarNav"] a[href$="/{url_path}"]')
         wait_for_text(browser, expected)
         time.sleep(2)
         wait_for_text(browser, expected)
@@ -176,14 +207,14 @@ def test_sign_in_click_through_every_page_and_upload(app, browser):
         browser.save_screenshot(str(SHOTS / f"{shot}.png"))
 
     # upload a symphony on the library page and see it listed
-    browser.find_element(By.CSS_SELECTOR, '[data-testid="stSidebarNav"] a[href$="/library"]').click()
+    click(browser, css='[data-testid="stSidebarNav"] a[href$="/library"]')
     wait_for_text(browser, "Upload a symphony")
-    upload = browser.find_element(By.CSS_SELECTOR, 'input[type="file"]')
-    upload.send_keys(str(ROOT / "symphonies" / "tqqq_ftlt_v2_226.clj"))
+    retry(lambda: browser.find_element(By.CSS_SELECTOR, 'input[type="file"]').send_keys(
+        str(ROOT / "symphonies" / "tqqq_ftlt_v2_226.clj")))
     wait_for_text(browser, "Register")
-    next(b for b in browser.find_elements(By.TAG_NAME, "button") if b.text.strip().endswith("Register")).click()
+    click(browser, button_text="Register")
     wait_for_text(browser, "TQQQ For The Long Term")
     time.sleep(2)
     no_exception(browser)
-    assert "3/40" in browser.find_element(By.TAG_NAME, "body").text
+    wait_for_text(browser, "3/40")
     browser.save_screenshot(str(SHOTS / "library_after_upload.png"))
