@@ -434,7 +434,7 @@ def submitted_orders(context: dg.AssetExecutionContext, broker: BrokerResource,
     by_acct = _by_account(tradable_symphonies(wh))
     book = SessionBook(wh, session)
     sent = created = blocked = 0
-    out_rows, fill_rows = [], []
+    out_rows = []
     for account_id, rows in planned.groupby("account_id", sort=True):
         settings = accounts.get(account_id, {})
         dry = bool(settings.get("dry_run") or False)
@@ -476,18 +476,30 @@ def submitted_orders(context: dg.AssetExecutionContext, broker: BrokerResource,
             out_rows.append({**r, "status": result.status, "broker_order_id": result.broker_order_id,
                              "reason": result.reason or r["reason"], "submitted_at": result.submitted_at or _now(),
                              "filled_qty": result.filled_qty, "filled_avg_price": result.filled_avg_price})
-            if result.filled_qty and result.filled_qty > 0:
-                fill_rows.append({"fill_id": f"{result.client_order_id}-fill", "client_order_id": result.client_order_id,
-                                  "account_id": account_id, "symphony_id": NET, "session_date": session,
-                                  "ticker": result.ticker, "side": result.side, "qty": result.filled_qty,
-                                  "price": result.filled_avg_price,
-                                  "notional_usd": result.filled_qty * (result.filled_avg_price or 0.0),
-                                  "filled_at": result.submitted_at or _now()})
     wh.replace("orders", pd.DataFrame(out_rows), where={"session_date": session})
-    wh.replace("fills", pd.DataFrame(fill_rows), where={"session_date": session})
+    wh.replace("fills", pd.DataFrame(_fill_rows(out_rows, session)), where={"session_date": session})
     return dg.MaterializeResult(metadata={"orders_recorded": len(out_rows), "orders_sent": sent,
                                           "new_at_broker": created, "blocked": blocked,
                                           "unique_client_ids": len({r["client_order_id"] for r in out_rows})})
+
+
+def _fill_rows(order_rows: list[dict], session: dt.date, filled_at: dt.datetime | None = None) -> list[dict]:
+    """One ``fills`` row per recorded order with a positive filled quantity (the broker's aggregate fill).
+
+    ``filled_at`` defaults to the order's submission time (the fill is immediate for market orders).
+    """
+    out = []
+    for r in order_rows:
+        qty = r.get("filled_qty")
+        if qty is None or pd.isna(qty) or float(qty) <= 0:
+            continue
+        price = float(r["filled_avg_price"]) if r.get("filled_avg_price") is not None and \
+            not pd.isna(r["filled_avg_price"]) else 0.0
+        out.append({"fill_id": f"{r['client_order_id']}-fill", "client_order_id": r["client_order_id"],
+                    "account_id": r["account_id"], "symphony_id": NET, "session_date": session,
+                    "ticker": r["ticker"], "side": r["side"], "qty": float(qty), "price": price,
+                    "notional_usd": float(qty) * price, "filled_at": filled_at or r.get("submitted_at") or _now()})
+    return out
 
 
 OPEN_STATUSES = ("new", "accepted", "partially_filled", "pending_new", "accepted_for_bidding")
@@ -514,13 +526,8 @@ def _refresh_open_orders(context, broker: BrokerResource, wh: Warehouse, session
                                                                        now.filled_avg_price]
         context.log.info(f"{r['client_order_id']}: {r['status']} → {now.status}, filled {now.filled_qty}")
     wh.replace("orders", rows, where={"session_date": session})
-    fills = [{"fill_id": f"{r['client_order_id']}-fill", "client_order_id": r["client_order_id"],
-              "account_id": r["account_id"], "symphony_id": NET, "session_date": session, "ticker": r["ticker"],
-              "side": r["side"], "qty": float(r["filled_qty"]), "price": float(r["filled_avg_price"]),
-              "notional_usd": float(r["filled_qty"]) * float(r["filled_avg_price"]), "filled_at": _now()}
-             for r in rows.to_dict("records")
-             if r["filled_qty"] is not None and not pd.isna(r["filled_qty"]) and float(r["filled_qty"]) > 0]
-    wh.replace("fills", pd.DataFrame(fills), where={"session_date": session})
+    wh.replace("fills", pd.DataFrame(_fill_rows(rows.to_dict("records"), session, filled_at=_now())),
+               where={"session_date": session})
     return rows
 
 
@@ -544,7 +551,8 @@ def positions(context: dg.AssetExecutionContext, broker: BrokerResource,
     ledgers: dict[str, tuple[dict[str, float], float]] = {}
     rows_meta: dict[str, dict] = {}
     book = SessionBook(wh, session)
-    for row, _root in tradable_symphonies(wh):
+    syms = tradable_symphonies(wh)
+    for row, _root in syms:
         holdings, cash, _ = book.ledger(row)
         ledgers[row["symphony_id"]] = (holdings, cash)
         rows_meta[row["symphony_id"]] = row
@@ -580,9 +588,9 @@ def positions(context: dg.AssetExecutionContext, broker: BrokerResource,
     meta: dict = {"position_rows": n}
     if broker.reconciles():
         diffs = []
-        for account_id, syms in _by_account(tradable_symphonies(wh)).items():
+        for account_id, acct_syms in _by_account(syms).items():
             ours: dict[str, float] = {}
-            for row, _ in syms:
+            for row, _ in acct_syms:
                 for t, q in ledgers[row["symphony_id"]][0].items():
                     ours[t] = ours.get(t, 0.0) + q
             theirs = broker.for_account(account_id, wh, {}, session).account().positions

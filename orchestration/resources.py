@@ -19,7 +19,6 @@ import pandas as pd
 from pydantic import Field
 
 from engine.broker import AccountSnapshot, Broker, BrokerOrder, OrderRequest
-from engine.orders import Fill, PlannedOrder
 from warehouse import Warehouse
 from warehouse.bundled import BUNDLE_DIR, load_bars
 
@@ -84,19 +83,6 @@ class SimulatedBroker(BrokerResource):
     def for_account(self, account_id: str, warehouse: Warehouse, prices: dict[str, float],
                     session: dt.date) -> Broker:
         return SimulatedAccount(account_id, warehouse, prices, session, self.slippage_bps / 10_000.0)
-
-    # kept for callers that only need fills (no order book)
-    def submit(self, orders: list[PlannedOrder], prices: dict[str, float]) -> list[Fill]:
-        """Fill ``orders`` at ``prices`` (USD per share); raises KeyError naming a ticker without price."""
-        s = self.slippage_bps / 10_000.0
-        fills = []
-        for o in orders:
-            if o.ticker not in prices:
-                raise KeyError(f"no price for {o.ticker} to fill {o.client_order_id}")
-            px = prices[o.ticker] * (1 + s if o.side == "buy" else 1 - s)
-            qty = o.qty if o.qty is not None else o.notional_usd / px
-            fills.append(Fill(o.client_order_id, o.ticker, o.side, float(qty), float(px)))
-        return fills
 
 
 class SimulatedAccount:
