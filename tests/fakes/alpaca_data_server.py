@@ -32,11 +32,13 @@ import json
 import math
 import threading
 from collections.abc import Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl, urlsplit
 from zoneinfo import ZoneInfo
 
 import pandas as pd
+
+from tests.fakes._loopback import LoopbackServer
 
 NY = ZoneInfo("America/New_York")
 UTC = dt.timezone.utc
@@ -56,8 +58,14 @@ def _num(value) -> float | None:
     return None if math.isnan(value) else value
 
 
-class FakeAlpacaDataServer:
+class FakeAlpacaDataServer(LoopbackServer):
     """Alpaca market-data fake; use as a context manager (``with FakeAlpacaDataServer(frames) as server``)."""
+
+    thread_name = "fake-alpaca-data"
+
+    @property
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        return _Handler
 
     def __init__(self, frames: Mapping[str, pd.DataFrame], *, api_key: str = DEFAULT_KEY,
                  secret_key: str = DEFAULT_SECRET, page_size: int = 10_000) -> None:
@@ -75,36 +83,13 @@ class FakeAlpacaDataServer:
         self._quotes: dict[str, dict] = {}
         self._failures: list[list] = []  # [path, status, remaining]
         self.requests: list[tuple[str, dict[str, str]]] = []
-        self._httpd: ThreadingHTTPServer | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------------------------
-
-    def start(self) -> "FakeAlpacaDataServer":
-        httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        httpd.daemon_threads = True
-        httpd.fake = self  # type: ignore[attr-defined]
-        self._httpd = httpd
-        threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-alpaca-data",
-                         daemon=True).start()
-        return self
-
-    def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-
-    def __enter__(self) -> "FakeAlpacaDataServer":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     @property
     def url(self) -> str:
         """The origin to pass as ``url_override`` (no ``/v2``)."""
-        assert self._httpd is not None, "server not started"
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        return self.origin
 
     # -- set-up and faults ----------------------------------------------------------------------------------------
 

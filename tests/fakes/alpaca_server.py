@@ -46,10 +46,12 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
+
+from tests.fakes._loopback import LoopbackServer
 
 NY = ZoneInfo("America/New_York")
 UTC = dt.timezone.utc
@@ -114,7 +116,7 @@ def _parse_ts(text: str) -> dt.datetime:
     return ts if ts.tzinfo else ts.replace(tzinfo=UTC)  # Alpaca reads naive timestamps as UTC
 
 
-class FakeAlpacaServer:
+class FakeAlpacaServer(LoopbackServer):
     """Alpaca paper trading API fake; use as a context manager (``with FakeAlpacaServer(...) as server``).
 
     Args:
@@ -125,6 +127,12 @@ class FakeAlpacaServer:
         fill_mode: one of :data:`FILL_MODES`; ``partial_fraction`` is the share filled in ``partial`` mode.
         now: a fixed timestamp (aware) for ``submitted_at`` and the clock; None = the real time.
     """
+
+    thread_name = "fake-alpaca"
+
+    @property
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        return _Handler
 
     def __init__(self, *, api_key: str = "fake-key-id", secret_key: str = "fake-secret-key",
                  cash: float = 100_000.0, prices: dict[str, float] | None = None,
@@ -151,41 +159,12 @@ class FakeAlpacaServer:
         self._faults: list[_Fault] = []
         self._log: list[LoggedRequest] = []
         self._lock = threading.RLock()
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------ lifecycle
-    def start(self) -> "FakeAlpacaServer":
-        httpd = ThreadingHTTPServer(("127.0.0.1", self._port), _Handler)
-        httpd.daemon_threads = True
-        httpd.block_on_close = False
-        httpd.fake = self  # type: ignore[attr-defined]
-        self._httpd = httpd
-        self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="fake-alpaca", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-        if self._thread is not None:
-            self._thread.join(timeout=5)
-            self._thread = None
-
-    def __enter__(self) -> "FakeAlpacaServer":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
     @property
     def url(self) -> str:
         """The base URL for ``url_override`` (bare origin, no ``/v2``)."""
-        assert self._httpd is not None, "server not started"
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}"
+        return self.origin
 
     # ------------------------------------------------------------------ test controls and observations
     def inject(self, method: str, path: str, fault: str, times: int = 1, delay_s: float = 1.0) -> None:
@@ -637,7 +616,6 @@ class _Handler(BaseHTTPRequestHandler):
 
 if __name__ == "__main__":  # manual use from a terminal, e.g. to try `oragami run-daily --broker alpaca`
     import argparse
-    import time
 
     from warehouse.bundled import available_tickers, load_adjusted_closes
 

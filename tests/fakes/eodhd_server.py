@@ -30,10 +30,12 @@ import json
 import math
 import threading
 from collections.abc import Mapping
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 import pandas as pd
+
+from tests.fakes._loopback import LoopbackServer
 
 DEFAULT_TOKEN = "fakeEodhdToken0123456789"
 
@@ -48,8 +50,14 @@ def _num(value):
     return None if math.isnan(value) else value
 
 
-class FakeEodhdServer:
+class FakeEodhdServer(LoopbackServer):
     """EODHD EOD fake; use as a context manager (``with FakeEodhdServer(frames) as server``)."""
+
+    thread_name = "fake-eodhd"
+
+    @property
+    def handler(self) -> type[BaseHTTPRequestHandler]:
+        return _Handler
 
     def __init__(self, frames: Mapping[str, pd.DataFrame], api_token: str = DEFAULT_TOKEN) -> None:
         self.api_token = api_token
@@ -64,38 +72,13 @@ class FakeEodhdServer:
         self._failures: list[list] = []  # [symbol, status, remaining, body]
         self._stop_after: dict[str, dt.date] = {}
         self.requests: list[tuple[str, dict[str, str]]] = []
-        self._httpd: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------------------------
-
-    def start(self) -> "FakeEodhdServer":
-        httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        httpd.daemon_threads = True
-        httpd.fake = self  # type: ignore[attr-defined]
-        self._httpd = httpd
-        self._thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                                        name="fake-eodhd", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._httpd is not None:
-            self._httpd.shutdown()
-            self._httpd.server_close()
-            self._httpd = None
-
-    def __enter__(self) -> "FakeEodhdServer":
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     @property
     def url(self) -> str:
         """The API root, ``http://127.0.0.1:PORT/api``."""
-        assert self._httpd is not None, "server not started"
-        return f"http://127.0.0.1:{self._httpd.server_address[1]}/api"
+        return f"{self.origin}/api"
 
     # -- faults ---------------------------------------------------------------------------------------------------
 
