@@ -16,7 +16,7 @@ from engine.backtest import BacktestResult, run_backtest
 from engine.model import tickers as symphony_tickers
 from engine.prices import fill_interior_gaps
 from assets.daily import active_symphonies
-from orchestration.resources import MarketDataResource, WarehouseResource
+from resources import MarketDataResource, WarehouseResource
 from warehouse import Warehouse
 
 

@@ -21,7 +21,7 @@ from engine.broker import OrderRequest, send_exactly_once
 from engine.netting import NET, SymphonyIntent, attribute, intents_for, net_orders
 from engine.orders import needs_rebalance
 from engine.prices import fill_interior_gaps
-from orchestration.resources import BrokerResource, BundledMarketData, MarketDataResource, WarehouseResource
+from resources import BrokerResource, BundledMarketData, MarketDataResource, WarehouseResource
 from pipelines.partitions import partition_session, sessions_partitions
 from warehouse import Between, Warehouse
 

@@ -44,7 +44,7 @@ from engine.evaluate import Evaluation, IndicatorCache, evaluate
 from engine.model import Comparison, Filter, If, IndicatorRef, MultiTickerComparison, Root, WeightInverseVol, \
     iter_nodes
 from engine.model import tickers as symphony_tickers
-from orchestration.resources import MarketDataResource, WarehouseResource
+from resources import MarketDataResource, WarehouseResource
 from pipelines.research import symphony_partitions
 from warehouse import Warehouse
 

@@ -6,7 +6,7 @@ import dagster as dg
 from assets.backtests import symphony_backtests
 from assets.daily import DAILY_ASSETS, DAILY_CHECKS
 from assets.research import RESEARCH_ASSETS
-from orchestration.resources import AlpacaBroker, BundledMarketData, SimulatedBroker, WarehouseResource
+from resources import AlpacaBroker, BundledMarketData, SimulatedBroker, WarehouseResource
 from pipelines.jobs import backtest_all, daily_trading, daily_trading_schedule
 from pipelines.research import RESEARCH_JOBS, RESEARCH_SENSORS
 
@@ -16,7 +16,7 @@ def market_data_resource(source: str = "bundled", alpaca_data_url: str | None = 
     ``ALPACA_SECRET_KEY``); keys are Dagster ``EnvVar``s, read when a run starts and hidden in the UI."""
     if source == "bundled":
         return BundledMarketData()
-    from orchestration.market_data import AlpacaMarketData, EodhdMarketData
+    from resources.market_data import AlpacaMarketData, EodhdMarketData
 
     if source == "eodhd":
         return EodhdMarketData(api_key=dg.EnvVar("EODHD_API_KEY"))

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-from orchestration.resources import WarehouseResource
+from resources import WarehouseResource
 from warehouse import Warehouse
 
 #: Name of the dynamic partitions (one key per symphony id).

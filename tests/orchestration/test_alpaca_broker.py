@@ -12,10 +12,10 @@ from zoneinfo import ZoneInfo
 import pytest
 import requests
 
-import orchestration.alpaca_broker as ab
+import resources.alpaca_broker as ab
 from engine.broker import Broker, BrokerError, OrderRequest
 from engine.orders import client_order_id
-from orchestration.alpaca_broker import AlpacaBrokerError, AlpacaPaperBroker, RateLimiter, check_paper_url
+from resources.alpaca_broker import AlpacaBrokerError, AlpacaPaperBroker, RateLimiter, check_paper_url
 from tests.fakes.alpaca_server import FakeAlpacaServer
 
 NY = ZoneInfo("America/New_York")

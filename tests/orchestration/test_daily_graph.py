@@ -16,7 +16,7 @@ from engine.parsing import load_symphony
 from engine.model import tickers
 from orchestration.cli import seed_symphonies
 from orchestration.definitions import build_resources, defs
-from orchestration.resources import BundledMarketData
+from resources import BundledMarketData
 from warehouse import Warehouse
 from warehouse.bundled import load_adjusted_closes
 

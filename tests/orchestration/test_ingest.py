@@ -19,7 +19,7 @@ import pytest
 
 from engine.bar_checks import check_bars
 from engine.calendar import sessions_in_range
-from orchestration.market_data import (AlpacaMarketData, EodhdMarketData, MarketDataError,
+from resources.market_data import (AlpacaMarketData, EodhdMarketData, MarketDataError,
                                        TransientMarketDataError, mask_secrets, missing_sessions)
 from tests.fakes.alpaca_data_server import FakeAlpacaDataServer
 from tests.fakes.eodhd_server import FakeEodhdServer
@@ -114,7 +114,7 @@ def test_eodhd_incremental_range(eod_server, bundled):
 def test_eodhd_retries_500_and_429(eod_server, bundled, caplog):
     eod_server.fail_next("SPY.US", 500)
     eod_server.fail_next("SPY.US", 429)
-    caplog.set_level("WARNING", logger="orchestration.market_data")
+    caplog.set_level("WARNING", logger="resources.market_data")
     got = eodhd(eod_server).bars(["SPY"], START, END)
     assert_same_bars(got, expected(bundled, ["SPY"]))
     assert [s for s, _ in eod_server.requests] == ["SPY.US"] * 3
@@ -165,8 +165,8 @@ def test_eodhd_malformed_body_fails_naming_the_ticker(eod_server):
 def test_unguarded_eodhd_package_swallows_errors_and_prints_the_token(eod_server, capsys):
     """Why the resource replaces the package's transport: on a 500 ``BaseAPI._rest_get_method`` prints the URL
     (api_token included) and returns ``{}`` — an outage would read as 'no data'. If this starts failing, a new
-    eodhd release changed that behaviour: revisit the guard in orchestration.market_data."""
-    from orchestration.market_data import _import_eodhd_endpoint
+    eodhd release changed that behaviour: revisit the guard in resources.market_data."""
+    from resources.market_data import _import_eodhd_endpoint
 
     api = _import_eodhd_endpoint()()
     api._api_url = eod_server.url
@@ -177,7 +177,7 @@ def test_unguarded_eodhd_package_swallows_errors_and_prints_the_token(eod_server
 
 
 def test_eodhd_import_does_not_leave_sys_tracebacklimit_set():
-    code = ("import sys; import orchestration.market_data as m; m._guarded_eod_endpoint_class(); "
+    code = ("import sys; import resources.market_data as m; m._guarded_eod_endpoint_class(); "
             "print(hasattr(sys, 'tracebacklimit')); import eodhd; print(getattr(sys, 'tracebacklimit', None))")
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr

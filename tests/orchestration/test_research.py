@@ -17,7 +17,7 @@ from engine.model import tickers as symphony_tickers
 from engine.parsing import load_symphony
 from orchestration.cli import seed_symphonies
 from orchestration.definitions import build_resources, defs
-from orchestration.resources import WarehouseResource
+from resources import WarehouseResource
 from pipelines.research import SYMPHONY_PARTITIONS, symphony_partitions, symphony_registry_sensor
 from warehouse import Warehouse
 from warehouse.bundled import load_adjusted_closes

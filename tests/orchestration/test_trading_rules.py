@@ -12,7 +12,7 @@ import pytest
 from assets.daily import DAILY_ASSETS
 from orchestration.cli import seed_symphonies
 from orchestration.definitions import build_resources
-from orchestration.resources import SimulatedAccount, SimulatedBroker
+from resources import SimulatedAccount, SimulatedBroker
 from warehouse import Warehouse
 
 D1, D2 = "2024-06-20", "2024-06-21"   # SPY fell 0.16 % on 2024-06-21 (adjusted close 532.63 → 531.92)

@@ -1,18 +1,15 @@
-"""Dagster resources: market data, broker and warehouse — each with an offline implementation.
+"""Broker resources: one :class:`engine.broker.Broker` per account for the trading assets.
+
+* :class:`SimulatedBroker` — the offline paper broker: fills market orders at the session's price (adjusted
+  close, the live-price proxy offline) moved by ``slippage_bps`` against the trader; its own order book lives in
+  the warehouse table ``sim_broker_orders``.
+* :class:`AlpacaBroker` — Alpaca **paper** accounts through alpaca-py (:mod:`resources.alpaca_broker`).
 
 Configuration is read when a run starts (resource fields, ``dg.EnvVar``), never at import time.
-
-* :class:`BundledMarketData` — daily bars from the Parquet files shipped in ``data/bundled`` (the offline
-  default; EODHD and Alpaca sources come with issue 4).
-* :class:`SimulatedBroker` — the offline paper broker: fills market orders at the session's price (adjusted
-  close, the live-price proxy offline) moved by ``slippage_bps`` against the trader; positions live in the
-  warehouse ledger (``positions``).
-* :class:`WarehouseResource` — opens the :class:`warehouse.Warehouse` (DuckDB file by default, Postgres by URL).
 """
 from __future__ import annotations
 
 import datetime as dt
-from pathlib import Path
 
 import dagster as dg
 import pandas as pd
@@ -20,40 +17,6 @@ from pydantic import Field
 
 from engine.broker import AccountSnapshot, Broker, BrokerOrder, OrderRequest
 from warehouse import Warehouse
-from warehouse.bundled import BUNDLE_DIR, load_bars
-
-PROJECT_ROOT = Path(__file__).resolve().parents[1]
-
-
-class MarketDataResource(dg.ConfigurableResource):
-    """Source of daily bars. Subclasses implement :meth:`bars`."""
-
-    def source_name(self) -> str:  # pragma: no cover - overridden
-        raise NotImplementedError
-
-    def provenance(self) -> dict:
-        """Stored with every bar: ``source``, ``adjustment`` (always ``all``: total-return adjusted) and ``feed``."""
-        return {"source": self.source_name(), "adjustment": "all", "feed": None}
-
-    def bars(self, tickers: list[str], start: dt.date | None, end: dt.date) -> pd.DataFrame:
-        """Daily bars, long: columns ``session_date (date), ticker, open, high, low, close, adj_close, volume``.
-
-        ``adj_close`` is total-return adjusted (USD); OHLC may be NaN where the source has none. Sessions from
-        ``start`` (None = the ticker's first bar) to ``end`` inclusive.
-        """
-        raise NotImplementedError
-
-
-class BundledMarketData(MarketDataResource):
-    """Bars from the bundled Parquet files (``data/bundled``; see its ``manifest.json``)."""
-
-    bundle_dir: str = Field(default=str(BUNDLE_DIR), description="folder holding adj_close.parquet and bars.parquet")
-
-    def source_name(self) -> str:
-        return "bundled"
-
-    def bars(self, tickers: list[str], start: dt.date | None, end: dt.date) -> pd.DataFrame:
-        return load_bars(tickers, start=start, end=end, bundle_dir=Path(self.bundle_dir))
 
 
 class BrokerResource(dg.ConfigurableResource):
@@ -150,7 +113,7 @@ def _env_key(account_id: str) -> str:
 
 
 class AlpacaBroker(BrokerResource):
-    """Alpaca **paper** accounts through alpaca-py (``orchestration.alpaca_broker.AlpacaPaperBroker``).
+    """Alpaca **paper** accounts through alpaca-py (``resources.alpaca_broker.AlpacaPaperBroker``).
 
     Keys are read from the environment when a run needs them, per account: ``ALPACA_API_KEY_<ACCOUNT>`` and
     ``ALPACA_SECRET_KEY_<ACCOUNT>`` (account id upper-cased, other characters as ``_``), falling back to
@@ -167,7 +130,7 @@ class AlpacaBroker(BrokerResource):
                     session: dt.date) -> Broker:
         import os
 
-        from orchestration.alpaca_broker import AlpacaPaperBroker
+        from resources.alpaca_broker import AlpacaPaperBroker
 
         suffix = _env_key(account_id)
         key = os.environ.get(f"ALPACA_API_KEY_{suffix}") or os.environ.get("ALPACA_API_KEY")
@@ -234,16 +197,3 @@ class ComposerTickers:
     def calendar(self, start: dt.date, end: dt.date):
         """The broker's trading calendar: ``[(date, open, close)]``, tz-aware America/New_York."""
         return self._inner.calendar(start, end)
-
-
-class WarehouseResource(dg.ConfigurableResource):
-    """Where results are stored. ``url`` (SQLAlchemy URL, e.g. Postgres) wins over ``duckdb_path``; both empty →
-    ``ORAGAMI_WAREHOUSE_URL`` / ``ORAGAMI_DUCKDB_PATH`` from the environment, else ``./var/oragami.duckdb``."""
-
-    url: str | None = Field(default=None, description="SQLAlchemy URL of the warehouse")
-    duckdb_path: str | None = Field(default=None, description="DuckDB file when no URL is set")
-
-    def open(self) -> Warehouse:
-        wh = Warehouse.from_settings(url=self.url, duckdb_path=self.duckdb_path)
-        wh.create_schema()
-        return wh

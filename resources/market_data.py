@@ -1,6 +1,6 @@
 """Market data from the network: EODHD end-of-day prices and Alpaca daily bars (Dagster resources).
 
-Both return the :class:`~orchestration.resources.MarketDataResource` frame — long, columns ``session_date``
+Both return the :class:`MarketDataResource` frame — long, columns ``session_date``
 (``datetime.date``, the New York session), ``ticker`` (as the caller spelt it), ``open``, ``high``, ``low``,
 ``close``, ``adj_close``, ``volume`` — with every price **adjusted for all corporate actions** (splits and
 dividends), so ``close == adj_close`` and :meth:`provenance` says ``adjustment="all"``. ``volume`` is what the
@@ -30,19 +30,21 @@ import functools
 import logging
 import math
 import re
+from pathlib import Path
 import sys
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, quote
 from zoneinfo import ZoneInfo
 
+import dagster as dg
 import pandas as pd
 import requests
 from pydantic import Field, PrivateAttr
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from engine.tickers import to_alpaca, to_eodhd
-from orchestration.resources import MarketDataResource
+from warehouse.bundled import BUNDLE_DIR, load_bars
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +60,38 @@ EODHD_EARLIEST = dt.date(1900, 1, 1)
 ALPACA_EARLIEST = dt.date(2015, 1, 1)
 
 T = TypeVar("T")
+
+
+class MarketDataResource(dg.ConfigurableResource):
+    """Source of daily bars. Subclasses implement :meth:`bars`."""
+
+    def source_name(self) -> str:  # pragma: no cover - overridden
+        raise NotImplementedError
+
+    def provenance(self) -> dict:
+        """Stored with every bar: ``source``, ``adjustment`` (always ``all``: total-return adjusted) and ``feed``."""
+        return {"source": self.source_name(), "adjustment": "all", "feed": None}
+
+    def bars(self, tickers: list[str], start: dt.date | None, end: dt.date) -> pd.DataFrame:
+        """Daily bars, long: columns ``session_date (date), ticker, open, high, low, close, adj_close, volume``.
+
+        ``adj_close`` is total-return adjusted (USD); OHLC may be NaN where the source has none. Sessions from
+        ``start`` (None = the ticker's first bar) to ``end`` inclusive.
+        """
+        raise NotImplementedError
+
+
+class BundledMarketData(MarketDataResource):
+    """Bars from the bundled Parquet files (``data/bundled``; see its ``manifest.json``)."""
+
+    bundle_dir: str = Field(default=str(BUNDLE_DIR), description="folder holding adj_close.parquet and bars.parquet")
+
+    def source_name(self) -> str:
+        return "bundled"
+
+    def bars(self, tickers: list[str], start: dt.date | None, end: dt.date) -> pd.DataFrame:
+        return load_bars(tickers, start=start, end=end, bundle_dir=Path(self.bundle_dir))
+
 
 
 # ----------------------------------------------------------------------------------------------------------------

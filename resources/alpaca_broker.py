@@ -490,7 +490,7 @@ def _disable_alpaca_retries(client: Any) -> None:
     """Make alpaca-py send each request once (see the module docstring for why arguments cannot do it)."""
     if not hasattr(client, "_retry") or not hasattr(client, "_retry_codes") or not hasattr(client, "_session"):
         raise RuntimeError("alpaca-py internals changed (_retry/_retry_codes/_session): cannot disable its POST "
-                           "retries safely; pin alpaca-py or update orchestration/alpaca_broker.py")
+                           "retries safely; pin alpaca-py or update resources/alpaca_broker.py")
     client._retry = 0
     client._retry_codes = []
 
