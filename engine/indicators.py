@@ -8,8 +8,9 @@ look-ahead). A value is NaN until the ticker has enough history (the warm-up of 
 * price-level functions (``moving-average-price``, ``exponential-moving-average-price``,
   ``standard-deviation-price``) need N closes;
 * return-based functions (``cumulative-return``, ``moving-average-return``, ``standard-deviation-return``,
-  ``relative-strength-index``, ``max-drawdown``) need N+1 closes, i.e. N daily returns (composer_format.md §4,
+  ``relative-strength-index``) need N+1 closes, i.e. N daily returns (composer_format.md §4,
   "an N-day function needs N+1 closes");
+* ``max-drawdown`` N reads the last N closes (composer_format.md §4, VERIFIED; issue 9);
 * the oscillators (``percentage-price-oscillator``, ``moving-average-convergence-divergence``) need
   max(short, long) closes, their ``-signal`` lines max(short, long) + smooth − 1 closes; the Bollinger bands N.
 
@@ -334,24 +335,24 @@ def standard_deviation_return(closes: pd.DataFrame, window: int) -> pd.DataFrame
 def max_drawdown(closes: pd.DataFrame, window: int) -> pd.DataFrame:
     """Largest peak-to-trough fall of the closes in the window: ``max-drawdown`` (composer_format.md §4).
 
-    Formula: over the last N+1 closes ``P_{t−N} … P_t`` (the path of the last N daily returns),
-    ``100 · max_{t−N ≤ i ≤ j ≤ t} (1 − P_j / P_i)`` = ``100 · max_j (1 − P_j / max_{i ≤ j} P_i)``; peaks before the
-    window do not count. Computed as an O(T·N) numpy sliding window.
+    Formula: over the last **N closes** ``P_{t−N+1} … P_t`` (today's included; unlike a return window there is no
+    extra anchor close), ``100 · max_{t−N+1 ≤ i ≤ j ≤ t} (1 − P_j / P_i)`` = ``100 · max_j (1 − P_j / max_{i ≤ j}
+    P_i)``; peaks before the window do not count. Computed as an O(T·N) numpy sliding window.
 
     Args:
         closes: wide adjusted closes, index = sessions (ascending), columns = tickers, float64, NaN before a
             ticker's first bar.
-        window: N ≥ 1 trading days.
+        window: N ≥ 1 trading days (N = 1 is a single close: always 0).
 
     Returns:
-        Frame of ``closes``'s shape, in **percent**, ≥ 0 (``5.0`` = a 5 % drawdown); NaN until N+1 closes exist.
+        Frame of ``closes``'s shape, in **percent**, ≥ 0 (``5.0`` = a 5 % drawdown); NaN until N closes exist.
 
-    Source: INFERRED — no Composer value is available; N+1 closes (N returns) follows the warm-up rule of
-    composer_format.md §4 and matches ``cumulative-return`` N. OPEN until checked against ground-truth set B.
+    Source: VERIFIED — composer_format.md §4: N closes reproduce a year of Composer's own daily allocations of a
+    max-drawdown switch (window 20), N+1 and N−1 closes miss 3 days each (issue 9).
     """
     n = _check_window("max-drawdown", window)
     frame = _check_closes("max-drawdown", closes)
-    width = n + 1
+    width = n
     block = max(1, _MDD_BLOCK_ELEMENTS // width)
 
     def kernel(x: np.ndarray) -> np.ndarray:

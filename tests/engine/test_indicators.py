@@ -140,18 +140,26 @@ def test_standard_deviation_return_sample_in_percent() -> None:
     assert_column(out, "B", [NAN, NAN, NAN, NAN, 1600 / 110 / s2, 6500 / 462 / s2, 2500 / 483 / s2])
 
 
-def test_max_drawdown_over_n_plus_one_closes() -> None:
+def test_max_drawdown_over_the_last_n_closes() -> None:
+    """Issue 9: max-drawdown N reads the last N closes (composer_format.md §4), not N+1.
+
+    Replaces ``test_max_drawdown_over_n_plus_one_closes``, which pinned the N+1 choice the issue calls wrong.
+    """
     closes = wide(C=[100, 120, 90, 95, 130, 65, 70], E=[130, 100, 110, 120, 125, 126, 127],
                   L=[NAN, NAN, NAN, 50, 40, 45, 60])
     out = ind.max_drawdown(closes, 3)
-    # C, 4 closes per window: (100,120,90,95) 120 -> 90 = 25 %; (120,90,95,130) 25 %;
-    # (90,95,130,65) 130 -> 65 = 50 %; (95,130,65,70) 50 %.
-    assert_column(out, "C", [NAN, NAN, NAN, 25.0, 25.0, 50.0, 50.0])
-    # E: (130,100,110,120) 130 -> 100 = 300/13 %; from the next window on the 130 peak is outside and the path
-    # only rises -> 0.  This pins "N+1 closes": with N closes the first value would already be 0 % on day 3.
-    assert_column(out, "E", [NAN, NAN, NAN, 300 / 13, 0.0, 0.0, 0.0])
-    # L starts on row 3: first window (50,40,45,60) on row 6 -> 50 -> 40 = 20 %.
-    assert_column(out, "L", [NAN, NAN, NAN, NAN, NAN, NAN, 20.0])
+    # C, 3 closes per window, first value on row 2:
+    #   (100,120,90)  peak 120 -> 90:  1 - 90/120 = 25 %
+    #   (120,90,95)   peak 120 -> 90:  25 %
+    #   (90,95,130)   rising path:     0 %
+    #   (95,130,65)   peak 130 -> 65:  1 - 65/130 = 50 %
+    #   (130,65,70)   peak 130 -> 65:  50 %
+    assert_column(out, "C", [NAN, NAN, 25.0, 25.0, 0.0, 50.0, 50.0])
+    # E: (130,100,110) 130 -> 100 = 1 - 100/130 = 300/13 %; (100,110,120) and later windows only rise -> 0.
+    # With N+1 closes the row-3 window (130,100,110,120) would still hold the 130 peak (300/13 %): this pins N.
+    assert_column(out, "E", [NAN, NAN, 300 / 13, 0.0, 0.0, 0.0, 0.0])
+    # L starts on row 3: (50,40,45) on row 5 -> 1 - 40/50 = 20 %; (40,45,60) on row 6 rises -> 0.
+    assert_column(out, "L", [NAN, NAN, NAN, NAN, NAN, 20.0, 0.0])
 
 
 # The six multi-parameter functions on the same frame AB, with short-window S = 2, long-window L = 3.
@@ -285,10 +293,10 @@ def test_leading_and_trailing_nan_do_not_change_values(fn: str, window: int | No
 @pytest.mark.parametrize("fn,window,first_row", [
     ("current-price", None, 0), ("moving-average-price", 5, 4), ("exponential-moving-average-price", 5, 4),
     ("standard-deviation-price", 5, 4), ("cumulative-return", 5, 5), ("moving-average-return", 5, 5),
-    ("standard-deviation-return", 5, 5), ("relative-strength-index", 5, 5), ("max-drawdown", 5, 5),
+    ("standard-deviation-return", 5, 5), ("relative-strength-index", 5, 5), ("max-drawdown", 5, 4),
 ])
 def test_warm_up(fn: str, window: int | None, first_row: int) -> None:
-    """Price-level functions need N closes, return-based ones N+1 closes (docs/semantics.md)."""
+    """Price-level functions and max-drawdown need N closes, return-based ones N+1 closes (docs/semantics.md)."""
     out = compute_indicator(fn, wide(x=[10, 11, 10.5, 12, 11.5, 12.5, 13, 12]), window)["x"]
     assert out.iloc[:first_row].isna().all()
     assert out.iloc[first_row:].notna().all()
@@ -327,8 +335,8 @@ def ref_ema(p: list[float], n: int) -> list[float]:
 
 def ref_max_drawdown(p: list[float], n: int) -> list[float]:
     out = [NAN] * len(p)
-    for t in range(n, len(p)):
-        w = p[t - n:t + 1]
+    for t in range(n - 1, len(p)):
+        w = p[t - n + 1:t + 1]  # the last N closes (composer_format.md §4)
         out[t] = 100 * max(1 - w[j] / w[i] for i in range(len(w)) for j in range(i, len(w)))
     return out
 
