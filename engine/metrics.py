@@ -5,7 +5,10 @@ trading days, as Composer uses.
 
 * cumulative return ``= V_end / V_0 - 1`` where ``V_0`` is the starting capital (Composer measures from the
   capital, not from the first post-cost value: SPY probe 308153.92 / 10000 = 30.815, §6).
-* annualized return ``= (1 + cumulative)^(252 / n) - 1`` with ``n`` the number of daily returns.
+* annualized return ``= (1 + cumulative)^(252 / (n + 1)) - 1`` with ``n`` the number of daily returns (Composer's
+  ``size``), i.e. the exponent counts the n + 1 daily values (§6, VERIFIED: SPY probe 30.815392^(252/8404) − 1 =
+  0.1082602914734887, Composer's value to every digit; 252/8403 would give 0.1082738). See
+  :func:`annualized_return`.
 * standard deviation ``= stdev(daily returns, ddof=1) · √252`` (annualised).
 * Sharpe ``= mean(daily returns) · 252 / standard deviation`` (no risk-free rate).
 * max drawdown ``= max_t (1 - V_t / max_{s≤t} V_s)``, a positive fraction.
@@ -19,6 +22,25 @@ import numpy as np
 import pandas as pd
 
 PERIODS_PER_YEAR = 252
+
+
+def annualized_return(cumulative: float, size: int, periods_per_year: int = PERIODS_PER_YEAR) -> float:
+    """Composer's annualised return ``(1 + cumulative)^(periods_per_year / (size + 1)) − 1`` (fraction).
+
+    Args:
+        cumulative: cumulative return over the backtest (fraction, ``V_end / V_start − 1``).
+        size: number of daily returns (Composer's ``size``); the exponent counts the ``size + 1`` values.
+        periods_per_year: trading days per year (252).
+
+    Returns:
+        The annualised return as a fraction; NaN when ``size < 1`` or ``cumulative ≤ −1``.
+
+    Source: composer_format.md §6 (VERIFIED on the SPY probe and six more Composer stats responses; the
+    2022 response in ``tests/fixtures/composer/eu_raekon_frankenbot.backtest_response.json`` also follows it).
+    """
+    if size < 1 or not cumulative > -1.0:
+        return float("nan")
+    return (1.0 + cumulative) ** (periods_per_year / (size + 1)) - 1.0
 
 
 def daily_returns(nav: pd.Series) -> pd.Series:
@@ -62,7 +84,7 @@ def composer_stats(nav: pd.Series, capital: float | None = None,
     n = len(rets)
     nan = float("nan")
     cum = out["end_value"] / start - 1.0 if len(nav) else nan
-    ann = (1.0 + cum) ** (periods_per_year / n) - 1.0 if n > 0 and cum > -1 else nan
+    ann = annualized_return(cum, n, periods_per_year) if len(nav) else nan
     sd = float(rets.std(ddof=1)) * math.sqrt(periods_per_year) if n > 1 else nan
     mean = float(rets.mean()) if n > 0 else nan
     sharpe = mean * periods_per_year / sd if n > 1 and sd > 0 else nan
@@ -171,8 +193,9 @@ def full_stats(nav: pd.Series, capital: float | None = None, benchmark_nav: pd.S
     comparison is in docs/parity.md):
 
     * ``size`` = n. ``mean``, ``median``, ``min``, ``max`` of the daily returns.
-    * ``cumulative_return`` = V_end / capital − 1 (VERIFIED); ``annualized_rate_of_return`` =
-      (1 + cumulative)^(252/n) − 1 (VERIFIED); ``standard_deviation`` = stdev(r, ddof=1)·√252 (VERIFIED);
+    * ``cumulative_return`` = V_end / capital − 1 (VERIFIED; Composer's 2022 engine measured from V_0 instead,
+      set E); ``annualized_rate_of_return`` = (1 + cumulative)^(252/(n+1)) − 1 (VERIFIED to every digit,
+      :func:`annualized_return`); ``standard_deviation`` = stdev(r, ddof=1)·√252 (VERIFIED);
       ``sharpe_ratio`` = mean·252 / standard_deviation (VERIFIED); ``max_drawdown`` on the NAV, positive
       (VERIFIED); ``calmar_ratio`` = annualized / max_drawdown (VERIFIED). Identical to :func:`composer_stats`.
     * ``sortino_ratio`` = mean·252 / (downside deviation·√252), downside deviation =

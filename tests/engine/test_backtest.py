@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 
 from engine.backtest import rebalance_mask, run_backtest, simulate
-from engine.metrics import composer_stats, max_drawdown
+from engine.metrics import annualized_return, composer_stats, max_drawdown
 from engine.model import Asset, Root, WeightEqual
 from warehouse.bundled import load_adjusted_closes
 
@@ -58,7 +58,8 @@ def test_two_assets_three_days_with_10bp_slippage():
     assert stats["cumulative_return"] == pytest.approx(res.nav.iloc[-1] / 1000 - 1)
     r = [v1 / v0 - 1, res.nav.iloc[2] / v1 - 1]
     assert stats["n_days"] == 2
-    assert stats["annualized_return"] == pytest.approx((res.nav.iloc[-1] / 1000) ** (252 / 2) - 1)
+    # 2 returns, 3 values: Composer's exponent is 252/(size+1) = 252/3 (composer_format.md §6)
+    assert stats["annualized_return"] == pytest.approx((res.nav.iloc[-1] / 1000) ** (252 / 3) - 1)
     sd = np.std(r, ddof=1) * np.sqrt(252)
     assert stats["standard_deviation"] == pytest.approx(sd)
     assert stats["sharpe_ratio"] == pytest.approx(np.mean(r) * 252 / sd)
@@ -122,7 +123,11 @@ def test_spy_monthly_probe_matches_composer():
     assert got == want
     # headline numbers: the residual gap is the data vendor (Yahoo vs Composer's adjusted closes)
     assert res.nav.iloc[-1] == pytest.approx(308153.92, rel=1e-4)          # ours 308139.53
-    assert res.stats["annualized_return"] == pytest.approx(0.1082602914734887, abs=5e-5)
+    # Composer's formula on Composer's own numbers gives Composer's value to every printed digit:
+    # 30.815392^(252/8404) − 1 (size + 1 = 8404; 252/8403 would give 0.1082738)
+    assert annualized_return(29.815392, 8403) == 0.1082602914734887
+    # ours: the same formula on our (Yahoo) closes; the gap is the cumulative return's −1.4e-3
+    assert res.stats["annualized_return"] == pytest.approx(0.1082602914734887, abs=5e-6)
     assert res.stats["max_drawdown"] == pytest.approx(0.5518910794871088, abs=1e-4)
     assert res.stats["sharpe_ratio"] == pytest.approx(0.6457575584192363, abs=0.005)
     assert res.stats["calmar_ratio"] == pytest.approx(0.19616242316164756, abs=5e-4)

@@ -49,7 +49,9 @@ def test_full_stats_by_hand():
     assert st["top_five_percent_day_contribution"] == pytest.approx(math.log(1.1) / total)
     assert st["top_ten_percent_day_contribution"] == pytest.approx(math.log(1.1) / total)
     assert st["cumulative_return"] == pytest.approx(0.14345)
-    assert st["annualized_rate_of_return"] == pytest.approx(1.14345 ** (252 / 5) - 1)
+    # Composer's exponent counts the size + 1 = 6 values, not the 5 returns (composer_format.md §6)
+    assert st["annualized_rate_of_return"] == pytest.approx(1.14345 ** (252 / 6) - 1)
+    assert st["annualized_rate_of_return"] == pytest.approx(277.69008, rel=1e-6)
     assert st["max_drawdown"] == pytest.approx(0.10)
     # trailing windows are calendar offsets from Tue 01-09: 1 day → Mon 01-08, 1 week → Tue 01-02
     assert st["trailing_one_day_return"] == pytest.approx(114.345 / 108.9 - 1)
@@ -158,5 +160,45 @@ def test_headline_stats_vs_pinned_quantstats(probe_returns):
     assert st["max_drawdown"] == pytest.approx(-q_mdd, rel=1e-12)
     assert st["sortino_ratio"] == pytest.approx(q_sortino * math.sqrt((n - 1) / n), rel=1e-12)
     assert st["sortino_ratio"] == pytest.approx(q_sortino, rel=1e-4)
-    assert 1 + st["annualized_rate_of_return"] == pytest.approx((1 + q_cagr) * (v0 / cap) ** (252 / n), rel=1e-12)
+    assert 1 + st["annualized_rate_of_return"] == pytest.approx(
+        ((1 + q_cagr) ** (n / 252) * v0 / cap) ** (252 / (n + 1)), rel=1e-12)
     assert st["annualized_rate_of_return"] == pytest.approx(q_cagr, abs=2e-4)
+
+
+def _epoch_series(m: dict) -> pd.Series:
+    keys = sorted(m, key=int)
+    return pd.Series([float(m[k]) for k in keys],
+                     index=pd.Timestamp("1970-01-01") + pd.to_timedelta([int(k) for k in keys], unit="D"))
+
+
+def test_every_stats_key_of_composers_2022_response_from_its_own_values():
+    """Set E: Composer's 7-day backtest (2022-10-14 → 10-24). Our formulas applied to Composer's own daily values
+    reproduce every stats key it printed, for the symphony and for its SPY benchmark, to float precision —
+    including annualised = (1 + cum)^(252/(size + 1)) − 1 and the ``percent`` alpha/beta/R²/Pearson block.
+    (This 2022 engine measured the cumulative return from the first day's value, not from the capital.)"""
+    import json
+
+    data = json.loads((ROOT / "tests" / "fixtures" / "composer" / "eu_raekon_frankenbot.backtest_response.json")
+                      .read_text())
+    nav = _epoch_series(data["dvm-capital"]["5Ga56HTbpyOieVSx34hZ"])
+    spy = _epoch_series(data["dvm-capital"]["SPY"])
+    theirs = data["stats"]
+    ours = full_stats(nav, capital=float(nav.iloc[0]), benchmark_nav=spy)
+    assert theirs["size"] == 6 and ours["size"] == 6
+    checked = 0
+    for key, value in theirs.items():
+        if key == "benchmarks":
+            continue
+        assert ours[key.replace("-", "_")] == pytest.approx(value, rel=1e-12, abs=1e-15), key
+        checked += 1
+    assert checked == 11
+    # by hand: (9147.348941195782 / 9995)^(252/7) − 1, 7 = size + 1
+    assert theirs["annualized-rate-of-return"] == pytest.approx((9147.348941195782 / 9995) ** (252 / 7) - 1, rel=1e-12)
+    bench = theirs["benchmarks"]["SPY"]
+    ours_b = full_stats(spy, capital=float(spy.iloc[0]))
+    for key, value in bench.items():
+        if isinstance(value, dict):
+            continue
+        assert ours_b[key.replace("-", "_")] == pytest.approx(value, rel=1e-12, abs=1e-15), f"SPY {key}"
+    for key, value in bench["percent"].items():
+        assert ours[key.replace("-", "_")] == pytest.approx(value, rel=1e-12), f"percent {key}"
