@@ -2,7 +2,7 @@
 
 Pure: :func:`day_path` evaluates the tree on a price frame (:func:`engine.evaluate.evaluate`) and
 :func:`tree_dot` renders the model plus, optionally, that day's path. One box per node, conditions and weights
-in words (:mod:`dashboards.describe`); on the chosen day the reached nodes are filled, the edges followed are
+in words (:mod:`engine.describe`); on the chosen day the reached nodes are filled, the edges followed are
 bold, and the ``if``/filter boxes show the indicator values that decided them.
 """
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from dashboards.describe import condition_label, sort_label
+from engine.describe import condition_label, sort_label
 from engine.evaluate import evaluate
 from engine.model import (
     Asset,
@@ -146,7 +146,7 @@ def _value(x: float | None) -> str:
 
 def _short(engine_label: str) -> str:
     """``relative-strength-index(TQQQ, 10d)`` -> ``RSI(TQQQ, 10d)`` (engine trace labels to tree labels)."""
-    from dashboards.describe import SHORT_NAMES
+    from engine.describe import SHORT_NAMES
 
     fn, sep, rest = engine_label.partition("(")
     return f"{SHORT_NAMES.get(fn, fn)}{sep}{rest}" if sep else engine_label

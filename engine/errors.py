@@ -39,6 +39,11 @@ class SymphonyParseError(SymphonyError):
     """The text is not a well-formed symphony in any supported encoding (syntax, unknown node or function)."""
 
 
+class SymphonyLimitError(SymphonyParseError):
+    """The input is over one of the parser's limits (size, nesting depth, number of forms or nodes; the limits
+    are documented in :mod:`engine.parse_common`). Raised before any expensive work is done."""
+
+
 class DataError(ValueError):
     """Market data needed for an evaluation or backtest is missing or unusable (names the ticker and dates)."""
 

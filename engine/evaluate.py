@@ -30,12 +30,12 @@ and trade at the day's close, composer_format.md §6).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, assert_never
 
 import numpy as np
 import pandas as pd
 
-from engine.errors import DataError, SymphonyError
+from engine.errors import DataError
 from engine.model import (
     Asset,
     Comparison,
@@ -60,7 +60,10 @@ CASH = "$USD"
 
 
 class IndicatorCache:
-    """Indicator series over a shared wide price frame, computed once per ``(fn, window, params)``.
+    """Indicator series over a shared wide price frame, computed once per ``(fn, window, params_key, ticker)``.
+
+    The key includes the canonical params (:attr:`engine.model.IndicatorRef.params_key`), so two PPO / MACD /
+    Bollinger settings on one ticker are two series.
 
     Args:
         closes: wide adjusted closes, index = sessions (ascending ``DatetimeIndex``), columns = tickers, float64,
@@ -91,10 +94,10 @@ class IndicatorCache:
     def series(self, ref: IndicatorRef) -> np.ndarray:
         """The indicator of ``ref.ticker`` on every session, shape (T,), NaN where not defined.
 
-        Computed on that ticker's column alone and cached per ``(fn, window, params, ticker)``, so a cache shared
-        by many symphonies holds only the series they read.
+        Computed on that ticker's column alone and cached per ``(fn, window, params_key, ticker)``, so a cache
+        shared by many symphonies holds only the series they read.
         """
-        key = (ref.fn, ref.window, ref.params, ref.ticker)
+        key = (ref.fn, ref.window, ref.params_key, ref.ticker)
         out = self._series.get(key)
         if out is None:
             if ref.ticker not in self.closes.columns:
@@ -307,30 +310,31 @@ class _Evaluator:
 
     # -- nodes ---------------------------------------------------------------------------------------------
     def node(self, node) -> Alloc:
-        if isinstance(node, Asset):
-            price = self.cache.price(node.ticker)[self.lo:]
-            self.valid &= np.isfinite(price)
-            return {node.ticker: np.ones(self.T)}
-        if isinstance(node, Empty):
-            return {}
-        if isinstance(node, (WeightEqual, Group)):
-            if not node.children:
+        match node:
+            case Asset():
+                price = self.cache.price(node.ticker)[self.lo:]
+                self.valid &= np.isfinite(price)
+                return {node.ticker: np.ones(self.T)}
+            case Empty():
                 return {}
-            return self._equal(node.children)
-        if isinstance(node, WeightSpecified):
-            acc: Alloc = {}
-            for w, child in zip(node.weights, node.children):
-                if w > 0:
-                    self._add(acc, self.node(child), float(w))
-            return acc
-        if isinstance(node, If):
-            return self._if(node)
-        if isinstance(node, Filter):
-            return self._filter(node)
-        if isinstance(node, WeightInverseVol):
-            return self._inverse_vol(node)
-        raise SymphonyError(f"unsupported node type {getattr(node, 'step', type(node).__name__)!r}",
-                            node_path=getattr(node, "path", None), field="step")
+            case WeightEqual() | Group():
+                if not node.children:
+                    return {}
+                return self._equal(node.children)
+            case WeightSpecified():
+                acc: Alloc = {}
+                for w, child in zip(node.weights, node.children):
+                    if w > 0:
+                        self._add(acc, self.node(child), float(w))
+                return acc
+            case If():
+                return self._if(node)
+            case Filter():
+                return self._filter(node)
+            case WeightInverseVol():
+                return self._inverse_vol(node)
+            case _:
+                assert_never(node)
 
     def _value(self, operand, ticker: str | None = None) -> np.ndarray:
         if isinstance(operand, Constant):
@@ -347,15 +351,17 @@ class _Evaluator:
         return operand.label()
 
     def _condition(self, cond, comps: list) -> np.ndarray:
-        if isinstance(cond, Comparison):
-            return self._compare(cond.lhs, cond.comparator, cond.rhs, None, comps)
-        if isinstance(cond, MultiTickerComparison):
-            parts = [self._compare(cond.lhs, cond.comparator, cond.rhs, t, comps) for t in cond.tickers]
-            return np.logical_or.reduce(parts) if cond.operator == "any" else np.logical_and.reduce(parts)
-        if isinstance(cond, CompoundCondition):
-            parts = [self._condition(c, comps) for c in cond.conditions]
-            return np.logical_or.reduce(parts) if cond.operator == "any" else np.logical_and.reduce(parts)
-        raise SymphonyError(f"unsupported condition {type(cond).__name__}")
+        match cond:
+            case Comparison():
+                return self._compare(cond.lhs, cond.comparator, cond.rhs, None, comps)
+            case MultiTickerComparison():
+                parts = [self._compare(cond.lhs, cond.comparator, cond.rhs, t, comps) for t in cond.tickers]
+                return np.logical_or.reduce(parts) if cond.operator == "any" else np.logical_and.reduce(parts)
+            case CompoundCondition():
+                parts = [self._condition(c, comps) for c in cond.conditions]
+                return np.logical_or.reduce(parts) if cond.operator == "any" else np.logical_and.reduce(parts)
+            case _:
+                assert_never(cond)
 
     def _compare(self, lhs, comparator, rhs, ticker, comps: list) -> np.ndarray:
         lv = self._value(lhs, ticker)
@@ -472,27 +478,32 @@ class _Evaluator:
             rec.reach = reach.copy()
         elif isinstance(node, (If, Filter, WeightInverseVol)):
             return  # never evaluated (e.g. under a zero specified weight): nothing below it is reached
-        if isinstance(node, If):
-            cond = rec.data["cond"]
-            for c in node.then_children:
-                self.assign_reach(c, reach & cond)
-            for c in node.else_children:
-                self.assign_reach(c, reach & ~cond)
-        elif isinstance(node, Filter):
-            sel = rec.data["selected"]
-            for j, c in enumerate(node.children):
-                self.assign_reach(c, reach & sel[:, j])
-        elif isinstance(node, WeightInverseVol):
-            w = rec.data["weights"]
-            for j, c in enumerate(node.children):
-                self.assign_reach(c, reach & (w[:, j] > 0))
-        elif isinstance(node, WeightSpecified):
-            for wt, c in zip(node.weights, node.children):
-                if wt > 0:
+        match node:
+            case If():
+                cond = rec.data["cond"]
+                for c in node.then_children:
+                    self.assign_reach(c, reach & cond)
+                for c in node.else_children:
+                    self.assign_reach(c, reach & ~cond)
+            case Filter():
+                sel = rec.data["selected"]
+                for j, c in enumerate(node.children):
+                    self.assign_reach(c, reach & sel[:, j])
+            case WeightInverseVol():
+                w = rec.data["weights"]
+                for j, c in enumerate(node.children):
+                    self.assign_reach(c, reach & (w[:, j] > 0))
+            case WeightSpecified():
+                for wt, c in zip(node.weights, node.children):
+                    if wt > 0:
+                        self.assign_reach(c, reach)
+            case Root() | Group() | WeightEqual():
+                for c in node.children:
                     self.assign_reach(c, reach)
-        else:
-            for c in getattr(node, "children", ()):
-                self.assign_reach(c, reach)
+            case Asset() | Empty():
+                pass
+            case _:
+                assert_never(node)
 
 
 def evaluate(root: Root, closes: pd.DataFrame | IndicatorCache, *, start=None) -> Evaluation:
@@ -511,7 +522,6 @@ def evaluate(root: Root, closes: pd.DataFrame | IndicatorCache, *, start=None) -
 
     Raises:
         DataError: a ticker the symphony needs has no column in ``closes``.
-        SymphonyError: an unsupported node or condition.
     """
     cache = closes if isinstance(closes, IndicatorCache) else IndicatorCache(closes)
     missing = sorted(t for t in symphony_tickers(root) if t not in cache.closes.columns)

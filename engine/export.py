@@ -37,9 +37,10 @@ import json
 import math
 import os
 import uuid
-from typing import Any
+from typing import Any, assert_never
 
 from engine.errors import SymphonyError
+from engine.functions import FUNCTIONS
 from engine.model import (
     Asset,
     Comparison,
@@ -150,18 +151,17 @@ def weight_json(w: float) -> dict:
 # JSON score
 
 
-#: Order in which parameter keys are written (then any other key, alphabetically); the parsers do not care.
-_PARAM_ORDER = ("window", "short-window", "long-window", "smooth-window")
-
-
 def _fn_params(ref_fn: str, window: int | None, params: tuple[tuple[str, int], ...]) -> dict:
-    """``{"window": N, <extra key>: value, …}``; ``{}`` for ``current-price``."""
-    if ref_fn == "current-price":
+    """``{"window": N, <extra key>: value, …}`` in the registry's parameter order (then any other key,
+    alphabetically); ``{}`` for ``current-price``."""
+    spec = FUNCTIONS.get(ref_fn)
+    if spec is not None and spec.kind == "price":
         return {}
     items = dict(params)
     if window is not None:
         items["window"] = window
-    keys = [k for k in _PARAM_ORDER if k in items] + sorted(k for k in items if k not in _PARAM_ORDER)
+    order = [p.key for p in spec.params] if spec is not None else []
+    keys = [k for k in order if k in items] + sorted(k for k in items if k not in order)
     return {k: items[k] for k in keys}
 
 
@@ -177,16 +177,19 @@ def _rhs_block(rhs: IndicatorRef | Constant) -> dict:
 
 def condition_block(cond) -> dict:
     """The ``condition`` block of an if-child (composer_format.md §2.2, compound condition block)."""
-    if isinstance(cond, CompoundCondition):
-        return {"condition-type": "compound", "operator": cond.operator,
-                "conditions": [condition_block(c) for c in cond.conditions]}
-    if isinstance(cond, MultiTickerComparison):
-        return {"condition-type": "binary-compound", "operator": cond.operator, "tickers": list(cond.tickers),
-                "lhs": _indicator_block(cond.lhs), "comparator": cond.comparator, "rhs": _rhs_block(cond.rhs)}
-    if isinstance(cond, Comparison):
-        return {"condition-type": "binary", "lhs": _indicator_block(cond.lhs), "comparator": cond.comparator,
-                "rhs": _rhs_block(cond.rhs)}
-    raise SymphonyExportError(f"unknown condition type {type(cond).__name__}")
+    match cond:
+        case CompoundCondition():
+            return {"condition-type": "compound", "operator": cond.operator,
+                    "conditions": [condition_block(c) for c in cond.conditions]}
+        case MultiTickerComparison():
+            return {"condition-type": "binary-compound", "operator": cond.operator, "tickers": list(cond.tickers),
+                    "lhs": _indicator_block(cond.lhs), "comparator": cond.comparator,
+                    "rhs": _rhs_block(cond.rhs)}
+        case Comparison():
+            return {"condition-type": "binary", "lhs": _indicator_block(cond.lhs), "comparator": cond.comparator,
+                    "rhs": _rhs_block(cond.rhs)}
+        case _:
+            assert_never(cond)
 
 
 def _last_leaf(cond) -> Comparison | MultiTickerComparison:
@@ -228,51 +231,47 @@ def _node_json(node, weight: float | None = None) -> dict:
     out: dict[str, Any] = {"id": _id(node), "step": node.step}
     if weight is not None:
         out["weight"] = weight_json(weight)
-    if isinstance(node, Asset):
-        out["ticker"] = node.ticker
-        if node.name is not None:
-            out["name"] = node.name
-        return out
-    if isinstance(node, Empty):
-        return out
-    if isinstance(node, Group):
-        if node.name is not None:
-            out["name"] = node.name
-        out["children"] = [_node_json(c) for c in node.children]
-        return out
-    if isinstance(node, WeightEqual):
-        out["children"] = [_node_json(c) for c in node.children]
-        return out
-    if isinstance(node, WeightSpecified):
-        if len(node.weights) != len(node.children):
-            raise SymphonyExportError(f"{len(node.weights)} weights for {len(node.children)} children",
-                                      node_path=node.path, field="weight")
-        out["children"] = [_node_json(c, w) for c, w in zip(node.children, node.weights)]
-        return out
-    if isinstance(node, WeightInverseVol):
-        out["window-days"] = str(node.window)
-        out["children"] = [_node_json(c) for c in node.children]
-        return out
-    if isinstance(node, Filter):
-        out["sort-by-fn"] = node.sort_fn
-        out["sort-by-fn-params"] = _fn_params(node.sort_fn, node.sort_window, node.sort_params)
-        out["select-fn"] = node.select
-        out["select-n"] = str(node.select_n)
-        out["children"] = [_node_json(c) for c in node.children]
-        return out
-    if isinstance(node, If):
-        then_child: dict[str, Any] = {"id": node_uuid(f"{node.path}/0"), "step": "if-child",
-                                      "is-else-condition?": False}
-        cond = node.condition
-        if not isinstance(cond, Comparison):
-            then_child["condition"] = condition_block(cond)
-        then_child.update(legacy_fields(_last_leaf(cond)))
-        then_child["children"] = [_node_json(c) for c in node.then_children]
-        else_child = {"id": node_uuid(f"{node.path}/1"), "step": "if-child", "is-else-condition?": True,
-                      "children": [_node_json(c) for c in node.else_children]}
-        out["children"] = [then_child, else_child]
-        return out
-    raise SymphonyExportError(f"cannot export node step {node.step!r}", node_path=node.path, field="step")
+    match node:
+        case Asset():
+            out["ticker"] = node.ticker
+            if node.name is not None:
+                out["name"] = node.name
+        case Empty():
+            pass
+        case Group():
+            if node.name is not None:
+                out["name"] = node.name
+            out["children"] = [_node_json(c) for c in node.children]
+        case WeightEqual():
+            out["children"] = [_node_json(c) for c in node.children]
+        case WeightSpecified():
+            if len(node.weights) != len(node.children):
+                raise SymphonyExportError(f"{len(node.weights)} weights for {len(node.children)} children",
+                                          node_path=node.path, field="weight")
+            out["children"] = [_node_json(c, w) for c, w in zip(node.children, node.weights)]
+        case WeightInverseVol():
+            out["window-days"] = str(node.window)
+            out["children"] = [_node_json(c) for c in node.children]
+        case Filter():
+            out["sort-by-fn"] = node.sort_fn
+            out["sort-by-fn-params"] = _fn_params(node.sort_fn, node.sort_window, node.sort_params)
+            out["select-fn"] = node.select
+            out["select-n"] = str(node.select_n)
+            out["children"] = [_node_json(c) for c in node.children]
+        case If():
+            then_child: dict[str, Any] = {"id": node_uuid(f"{node.path}/0"), "step": "if-child",
+                                          "is-else-condition?": False}
+            cond = node.condition
+            if not isinstance(cond, Comparison):
+                then_child["condition"] = condition_block(cond)
+            then_child.update(legacy_fields(_last_leaf(cond)))
+            then_child["children"] = [_node_json(c) for c in node.then_children]
+            else_child = {"id": node_uuid(f"{node.path}/1"), "step": "if-child", "is-else-condition?": True,
+                          "children": [_node_json(c) for c in node.else_children]}
+            out["children"] = [then_child, else_child]
+        case _:
+            assert_never(node)
+    return out
 
 
 def _asset_class(root: Root) -> str:
@@ -307,8 +306,12 @@ def to_json_text(root: Root) -> str:
 # --------------------------------------------------------------------------------------------------------------------
 # defsymphony text
 
-_DEF_FN_NAMES = {"relative-strength-index": "rsi", "standard-deviation-return": "stdev-return",
-                 "standard-deviation-price": "stdev-price"}
+def _def_name(fn: str) -> str:
+    """The defsymphony spelling of function ``fn`` (registry alias, composer_format.md §3)."""
+    spec = FUNCTIONS.get(fn)
+    return spec.alias if spec is not None else fn
+
+
 _DEF_COMPARATORS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<=", "eq": "="}
 
 
@@ -328,8 +331,8 @@ def _edn_params(fn: str, window: int | None, params: tuple[tuple[str, int], ...]
 
 
 def _edn_indicator(ref: IndicatorRef) -> str:
-    name = _DEF_FN_NAMES.get(ref.fn, ref.fn)
-    if ref.fn == "current-price":
+    name = _def_name(ref.fn)
+    if FUNCTIONS[ref.fn].kind == "price":
         return f"({name} {_edn_string(ref.ticker)})"
     return f"({name} {_edn_string(ref.ticker)} {_edn_params(ref.fn, ref.window, ref.params)})"
 
@@ -356,34 +359,36 @@ def _vector(nodes, indent: int) -> str:
 
 def _edn_node(node, indent: int) -> str:
     inner = indent + 1  # column of the arguments of this form
-    if isinstance(node, Asset):
-        name = "nil" if node.name is None else _edn_string(node.name)
-        return f"(asset {_edn_string(node.ticker)} {name})"
-    if isinstance(node, WeightEqual):
-        return _form("weight-equal", [_vector(node.children, inner)], indent)
-    if isinstance(node, WeightSpecified):
-        args = []
-        for w, child in zip(node.weights, node.children):
-            args += [_edn_number(w), _edn_node(child, inner)]
-        return _form("weight-specified", args, indent)
-    if isinstance(node, WeightInverseVol):
-        return _form("weight-inverse-volatility", [str(node.window), _vector(node.children, inner)], indent)
-    if isinstance(node, Group):
-        name = "nil" if node.name is None else _edn_string(node.name)
-        return _form("group", [name, _vector(node.children, inner)], indent)
-    if isinstance(node, If):
-        return _form("if", [_edn_condition(node.condition, node.path), _vector(node.then_children, inner),
-                            _vector(node.else_children, inner)], indent)
-    if isinstance(node, Filter):
-        name = _DEF_FN_NAMES.get(node.sort_fn, node.sort_fn)
-        sort = (f"({name})" if node.sort_fn == "current-price"
-                else f"({name} {_edn_params(node.sort_fn, node.sort_window, node.sort_params)})")
-        select = f"(select-{node.select} {node.select_n})"
-        return _form("filter", [sort, select, _vector(node.children, inner)], indent)
-    if isinstance(node, Empty):
-        raise SymphonyExportError("an 'empty' node has no defsymphony form (export as JSON instead)",
-                                  node_path=node.path, field="step")
-    raise SymphonyExportError(f"cannot export node step {node.step!r}", node_path=node.path, field="step")
+    match node:
+        case Asset():
+            name = "nil" if node.name is None else _edn_string(node.name)
+            return f"(asset {_edn_string(node.ticker)} {name})"
+        case WeightEqual():
+            return _form("weight-equal", [_vector(node.children, inner)], indent)
+        case WeightSpecified():
+            args = []
+            for w, child in zip(node.weights, node.children):
+                args += [_edn_number(w), _edn_node(child, inner)]
+            return _form("weight-specified", args, indent)
+        case WeightInverseVol():
+            return _form("weight-inverse-volatility", [str(node.window), _vector(node.children, inner)], indent)
+        case Group():
+            name = "nil" if node.name is None else _edn_string(node.name)
+            return _form("group", [name, _vector(node.children, inner)], indent)
+        case If():
+            return _form("if", [_edn_condition(node.condition, node.path), _vector(node.then_children, inner),
+                                _vector(node.else_children, inner)], indent)
+        case Filter():
+            name = _def_name(node.sort_fn)
+            sort = (f"({name})" if FUNCTIONS[node.sort_fn].kind == "price"
+                    else f"({name} {_edn_params(node.sort_fn, node.sort_window, node.sort_params)})")
+            select = f"(select-{node.select} {node.select_n})"
+            return _form("filter", [sort, select, _vector(node.children, inner)], indent)
+        case Empty():
+            raise SymphonyExportError("an 'empty' node has no defsymphony form (export as JSON instead)",
+                                      node_path=node.path, field="step")
+        case _:
+            assert_never(node)
 
 
 def to_defsymphony_text(root: Root) -> str:

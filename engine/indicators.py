@@ -35,16 +35,9 @@ import pandas as pd
 import talib
 from numpy.lib.stride_tricks import sliding_window_view
 
-from engine.model import (
-    BOLLINGER_DEFAULT_WIDTH,
-    BOLLINGER_FUNCTIONS,
-    BOLLINGER_WIDTH_KEYS,
-    FUNCTIONS,
-    MULTI_WINDOW_FUNCTIONS,
-)
 
 __all__ = [
-    "INDICATOR_FUNCTIONS",
+    "BOLLINGER_DEFAULT_WIDTH",
     "compute_indicator",
     "cumulative_return",
     "current_price",
@@ -66,6 +59,9 @@ __all__ = [
 #: RSI value when every close so far is equal (average gain = average loss = 0, RS = 0/0). TA-Lib returns 0
 #: there; we return the neutral 50 (our convention: Composer's value is unknown, see docs/semantics.md).
 FLAT_RSI = 50.0
+
+#: Bollinger band width k when the symphony gives none (the standard band, SMA ± 2σ; engine.functions ``num-std``).
+BOLLINGER_DEFAULT_WIDTH: int = 2
 
 #: Upper bound on the elements of one sliding-window block in :func:`max_drawdown` (memory ≈ 3 × 8 B × this).
 _MDD_BLOCK_ELEMENTS = 2_000_000
@@ -546,82 +542,15 @@ def lower_bollinger(closes: pd.DataFrame, window: int,
 # Dispatch by JSON name
 # ---------------------------------------------------------------------------------------------------------------
 
-#: The fifteen functions by their JSON names (composer_format.md §4), in the order of ``engine.model.FUNCTIONS``.
-#: The first nine take ``(closes, window)``; the six others take keyword parameters (see :func:`compute_indicator`).
-INDICATOR_FUNCTIONS: dict[str, Callable[..., pd.DataFrame]] = {
-    "current-price": current_price,
-    "cumulative-return": cumulative_return,
-    "moving-average-price": moving_average_price,
-    "exponential-moving-average-price": exponential_moving_average_price,
-    "moving-average-return": moving_average_return,
-    "relative-strength-index": relative_strength_index,
-    "standard-deviation-price": standard_deviation_price,
-    "standard-deviation-return": standard_deviation_return,
-    "max-drawdown": max_drawdown,
-    "percentage-price-oscillator": percentage_price_oscillator,
-    "percentage-price-oscillator-signal": percentage_price_oscillator_signal,
-    "moving-average-convergence-divergence": moving_average_convergence_divergence,
-    "moving-average-convergence-divergence-signal": moving_average_convergence_divergence_signal,
-    "upper-bollinger": upper_bollinger,
-    "lower-bollinger": lower_bollinger,
-}
-
-
-def _params_dict(fn: str, params: object) -> dict[str, object]:
-    """``params`` (pairs ``(key, value)``) as a dict; ValueError on a malformed tuple or a repeated key."""
-    try:
-        pairs = [(key, value) for key, value in params]  # type: ignore[union-attr]
-    except (TypeError, ValueError):
-        raise ValueError(f"{fn}: params must be (key, value) pairs, got {params!r}") from None
-    out: dict[str, object] = {}
-    for key, value in pairs:
-        if not isinstance(key, str):
-            raise ValueError(f"{fn}: parameter names must be strings, got {key!r}")
-        if key in out:
-            raise ValueError(f"{fn}: parameter {key!r} given twice")
-        out[key] = value
-    return out
-
-
-def _keyword_arguments(fn: str, window: int | None, params: tuple[tuple[str, int], ...]) -> dict[str, object]:
-    """Map ``window``/``params`` of a multi-parameter function onto its keyword arguments (ValueError otherwise).
-
-    PPO / MACD (+ signals): no window; exactly the keys of :data:`engine.model.MULTI_WINDOW_FUNCTIONS`
-    (``long-window``, ``short-window``, + ``smooth-window``), no defaults. Bollinger: ``window`` plus at most one
-    of :data:`engine.model.BOLLINGER_WIDTH_KEYS` (default :data:`engine.model.BOLLINGER_DEFAULT_WIDTH`).
-    """
-    given = _params_dict(fn, params)
-    if fn in MULTI_WINDOW_FUNCTIONS:
-        required = MULTI_WINDOW_FUNCTIONS[fn]
-        if window is not None:
-            raise ValueError(f"{fn}: takes no window (got {window!r}); give {', '.join(required)} in params")
-        unknown = sorted(set(given) - set(required))
-        if unknown:
-            raise ValueError(f"{fn}: unknown parameter(s) {unknown} (accepted: {', '.join(required)})")
-        missing = [key for key in required if key not in given]
-        if missing:
-            raise ValueError(f"{fn}: missing parameter(s) {missing} (required: {', '.join(required)}; "
-                             "there are no defaults)")
-        return {key.replace("-", "_"): given[key] for key in required}
-    unknown = sorted(set(given) - set(BOLLINGER_WIDTH_KEYS))
-    if unknown:
-        raise ValueError(f"{fn}: unknown parameter(s) {unknown} (accepted: 'window' and optionally one of "
-                         f"{', '.join(BOLLINGER_WIDTH_KEYS)})")
-    widths = [key for key in BOLLINGER_WIDTH_KEYS if key in given]
-    if len(widths) > 1:
-        raise ValueError(f"{fn}: band width given twice ({', '.join(widths)})")
-    kwargs: dict[str, object] = {"window": window}
-    if widths:
-        kwargs["num_std"] = given[widths[0]]
-    return kwargs
-
-
 def compute_indicator(fn: str, closes: pd.DataFrame, window: int | None,
                       params: tuple[tuple[str, int], ...] = ()) -> pd.DataFrame:
     """Compute indicator ``fn`` (JSON name) for every ticker and session of ``closes``.
 
+    Dispatch goes through the function registry (:data:`engine.functions.FUNCTIONS`), which maps ``window`` and
+    ``params`` onto the keyword arguments of the function above.
+
     Args:
-        fn: JSON function name, one of :data:`INDICATOR_FUNCTIONS` (e.g. ``"relative-strength-index"``).
+        fn: JSON function name, a key of :data:`engine.functions.FUNCTIONS` (e.g. ``"relative-strength-index"``).
         closes: wide adjusted closes, index = sessions (``DatetimeIndex``, ascending), columns = tickers, float64,
             NaN before a ticker's first bar.
         window: trading days; None for ``current-price`` and for PPO / MACD and their signals.
@@ -634,17 +563,9 @@ def compute_indicator(fn: str, closes: pd.DataFrame, window: int | None,
         Frame of ``closes``'s index and columns, in the units of ``fn`` (see each function), NaN during warm-up.
 
     Raises:
-        ValueError: unknown or unsupported ``fn``, missing or invalid ``window``, unknown, missing or invalid
-            ``params``, or ``closes`` breaking the input contract — the message names the function and the problem.
+        ValueError: unknown ``fn``, missing or invalid ``window``, unknown, missing or invalid ``params``, or
+            ``closes`` breaking the input contract — the message names the function and the problem.
     """
-    func = INDICATOR_FUNCTIONS.get(fn)
-    if func is None:
-        if fn in FUNCTIONS:
-            raise ValueError(f"{fn}: Composer function not supported by this release "
-                             f"(supported: {', '.join(INDICATOR_FUNCTIONS)})")
-        raise ValueError(f"{fn!r}: unknown indicator function (known: {', '.join(INDICATOR_FUNCTIONS)})")
-    if fn in MULTI_WINDOW_FUNCTIONS or fn in BOLLINGER_FUNCTIONS:
-        return func(closes, **_keyword_arguments(fn, window, params))
-    if params:
-        raise ValueError(f"{fn}: takes no extra parameters, got {dict(params)!r}")
-    return func(closes, window)
+    from engine.functions import compute  # the registry imports this module's functions
+
+    return compute(fn, closes, window, params)

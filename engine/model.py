@@ -27,59 +27,27 @@ Every node has ``path``: its location in the tree as a list of child indices joi
 """
 from __future__ import annotations
 
-from typing import Annotated, Literal, Union
+import json
+from typing import Annotated, Literal, Union, assert_never
 
 from pydantic import BaseModel, ConfigDict, Field
 
 Comparator = Literal["gt", "gte", "lt", "lte", "eq"]
 Rebalance = Literal["none", "daily", "weekly", "monthly", "quarterly", "yearly"]
 
-#: The fifteen indicator functions of composer_format.md §4 (JSON names).
-FUNCTIONS: tuple[str, ...] = (
-    "current-price",
-    "cumulative-return",
-    "moving-average-price",
-    "exponential-moving-average-price",
-    "moving-average-return",
-    "relative-strength-index",
-    "standard-deviation-price",
-    "standard-deviation-return",
-    "max-drawdown",
-    "percentage-price-oscillator",
-    "percentage-price-oscillator-signal",
-    "moving-average-convergence-divergence",
-    "moving-average-convergence-divergence-signal",
-    "upper-bollinger",
-    "lower-bollinger",
-)
+#: Facts about each indicator function (names, aliases, parameters, units, warm-up) live in one place,
+#: :data:`engine.functions.FUNCTIONS`; the model keeps only the canonical form of a reference.
 
-#: Functions this release evaluates: all fifteen of composer_format.md §4 (engine.indicators.INDICATOR_FUNCTIONS).
-SUPPORTED_FUNCTIONS: tuple[str, ...] = FUNCTIONS
 
-#: Multi-window functions and the parameter keys each one requires, alphabetically (composer_format.md §3–§4:
-#: PPO's keys are seen in real defsymphony exports; MACD's are INFERRED from PPO). They take no ``window``: their
-#: parameters live in :attr:`IndicatorRef.params` / :attr:`Filter.sort_params`, and there are no defaults.
-MULTI_WINDOW_FUNCTIONS: dict[str, tuple[str, ...]] = {
-    "percentage-price-oscillator": ("long-window", "short-window"),
-    "percentage-price-oscillator-signal": ("long-window", "short-window", "smooth-window"),
-    "moving-average-convergence-divergence": ("long-window", "short-window"),
-    "moving-average-convergence-divergence-signal": ("long-window", "short-window", "smooth-window"),
-}
+def params_key(params: tuple[tuple[str, int], ...]) -> str:
+    """Canonical text identity of non-window params: compact JSON sorted by key, ``""`` when there are none.
 
-#: Bollinger bands: ``window`` N (required, in :attr:`IndicatorRef.window`) and an optional band width k, the number
-#: of standard deviations, in ``params``. Composer's key for k is OPEN (composer_format.md §4, §8 item 11): these
-#: spellings are accepted as synonyms; the parsers store the first one.
-BOLLINGER_FUNCTIONS: tuple[str, ...] = ("upper-bollinger", "lower-bollinger")
-BOLLINGER_WIDTH_KEYS: tuple[str, ...] = ("num-std", "std-dev")
-#: Band width k when the symphony gives none (the standard Bollinger band, SMA ± 2σ).
-BOLLINGER_DEFAULT_WIDTH: int = 2
-
-#: defsymphony spellings that differ from the JSON names (composer_format.md §3).
-DEFSYMPHONY_FUNCTION_ALIASES: dict[str, str] = {
-    "rsi": "relative-strength-index",
-    "stdev-return": "standard-deviation-return",
-    "stdev-price": "standard-deviation-price",
-}
+    ``(("long-window", 26), ("short-window", 12))`` → ``{"long-window":26,"short-window":12}``. Used in indicator
+    cache keys and as the ``params`` column (part of the primary key) of the warehouse's ``indicator_values``.
+    """
+    if not params:
+        return ""
+    return json.dumps(dict(sorted(params)), sort_keys=True, separators=(",", ":"))
 
 
 class _Node(BaseModel):
@@ -106,9 +74,15 @@ class IndicatorRef(BaseModel):
     params: tuple[tuple[str, int], ...] = ()
 
     @property
-    def key(self) -> tuple[str, str, int | None, tuple[tuple[str, int], ...]]:
-        """Hashable identity used to share indicator series between nodes and symphonies."""
-        return (self.fn, self.ticker, self.window, self.params)
+    def params_key(self) -> str:
+        """Canonical JSON of :attr:`params` (``""`` when none): see :func:`params_key`."""
+        return params_key(self.params)
+
+    @property
+    def key(self) -> tuple[str, str, int | None, str]:
+        """Hashable identity ``(fn, ticker, window, params_key)`` used to share indicator series between nodes and
+        symphonies; two PPO settings on one ticker have different keys."""
+        return (self.fn, self.ticker, self.window, self.params_key)
 
     def label(self) -> str:
         """Human-readable form, e.g. ``relative-strength-index(SPY, 10d)``."""
@@ -240,25 +214,40 @@ for _cls in (Group, WeightEqual, WeightSpecified, WeightInverseVol, If, Filter, 
     _cls.model_rebuild()
 
 
-def iter_nodes(node: Root | _Node):
-    """Yield ``node`` and every descendant, depth first, in child order."""
-    yield node
-    if isinstance(node, If):
-        for child in (*node.then_children, *node.else_children):
-            yield from iter_nodes(child)
-    else:
-        for child in getattr(node, "children", ()):
-            yield from iter_nodes(child)
+def children_of(node: "Root | Node") -> tuple:
+    """The child nodes of ``node`` in path order (an ``if``: then-children, then else-children); exhaustive."""
+    match node:
+        case Asset() | Empty():
+            return ()
+        case If():
+            return (*node.then_children, *node.else_children)
+        case Root() | Group() | WeightEqual() | WeightSpecified() | WeightInverseVol() | Filter():
+            return node.children
+        case _:
+            assert_never(node)
 
 
-def iter_conditions(cond) -> list[Comparison | MultiTickerComparison]:
-    """Flatten a condition into its leaf comparisons (compound blocks are walked recursively)."""
-    if isinstance(cond, CompoundCondition):
-        out: list = []
-        for c in cond.conditions:
-            out.extend(iter_conditions(c))
-        return out
-    return [cond]
+def iter_nodes(node: "Root | Node"):
+    """Yield ``node`` and every descendant, depth first, in child order (iterative: any depth)."""
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(reversed(children_of(current)))
+
+
+def iter_conditions(cond: "Condition") -> list[Comparison | MultiTickerComparison]:
+    """Flatten a condition into its leaf comparisons (compound blocks are walked recursively); exhaustive."""
+    match cond:
+        case CompoundCondition():
+            out: list = []
+            for c in cond.conditions:
+                out.extend(iter_conditions(c))
+            return out
+        case Comparison() | MultiTickerComparison():
+            return [cond]
+        case _:
+            assert_never(cond)
 
 
 def indicator_refs(root: Root) -> set[IndicatorRef]:
@@ -269,23 +258,29 @@ def indicator_refs(root: Root) -> set[IndicatorRef]:
     """
     refs: set[IndicatorRef] = set()
     for node in iter_nodes(root):
-        if isinstance(node, If):
-            for leaf in iter_conditions(node.condition):
-                tickers = leaf.tickers if isinstance(leaf, MultiTickerComparison) else (leaf.lhs.ticker,)
-                for t in tickers:
-                    refs.add(leaf.lhs.model_copy(update={"ticker": t}) if leaf.lhs.ticker == "%" else leaf.lhs)
-                    if isinstance(leaf.rhs, IndicatorRef):
-                        rhs = leaf.rhs
-                        refs.add(rhs.model_copy(update={"ticker": t}) if rhs.ticker == "%" else rhs)
-        elif isinstance(node, Filter):
-            for child in node.children:
-                if isinstance(child, Asset):
-                    refs.add(IndicatorRef(fn=node.sort_fn, ticker=child.ticker, window=node.sort_window,
-                                          params=node.sort_params))
-        elif isinstance(node, WeightInverseVol):
-            for child in node.children:
-                if isinstance(child, Asset):
-                    refs.add(IndicatorRef(fn="standard-deviation-return", ticker=child.ticker, window=node.window))
+        match node:
+            case If():
+                for leaf in iter_conditions(node.condition):
+                    tickers = leaf.tickers if isinstance(leaf, MultiTickerComparison) else (leaf.lhs.ticker,)
+                    for t in tickers:
+                        refs.add(leaf.lhs.model_copy(update={"ticker": t}) if leaf.lhs.ticker == "%" else leaf.lhs)
+                        if isinstance(leaf.rhs, IndicatorRef):
+                            rhs = leaf.rhs
+                            refs.add(rhs.model_copy(update={"ticker": t}) if rhs.ticker == "%" else rhs)
+            case Filter():
+                for child in node.children:
+                    if isinstance(child, Asset):
+                        refs.add(IndicatorRef(fn=node.sort_fn, ticker=child.ticker, window=node.sort_window,
+                                              params=node.sort_params))
+            case WeightInverseVol():
+                for child in node.children:
+                    if isinstance(child, Asset):
+                        refs.add(IndicatorRef(fn="standard-deviation-return", ticker=child.ticker,
+                                              window=node.window))
+            case Root() | Asset() | Empty() | Group() | WeightEqual() | WeightSpecified():
+                pass
+            case _:
+                assert_never(node)
     return refs
 
 

@@ -48,12 +48,17 @@ from engine.model import (
 )
 from engine.parse_common import (
     COMPARATORS,
+    INVERSE_VOL_MIN_WINDOW,
+    MAX_SELECT_N,
     check_function,
+    check_node_count,
+    check_text_limits,
     describe,
     fail,
     finalize_weights,
     function_params,
     normalise_ticker,
+    to_bounded_number,
     to_number,
     to_positive_int,
 )
@@ -77,11 +82,14 @@ def unwrap_score(obj: Any) -> dict:
     """
     for _ in range(6):
         if isinstance(obj, str):
+            check_text_limits(obj)
             try:
                 obj = json.loads(obj)
             except json.JSONDecodeError as exc:
                 fail(f"'raw_value' is a string but not JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}",
                      None, "raw_value")
+            except (ValueError, RecursionError) as exc:  # e.g. an integer literal over Python's digit limit
+                fail(f"'raw_value' is a string but not a readable JSON score: {exc}", None, "raw_value")
             continue
         if not isinstance(obj, dict):
             fail(f"expected a symphony score object, got {type(obj).__name__}")
@@ -101,24 +109,61 @@ def unwrap_score(obj: Any) -> dict:
 # EDN → plain data
 
 
+_EDN_KEY_TYPES = (str, int, float, bool, type(None))
+
+
 def edn_to_python(value: Any) -> Any:
-    """EDN data → JSON-like Python: keywords/symbols → their name, maps → dict, vectors/lists → list, numbers → float."""
+    """EDN data → JSON-like Python: keywords/symbols → their name, maps → dict, vectors/lists → list, numbers → float.
+
+    Raises:
+        SymphonyParseError: a map key that is not a keyword, symbol, string or number (e.g. a vector or a map used
+            as a key), or a number too large for a float.
+    """
     if isinstance(value, (edn_format.Keyword, edn_format.Symbol)):
         return value.name
     if isinstance(value, (dict, edn_format.ImmutableDict)):
-        return {edn_to_python(k): edn_to_python(v) for k, v in value.items()}
+        out = {}
+        for k, v in value.items():
+            key = edn_to_python(k)
+            if not isinstance(key, _EDN_KEY_TYPES):
+                fail(f"malformed EDN score: a map key must be a keyword, string or number, got {describe(k)}",
+                     None, "key")
+            out[key] = edn_to_python(v)
+        return out
     if isinstance(value, (list, tuple, edn_format.ImmutableList)):
         return [edn_to_python(v) for v in value]
     if isinstance(value, (Decimal, Fraction)):
-        return float(value)
+        try:
+            return float(value)
+        except (OverflowError, ValueError):
+            fail(f"number out of range in EDN: {describe(value)}")
     if isinstance(value, edn_format.TaggedElement):
         return str(value)
     return value
 
 
+def count_score_nodes(data: Any) -> int:
+    """Number of tree nodes (objects with a ``step``) in decoded score data; iterative, stops past the limit."""
+    from engine.parse_common import MAX_NODES
+
+    count, stack = 0, [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, dict):
+            if "step" in item:
+                count += 1
+                if count > MAX_NODES:
+                    break
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return count
+
+
 def read_edn_score_text(text: str) -> dict:
     """Read the internal EDN score, or the ``*.backtest_request.edn.txt`` form (a JSON string holding EDN)."""
     stripped = text.lstrip("\ufeff").strip()
+    check_text_limits(stripped)
     if stripped.startswith('"'):
         try:
             inner = json.loads(stripped)
@@ -127,6 +172,7 @@ def read_edn_score_text(text: str) -> dict:
         if not isinstance(inner, str):
             fail("malformed EDN wrapper: expected a JSON string containing EDN")
         stripped = inner.strip()
+        check_text_limits(stripped)
     try:
         forms = edn_format.loads_all(stripped)
     except Exception as exc:  # edn_format raises EDNDecodeError and, on some input, lexer errors
@@ -134,6 +180,7 @@ def read_edn_score_text(text: str) -> dict:
     if len(forms) != 1:
         fail(f"malformed EDN: expected one map, found {len(forms)} top-level forms")
     data = edn_to_python(forms[0])
+    check_node_count(count_score_nodes(data))
     if not isinstance(data, dict):
         fail(f"malformed EDN score: expected a map, got {type(data).__name__}")
     return data
@@ -299,7 +346,7 @@ class ScoreParser:
     def weight_inverse_vol(self, node: dict, path: str) -> WeightInverseVol:
         if "window-days" not in node:
             fail("missing window-days", path, "window-days")
-        window = to_positive_int(node["window-days"], path, "window-days")
+        window = to_positive_int(node["window-days"], path, "window-days", minimum=INVERSE_VOL_MIN_WINDOW)
         children = self.nodes(self.children_list(node, path), path)
         return self.build(WeightInverseVol, path, id=self.node_id(node, path), window=window, children=children)
 
@@ -340,7 +387,7 @@ class ScoreParser:
             fail(f"bad select-fn {describe(select)} (expected 'top' or 'bottom')", path, "select-fn")
         if "select-n" not in node:
             fail("missing select-n", path, "select-n")
-        select_n = to_positive_int(node["select-n"], path, "select-n", what="select-n")
+        select_n = to_positive_int(node["select-n"], path, "select-n", what="select-n", maximum=MAX_SELECT_N)
         children = self.nodes(self.children_list(node, path), path)
         return self.build(Filter, path, id=self.node_id(node, path), sort_fn=fn, sort_window=window,
                           sort_params=extra, select=select, select_n=select_n, children=children)
@@ -411,16 +458,13 @@ class ScoreParser:
     def comparator(value: Any, path: str, field: str) -> str:
         if value is None:
             fail("missing comparator", path, field)
-        if value not in COMPARATORS:
+        if not isinstance(value, str) or value not in COMPARATORS:
             fail(f"bad comparator {describe(value)} (expected one of gt, gte, lt, lte, eq)", path, field)
         return value
 
     @staticmethod
     def constant(value: Any, path: str, field: str) -> Constant:
-        number = to_number(value, path, field)
-        if not math.isfinite(number):
-            fail(f"bad constant {describe(value)}", path, field)
-        return Constant(value=number)
+        return Constant(value=to_bounded_number(value, path, field))
 
     def condition_block(self, block: Any, path: str, field: str):
         if not isinstance(block, dict):
@@ -479,7 +523,13 @@ class ScoreParser:
 
 
 def parse_score_object(obj: Any, source: str | None = None) -> Root:
-    """Parse a decoded JSON (or converted EDN) score; errors are raised without ``source`` (the facade adds it)."""
+    """Parse a decoded JSON (or converted EDN) score; errors are raised without ``source`` (the facade adds it).
+
+    Raises:
+        SymphonyParseError: anything malformed; :class:`~engine.errors.SymphonyLimitError` for more than
+            :data:`engine.parse_common.MAX_NODES` nodes.
+    """
+    check_node_count(count_score_nodes(obj))
     try:
         return ScoreParser(source).root(obj)
     except SymphonyError:

@@ -3,7 +3,7 @@
 The symphony list is scoped to the signed-in user's account (:func:`dashboards.data.account_scope`). The day's
 path comes from evaluating the stored model on the bundled adjusted closes up to that day
 (:func:`dashboards.data.day_path`); the tree is DOT text built by :mod:`dashboards.tree`, the description by
-:mod:`dashboards.describe`.
+:mod:`engine.describe`.
 """
 from __future__ import annotations
 
@@ -12,7 +12,8 @@ import datetime as dt
 import sqlalchemy as sa
 import streamlit as st
 
-from dashboards import data, describe, queries, tree
+from dashboards import data, queries, tree
+from engine import describe
 from warehouse import WarehouseLockedError
 
 

@@ -19,8 +19,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine import indicators as ind
-from engine.indicators import INDICATOR_FUNCTIONS, compute_indicator
-from engine.model import FUNCTIONS, SUPPORTED_FUNCTIONS
+from engine.functions import FUNCTIONS
+from engine.indicators import compute_indicator
 
 REPO = Path(__file__).resolve().parents[2]
 BUNDLED_ADJ_CLOSE = REPO / "data" / "bundled" / "adj_close.parquet"
@@ -683,12 +683,12 @@ def test_spy_and_qqq_on_composer_2022_price_basis(bundled_closes: pd.DataFrame) 
 # ----------------------------------------------------------------------------------------------------------------
 
 def test_registry_covers_the_supported_functions() -> None:
-    assert tuple(INDICATOR_FUNCTIONS) == SUPPORTED_FUNCTIONS == FUNCTIONS
-    assert len(INDICATOR_FUNCTIONS) == 15
+    assert len(FUNCTIONS) == 15
+    assert all(spec.compute.__name__ == fn.replace("-", "_") for fn, spec in FUNCTIONS.items())
 
 
 def test_compute_indicator_dispatches_by_json_name() -> None:
-    for fn, func in list(INDICATOR_FUNCTIONS.items())[:9]:
+    for fn, func in [(fn, spec.compute) for fn, spec in list(FUNCTIONS.items())[:9]]:
         window = None if fn == "current-price" else 3
         expected = func(AB, window) if window else func(AB)
         pd.testing.assert_frame_equal(compute_indicator(fn, AB, window), expected)
@@ -703,7 +703,7 @@ def test_compute_indicator_dispatches_by_json_name() -> None:
         ("lower-bollinger", 3, (), {"window": 3}),
     ]:
         pd.testing.assert_frame_equal(compute_indicator(fn, AB, window, params),
-                                      INDICATOR_FUNCTIONS[fn](AB, **kwargs))
+                                      FUNCTIONS[fn].compute(AB, **kwargs))
 
 
 def test_unknown_function() -> None:

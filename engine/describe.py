@@ -1,6 +1,10 @@
 """Symphonies in words: short labels for the tree (:mod:`dashboards.tree`) and a plain-language description.
 
-Pure (no Streamlit, no warehouse): functions of the parsed :class:`engine.model.Root`.
+Pure (no Streamlit, no warehouse): functions of the parsed :class:`engine.model.Root` (moved here from
+``dashboards/describe.py``). Labels, nouns and units come from the function registry
+(:data:`engine.functions.FUNCTIONS`): a constant compared with a function whose unit is percent
+(``cumulative-return``, ``moving-average-return``, ``standard-deviation-return``, ``max-drawdown``, PPO and its
+signal) is written with ``%`` (composer_format.md §4, display units).
 
 * :func:`indicator_label` — ``RSI(TQQQ, 10d)``; :func:`condition_label` — ``RSI(TQQQ, 10d) > 79``.
 * :func:`describe` — Markdown: "Rebalances daily. Holds the 2 assets with the lowest 14-day RSI among …". Nested
@@ -8,6 +12,10 @@ Pure (no Streamlit, no warehouse): functions of the parsed :class:`engine.model.
 """
 from __future__ import annotations
 
+from types import MappingProxyType
+from typing import assert_never
+
+from engine.functions import FUNCTIONS
 from engine.model import (
     Asset,
     Comparison,
@@ -26,47 +34,30 @@ from engine.model import (
     iter_nodes,
 )
 
-#: Short names for the tree boxes.
-SHORT_NAMES: dict[str, str] = {
-    "current-price": "price",
-    "cumulative-return": "cumulative return",
-    "moving-average-price": "SMA",
-    "exponential-moving-average-price": "EMA",
-    "moving-average-return": "MA return",
-    "relative-strength-index": "RSI",
-    "standard-deviation-price": "stdev price",
-    "standard-deviation-return": "stdev return",
-    "max-drawdown": "max drawdown",
-    "percentage-price-oscillator": "PPO",
-    "percentage-price-oscillator-signal": "PPO signal",
-    "moving-average-convergence-divergence": "MACD",
-    "moving-average-convergence-divergence-signal": "MACD signal",
-    "upper-bollinger": "upper Bollinger band",
-    "lower-bollinger": "lower Bollinger band",
-}
+#: Short label per JSON name, for the tree boxes (a read-only view of the registry's ``label``).
+SHORT_NAMES = MappingProxyType({name: spec.label for name, spec in FUNCTIONS.items()})
 
-#: Nouns for the sentences ("SPY's 200-day moving average").
-NOUNS: dict[str, str] = {
-    "current-price": "price",
-    "cumulative-return": "cumulative return",
-    "moving-average-price": "moving average",
-    "exponential-moving-average-price": "exponential moving average",
-    "moving-average-return": "average daily return",
-    "relative-strength-index": "RSI",
-    "standard-deviation-price": "price standard deviation",
-    "standard-deviation-return": "volatility",
-    "max-drawdown": "max drawdown",
-    "percentage-price-oscillator": "PPO",
-    "percentage-price-oscillator-signal": "PPO signal",
-    "moving-average-convergence-divergence": "MACD",
-    "moving-average-convergence-divergence-signal": "MACD signal",
-    "upper-bollinger": "upper Bollinger band",
-    "lower-bollinger": "lower Bollinger band",
-}
+#: Noun per JSON name, for sentences ("SPY's 200-day moving average"; a view of the registry's ``noun``).
+NOUNS = MappingProxyType({name: spec.noun for name, spec in FUNCTIONS.items()})
 
-#: Functions whose constants are in percent (composer_format.md §4: display units).
-PERCENT_FUNCTIONS = frozenset({"cumulative-return", "moving-average-return", "standard-deviation-return",
-                               "max-drawdown"})
+
+def short_label(fn: str) -> str:
+    """The registry's short label of function ``fn`` (``RSI``); unknown names are returned as they are."""
+    spec = FUNCTIONS.get(fn)
+    return spec.label if spec is not None else fn
+
+
+def noun(fn: str) -> str:
+    """The registry's noun of function ``fn`` (``moving average``); unknown names are returned as they are."""
+    spec = FUNCTIONS.get(fn)
+    return spec.noun if spec is not None else fn
+
+
+def is_percent(fn: str) -> bool:
+    """True when thresholds compared with ``fn`` are in percent (registry ``percent``)."""
+    spec = FUNCTIONS.get(fn)
+    return bool(spec is not None and spec.percent)
+
 
 SYMBOLS = {"gt": ">", "gte": "≥", "lt": "<", "lte": "≤", "eq": "="}
 VERBS = {"gt": "is above", "gte": "is at or above", "lt": "is below", "lte": "is at or below", "eq": "equals"}
@@ -87,31 +78,33 @@ def indicator_label(ref: IndicatorRef) -> str:
         parts.append(f"{ref.window}d")
     if ref.params:
         parts.append(_params(ref.params))
-    return f"{SHORT_NAMES.get(ref.fn, ref.fn)}({', '.join(parts)})"
+    return f"{short_label(ref.fn)}({', '.join(parts)})"
 
 
 def _operand_label(operand: IndicatorRef | Constant, lhs: IndicatorRef) -> str:
     if isinstance(operand, Constant):
-        return _number(operand.value) + (" %" if lhs.fn in PERCENT_FUNCTIONS else "")
+        return _number(operand.value) + (" %" if is_percent(lhs.fn) else "")
     return indicator_label(operand)
 
 
 def condition_label(cond) -> str:
     """A condition in symbols: ``RSI(TQQQ, 10d) > 79``; compound blocks joined by ``and`` / ``or``."""
-    if isinstance(cond, Comparison):
-        return f"{indicator_label(cond.lhs)} {SYMBOLS[cond.comparator]} {_operand_label(cond.rhs, cond.lhs)}"
-    if isinstance(cond, MultiTickerComparison):
-        inner = f"{indicator_label(cond.lhs)} {SYMBOLS[cond.comparator]} {_operand_label(cond.rhs, cond.lhs)}"
-        return f"{cond.operator} of {', '.join(cond.tickers)}: {inner}"
-    if isinstance(cond, CompoundCondition):
-        joiner = " and " if cond.operator == "all" else " or "
-        return joiner.join(f"({condition_label(c)})" for c in cond.conditions)
-    return str(cond)
+    match cond:
+        case Comparison():
+            return f"{indicator_label(cond.lhs)} {SYMBOLS[cond.comparator]} {_operand_label(cond.rhs, cond.lhs)}"
+        case MultiTickerComparison():
+            inner = f"{indicator_label(cond.lhs)} {SYMBOLS[cond.comparator]} {_operand_label(cond.rhs, cond.lhs)}"
+            return f"{cond.operator} of {', '.join(cond.tickers)}: {inner}"
+        case CompoundCondition():
+            joiner = " and " if cond.operator == "all" else " or "
+            return joiner.join(f"({condition_label(c)})" for c in cond.conditions)
+        case _:
+            assert_never(cond)
 
 
 def sort_label(node: Filter) -> str:
     """``cumulative return 10d`` — what a filter ranks by."""
-    text = SHORT_NAMES.get(node.sort_fn, node.sort_fn)
+    text = short_label(node.sort_fn)
     if node.sort_window:
         text += f" {node.sort_window}d"
     if node.sort_params:
@@ -134,12 +127,12 @@ def _pct(weight: float) -> str:
 
 
 def _noun(ref: IndicatorRef) -> str:
-    noun = NOUNS.get(ref.fn, ref.fn)
+    text = noun(ref.fn)
     if ref.window is not None:
-        noun = f"{ref.window}-day {noun}"
+        text = f"{ref.window}-day {text}"
     if ref.params:
-        noun += f" ({_params(ref.params)})"
-    return noun
+        text += f" ({_params(ref.params)})"
+    return text
 
 
 def _subject(ref: IndicatorRef) -> str:
@@ -156,16 +149,18 @@ def _object(ref: IndicatorRef | Constant, lhs: IndicatorRef) -> str:
 
 def condition_words(cond) -> str:
     """A condition as a clause: ``SPY's price is above its 200-day moving average``."""
-    if isinstance(cond, Comparison):
-        return f"{_subject(cond.lhs)} {VERBS[cond.comparator]} {_object(cond.rhs, cond.lhs)}"
-    if isinstance(cond, MultiTickerComparison):
-        inner = f"the {_noun(cond.lhs)} {VERBS[cond.comparator]} {_object(cond.rhs, cond.lhs)}"
-        return f"for {cond.operator} of {_join(list(cond.tickers))}, {inner}"
-    if isinstance(cond, CompoundCondition):
-        joiner = " and " if cond.operator == "all" else " or "
-        parts = [condition_words(c) for c in cond.conditions]
-        return ("both " if cond.operator == "all" and len(parts) == 2 else "") + joiner.join(parts)
-    return str(cond)
+    match cond:
+        case Comparison():
+            return f"{_subject(cond.lhs)} {VERBS[cond.comparator]} {_object(cond.rhs, cond.lhs)}"
+        case MultiTickerComparison():
+            inner = f"the {_noun(cond.lhs)} {VERBS[cond.comparator]} {_object(cond.rhs, cond.lhs)}"
+            return f"for {cond.operator} of {_join(list(cond.tickers))}, {inner}"
+        case CompoundCondition():
+            joiner = " and " if cond.operator == "all" else " or "
+            parts = [condition_words(c) for c in cond.conditions]
+            return ("both " if cond.operator == "all" and len(parts) == 2 else "") + joiner.join(parts)
+        case _:
+            assert_never(cond)
 
 
 def _has_if(node) -> bool:
@@ -187,29 +182,31 @@ def _name(node) -> str:
 
 def inline(node) -> str:
     """What an ``if``-free subtree holds, as a noun phrase (``SPY and TLT in equal weight``)."""
-    if isinstance(node, Asset):
-        return node.ticker
-    if isinstance(node, Empty):
-        return "cash"
-    if isinstance(node, (WeightEqual, Group, Root)):
-        kids = _children(node)
-        if len(kids) == 1:
-            return inline(kids[0])
-        return f"{_join([_name(c) for c in kids])} in equal weight"
-    if isinstance(node, WeightSpecified):
-        return _join([f"{_pct(w)} {_name(c)}" for w, c in zip(node.weights, node.children)])
-    if isinstance(node, WeightInverseVol):
-        return f"{_join([_name(c) for c in node.children])} weighted by inverse {node.window}-day volatility"
-    if isinstance(node, Filter):
-        what = "asset" if all(isinstance(c, Asset) for c in node.children) else "branch"
-        count = f"the {node.select_n} {what}s" if node.select_n > 1 else f"the {what}"
-        extreme = "highest" if node.select == "top" else "lowest"
-        ref = IndicatorRef(fn=node.sort_fn, ticker="x", window=node.sort_window, params=node.sort_params)
-        text = f"{count} with the {extreme} {_noun(ref)} among {_join([_name(c) for c in node.children])}"
-        return text + (", in equal weight" if node.select_n > 1 else "")
-    if isinstance(node, If):  # callers avoid this; kept total
-        return f"(if {condition_words(node.condition)})"
-    return str(getattr(node, "step", node))
+    match node:
+        case Asset():
+            return node.ticker
+        case Empty():
+            return "cash"
+        case WeightEqual() | Group() | Root():
+            kids = _children(node)
+            if len(kids) == 1:
+                return inline(kids[0])
+            return f"{_join([_name(c) for c in kids])} in equal weight"
+        case WeightSpecified():
+            return _join([f"{_pct(w)} {_name(c)}" for w, c in zip(node.weights, node.children)])
+        case WeightInverseVol():
+            return f"{_join([_name(c) for c in node.children])} weighted by inverse {node.window}-day volatility"
+        case Filter():
+            what = "asset" if all(isinstance(c, Asset) for c in node.children) else "branch"
+            count = f"the {node.select_n} {what}s" if node.select_n > 1 else f"the {what}"
+            extreme = "highest" if node.select == "top" else "lowest"
+            ref = IndicatorRef(fn=node.sort_fn, ticker="x", window=node.sort_window, params=node.sort_params)
+            text = f"{count} with the {extreme} {_noun(ref)} among {_join([_name(c) for c in node.children])}"
+            return text + (", in equal weight" if node.select_n > 1 else "")
+        case If():  # callers avoid this; kept total
+            return f"(if {condition_words(node.condition)})"
+        case _:
+            assert_never(node)
 
 
 def _branch(children: tuple) -> Group:
@@ -277,5 +274,5 @@ def describe(root: Root) -> str:
     return head + "\n\n" + "\n".join(lines)
 
 
-__all__ = ["SHORT_NAMES", "NOUNS", "indicator_label", "condition_label", "condition_words", "sort_label", "inline",
+__all__ = ["SHORT_NAMES", "NOUNS", "short_label", "noun", "is_percent", "indicator_label", "condition_label", "condition_words", "sort_label", "inline",
            "describe", "rebalance_sentence"]
