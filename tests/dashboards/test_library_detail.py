@@ -8,7 +8,8 @@ import pandas as pd
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from dashboards import auth, describe, queries, tree
+from dashboards import auth, queries, tree
+from engine import describe
 from engine.model import tickers
 from engine.parsing import load_symphony
 from warehouse import ActivationLimitError, Warehouse
