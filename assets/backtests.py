@@ -14,7 +14,6 @@ from pydantic import Field
 
 from engine.backtest import BacktestResult, run_backtest
 from engine.model import tickers as symphony_tickers
-from engine.prices import fill_interior_gaps
 from assets.daily import active_symphonies
 from resources import MarketDataResource, WarehouseResource
 from warehouse import Warehouse
@@ -39,11 +38,13 @@ def backtest_run_id(symphony_id: str, source_text: str, config: dict) -> str:
 
 
 def wide_closes(market_data: MarketDataResource, tickers: list[str], end: dt.date | None) -> pd.DataFrame:
-    """Wide adjusted closes from the market-data resource (sessions × tickers, interior gaps forward-filled)."""
-    bars = market_data.bars(tickers, None, end or dt.date.today())
-    wide = bars.pivot(index="session_date", columns="ticker", values="adj_close").sort_index()
-    wide.index = pd.DatetimeIndex(pd.to_datetime(wide.index), name="session_date")
-    return fill_interior_gaps(wide.reindex(columns=tickers))
+    """Wide adjusted closes through the resource's price reader (:meth:`MarketDataResource.close_reader`, the
+    :class:`engine.prices.CloseReader` contract: sessions × tickers, USD, interior gaps filled by the one rule).
+
+    Raises:
+        engine.prices.UnknownTickersError: a ticker the source does not have.
+    """
+    return market_data.close_reader().closes(tickers, end=end)
 
 
 def _clean(d: dict) -> dict:
@@ -106,8 +107,8 @@ def symphony_backtests(context: dg.AssetExecutionContext, config: BacktestConfig
         sid = row["symphony_id"]
         tickers = sorted(symphony_tickers(root) | {config.benchmark})
         end = dt.date.fromisoformat(config.end) if config.end else None
-        closes = wide_closes(market_data, tickers, end)
         try:
+            closes = wide_closes(market_data, tickers, end)
             res = run_backtest(root, closes, start=config.start, end=config.end, capital=config.capital_usd,
                                slippage_bps=config.slippage_bps, apply_reg_fee=config.apply_reg_fee,
                                apply_taf_fee=config.apply_taf_fee, benchmark=config.benchmark)

@@ -37,7 +37,7 @@ import numpy as np
 import pandas as pd
 from pydantic import Field
 
-from assets.backtests import BacktestConfig, backtest_run_id, wide_closes, write_backtest
+from assets.backtests import BacktestConfig, backtest_run_id, write_backtest
 from assets.daily import _model
 from engine.backtest import BacktestResult, run_backtest
 from engine.evaluate import Evaluation, IndicatorCache, evaluate
@@ -225,7 +225,7 @@ def research_backtest(context: dg.AssetExecutionContext, config: BacktestConfig,
     row, root = load_symphony(wh, sid)
     tickers = sorted(symphony_tickers(root) | {config.benchmark})
     end = dt.date.fromisoformat(config.end) if config.end else None
-    closes = wide_closes(market_data, tickers, end)
+    closes = market_data.close_reader().closes(tickers, end=end)  # the one price reader (engine.prices)
     context.log.info(f"{sid}: loaded {root.name!r} ({row['status']}) and closes of {len(tickers)} tickers, "
                      f"{len(closes)} sessions {closes.index[0].date()}..{closes.index[-1].date()} in {_secs(t0)}")
     t0 = time.perf_counter()
@@ -284,7 +284,7 @@ def parameter_sweep(context: dg.AssetExecutionContext, config: SweepConfig, mark
     models = {v: with_node_param(root, config.node_path, config.field, v) for v in values}  # fail fast
     tickers = sorted(symphony_tickers(root) | {config.benchmark})
     end = dt.date.fromisoformat(config.end) if config.end else None
-    cache = IndicatorCache(wide_closes(market_data, tickers, end))
+    cache = IndicatorCache(market_data.close_reader().closes(tickers, end=end))
     context.log.info(f"sweep {config.symphony_id} {config.node_path}.{config.field} over {values}: loaded "
                      f"{len(tickers)} tickers in {_secs(t0)}")
     sweep_id = sweep_id_for(config.symphony_id, row["source_text"], config.node_path, config.field, values,

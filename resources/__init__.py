@@ -5,8 +5,9 @@ file) and a networked one (EODHD / Alpaca market data, Alpaca paper accounts, Po
 ``resources`` may import ``engine`` and ``warehouse``; ``assets``, ``pipelines`` and ``orchestration`` import it.
 """
 from resources.brokers import AlpacaBroker, BrokerResource, ComposerTickers, SimulatedAccount, SimulatedBroker
-from resources.market_data import BundledMarketData, MarketDataResource
+from resources.market_data import BundledMarketData, LocalDirectoryMarketData, MarketDataResource
 from resources.warehouse import WarehouseResource
 
-__all__ = ["AlpacaBroker", "BrokerResource", "BundledMarketData", "ComposerTickers", "MarketDataResource",
+__all__ = ["AlpacaBroker", "BrokerResource", "BundledMarketData", "ComposerTickers", "LocalDirectoryMarketData",
+           "MarketDataResource",
            "SimulatedAccount", "SimulatedBroker", "WarehouseResource"]

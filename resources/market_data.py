@@ -1,4 +1,9 @@
-"""Market data from the network: EODHD end-of-day prices and Alpaca daily bars (Dagster resources).
+"""Market data as Dagster resources: bundled, a local directory (bring your own), EODHD and Alpaca.
+
+Offline sources: :class:`BundledMarketData` (``data/bundled``) and :class:`LocalDirectoryMarketData` (CSV/Parquet
+files in a directory; formats in :mod:`warehouse.prices`). Network sources: EODHD end-of-day prices and Alpaca
+daily bars. Every source also serves its adjusted closes through :meth:`MarketDataResource.close_reader`, the one
+price reader (:class:`engine.prices.CloseReader`) the backtest and research assets use.
 
 Both return the :class:`MarketDataResource` frame — long, columns ``session_date``
 (``datetime.date``, the New York session), ``ticker`` (as the caller spelt it), ``open``, ``high``, ``low``,
@@ -43,8 +48,10 @@ import requests
 from pydantic import Field, PrivateAttr
 from tenacity import Retrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
+from engine.prices import CloseReader
 from engine.tickers import to_alpaca, to_eodhd
-from warehouse.bundled import BUNDLE_DIR, load_bars
+from warehouse.bundled import BUNDLE_DIR
+from warehouse.prices import BarsCloseReader, BundledCloseReader, LocalDirectoryCloseReader
 
 logger = logging.getLogger(__name__)
 
@@ -80,6 +87,11 @@ class MarketDataResource(dg.ConfigurableResource):
         """
         raise NotImplementedError
 
+    def close_reader(self) -> CloseReader:
+        """This source's adjusted closes as a :class:`engine.prices.CloseReader` (sessions × tickers, USD,
+        interior gaps filled by the one rule). Default: through :meth:`bars` (one read per ``closes`` call)."""
+        return BarsCloseReader(self, self.source_name())
+
 
 class BundledMarketData(MarketDataResource):
     """Bars from the bundled Parquet files (``data/bundled``; see its ``manifest.json``)."""
@@ -90,7 +102,40 @@ class BundledMarketData(MarketDataResource):
         return "bundled"
 
     def bars(self, tickers: list[str], start: dt.date | None, end: dt.date) -> pd.DataFrame:
-        return load_bars(tickers, start=start, end=end, bundle_dir=Path(self.bundle_dir))
+        return self.close_reader().bars(tickers, start=start, end=end)
+
+    def close_reader(self) -> BundledCloseReader:
+        """:class:`warehouse.prices.BundledCloseReader` on ``bundle_dir``."""
+        return BundledCloseReader(Path(self.bundle_dir))
+
+
+class LocalDirectoryMarketData(MarketDataResource):
+    """Bring your own data: daily prices from CSV or Parquet files in a local directory (or one long file).
+
+    Formats (:mod:`warehouse.prices`): ``<TICKER>.csv`` / ``<TICKER>.parquet`` with ``date,adj_close`` and
+    optionally ``open,high,low,close,volume``, or one long file with ``date,ticker,adj_close[,…]``. ``adj_close``
+    is the total-return adjusted close in USD; OHLC NaN where not given. The files are read and validated once per
+    resource instance; a bad file fails the read with :class:`warehouse.prices.PriceFileError` naming the file,
+    row and column. :meth:`provenance` says ``source="local:<directory>"``, ``adjustment="all"`` (the files are
+    taken to be total-return adjusted, as the format requires).
+    """
+
+    directory: str = Field(description="folder of <TICKER>.csv / .parquet files, or one long CSV/Parquet file")
+
+    _reader: Any = PrivateAttr(default=None)
+
+    def source_name(self) -> str:
+        return f"local:{self.directory}"
+
+    def close_reader(self) -> LocalDirectoryCloseReader:
+        """:class:`warehouse.prices.LocalDirectoryCloseReader` on ``directory`` (one per resource instance)."""
+        if self._reader is None:
+            self._reader = LocalDirectoryCloseReader(Path(self.directory))
+        return self._reader
+
+    def bars(self, tickers: list[str], start: dt.date | None, end: dt.date) -> pd.DataFrame:
+        """Long bars of ``tickers`` from ``start`` (None = first bar) to ``end``; absent tickers are absent."""
+        return _finish(self.close_reader().bars(tickers, start=start, end=end))
 
 
 
@@ -551,4 +596,5 @@ class AlpacaMarketData(_NetworkMarketData):
 
 
 __all__ = ["MarketDataError", "TransientMarketDataError", "EodhdMarketData", "AlpacaMarketData",
+           "BundledMarketData", "LocalDirectoryMarketData", "MarketDataResource",
            "missing_sessions", "mask_secrets", "RETRYABLE_STATUSES"]
