@@ -11,14 +11,27 @@ holding values), solved by fixed-point iteration (converges geometrically with r
 gives ``V' = capital/(1+s)``, i.e. shares = capital/(close·(1+s)) — Composer's v2 engine (SPY probe at 50 bps:
 first value 9950.25 for 10,000, §6).
 
-Regulatory fees (:mod:`engine.fees`; Composer's ``apply_reg_fee`` / ``apply_taf_fee``, default on): after the
-slippage fixed point, every ticker whose holding shrinks is one sell fill: SEC fee on its principal (shares sold
-× close × (1 − s)) and FINRA TAF on its shares, each rounded up to the cent, TAF capped per fill, at the rates
-in force on the session (dated schedule). Sell legs under one cent of notional are floating-point residue of
-re-targeting an unchanged weight, not fills, and pay nothing. Sells come before buys: the fees are paid from the
-cash after the sells; if the planned buys no longer fit in the cash left, every buy is scaled down by the same
-factor so that cash ends at zero (the post-trade weights then sit a hair under target on the bought tickers).
-Fees never change the slippage fixed point, so with both fees off the arithmetic is exactly the fee-free one.
+Regulatory fees (:class:`engine.costs.CostModel`, the same model the simulated paper broker fills with; rates
+by trade date from :mod:`engine.fees`; Composer's ``apply_reg_fee`` / ``apply_taf_fee``, default on, and the CAT
+fee Composer reports as ``cat_fee``): after the slippage fixed point, every ticker whose holding changes is one
+fill: a sale pays the SEC fee on its principal (shares sold × close × (1 − s)) and the FINRA TAF on its shares
+(capped per fill); a buy or a sale pays the CAT fee on its shares; each fee rounded up to the cent, at the rates
+in force on the session. Legs under one cent of notional are floating-point residue of re-targeting an unchanged
+weight, not fills, and pay nothing. Sells come before buys: the fees are paid from the cash after the sells; if
+the planned buys no longer fit in the cash left, every buy is scaled down by the same factor so that cash ends at
+zero (the post-trade weights then sit a hair under target on the bought tickers; the CAT fee is taken on the
+planned buy). Fees never change the slippage fixed point, so with every fee off the arithmetic is exactly the
+fee-free one.
+
+Missing prices are errors, never frozen prices: when the symphony holds a ticker (shares carried into the session,
+or a positive target on a trade day) on a session without a close, :func:`run_backtest` raises
+:class:`MissingPriceError` naming the ticker and the sessions; with ``allow_missing_prices=True`` it carries the
+last close forward and lists the sessions in ``data_warnings`` (``"Close price data is missing for X on …"``).
+
+Rebalance reasons (``BacktestResult.rebalance_reasons``, the ``reason`` column of ``rebalances.csv``): ``initial``
+(the first backtest day), ``calendar`` (a calendar rebalance day, or every day for ``daily``), ``branch switch``
+(threshold mode: the set of target assets differs from the held set, §5.3 "it doesn't matter what drift percentage
+has been set"), ``corridor`` (threshold mode: some weight left its band).
 
 Rebalance rules (composer_format.md §5.3): ``daily``; ``weekly``/``monthly``/``quarterly``/``yearly`` trade on
 the first backtest day and then on the first session of each new calendar period; ``none`` with a corridor
@@ -50,17 +63,48 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from engine.costs import MIN_FILL_NOTIONAL, CostModel
 from engine.errors import DataError
 from engine.evaluate import CASH, Evaluation, IndicatorCache, evaluate
-from engine.fees import COMPOSER_FEE_SCHEDULE, FeeSchedule, ceil_to_cents
+from engine.fees import COMPOSER_FEE_SCHEDULE, FeeSchedule
 from engine.metrics import composer_stats, full_stats
 from engine.model import Root, indicator_refs
 from engine.model import tickers as symphony_tickers
 
 #: Composer's default benchmark ticker (``benchmark_tickers: ["SPY"]``, composer_format.md §6).
 DEFAULT_BENCHMARK = "SPY"
-#: a sell leg below this notional (USD) is floating-point residue, not a fill, and pays no regulatory fee.
-MIN_FILL_NOTIONAL = 0.01
+__all__ = ["MIN_FILL_NOTIONAL", "BacktestResult", "MissingPriceError", "Simulation", "run_backtest",
+           "simulate_detailed", "simulate", "benchmark_nav", "rebalance_mask", "data_warnings"]
+
+
+class MissingPriceError(DataError):
+    """The symphony holds a ticker on sessions without a close (a series that stops early, a gap).
+
+    Attributes:
+        missing: ``{ticker: [session, …]}`` (``pd.Timestamp``), tickers in alphabetical order.
+    """
+
+    def __init__(self, message: str, missing: dict[str, list[pd.Timestamp]]) -> None:
+        super().__init__(message)
+        self.missing = missing
+
+
+def _date_ranges(days: list[pd.Timestamp], sessions: pd.DatetimeIndex) -> str:
+    """``"2026-05-26..2026-07-31 (47 sessions), 2026-08-05"``: runs of consecutive sessions."""
+    pos = sessions.get_indexer(pd.DatetimeIndex(days))
+    runs: list[tuple[int, int]] = []
+    for p in pos:
+        if runs and p == runs[-1][1] + 1:
+            runs[-1] = (runs[-1][0], p)
+        else:
+            runs.append((p, p))
+    parts = []
+    for a, b in runs:
+        if a == b:
+            parts.append(f"{sessions[a].date()}")
+        else:
+            parts.append(f"{sessions[a].date()}..{sessions[b].date()} ({b - a + 1} sessions)")
+    return ", ".join(parts)
 
 
 @dataclass
@@ -77,8 +121,9 @@ class BacktestResult:
         holdings: shares held at the end of the last day ``{ticker: shares}``, plus ``$USD`` cash.
         stats: :func:`engine.metrics.composer_stats` of ``nav`` against the capital (headline keys).
         warnings: data warnings in words (late tickers, window functions, requested start before warm-up).
-        fees: regulatory fees (SEC + FINRA TAF) paid per session, USD.
-        costs_summary: totals shaped like Composer's ``costs``: ``{"slippage", "reg_fee", "taf_fee"}`` (USD).
+        fees: regulatory fees (SEC + FINRA TAF + CAT) paid per session, USD.
+        costs_summary: totals shaped like Composer's ``costs``: ``{"slippage", "reg_fee", "taf_fee", "cat_fee"}``
+            (USD).
         turnover: one-way turnover per session, ``½ Σ |w_after − w_before|`` over tickers and cash (fraction;
             1.0 on the first day, when the capital leaves cash).
         full_stats: :func:`engine.metrics.full_stats` — Composer's full ``stats`` set (and alpha/beta against the
@@ -86,7 +131,11 @@ class BacktestResult:
         benchmark_nav: buy-and-hold value of the benchmark on the backtest sessions (USD), or None.
         benchmark_stats: :func:`engine.metrics.full_stats` of ``benchmark_nav``, or None.
         data_warnings: ``{ticker: [message, …]}``, Composer's ``data_warnings`` (empty when none).
-        apply_reg_fee, apply_taf_fee: the fee switches the run used.
+        apply_reg_fee, apply_taf_fee, apply_cat_fee: the fee switches the run used.
+        rebalance_reasons: why each session traded (``initial``, ``calendar``, ``branch switch``, ``corridor``;
+            ``""`` on sessions without a trade), index as ``nav``.
+        fee_breakdown: per-session fees (sessions × ``reg_fee, taf_fee, cat_fee``), USD.
+        costs_model: the :class:`engine.costs.CostModel` the run used.
     """
 
     nav: pd.Series
@@ -109,6 +158,41 @@ class BacktestResult:
     data_warnings: dict[str, list[str]] = field(default_factory=dict)
     apply_reg_fee: bool = True
     apply_taf_fee: bool = True
+    apply_cat_fee: bool = True
+    rebalance_reasons: pd.Series | None = None
+    fee_breakdown: pd.DataFrame | None = None
+    costs_model: CostModel | None = None
+
+    def rebalances(self) -> pd.DataFrame:
+        """The sessions that traded: columns ``date, reason, turnover, slippage_usd, reg_fee_usd, taf_fee_usd,
+        cat_fee_usd, holdings`` (``holdings`` = the tickers held after the trade, ``;``-separated, alphabetical).
+
+        ``turnover`` is one-way, ``½ Σ |w_after − w_before|`` over tickers and cash (fraction).
+        """
+        traded = self.rebalanced.to_numpy()
+        idx = self.nav.index[traded]
+        fb = self.fee_breakdown if self.fee_breakdown is not None else pd.DataFrame(
+            0.0, index=self.nav.index, columns=["reg_fee", "taf_fee", "cat_fee"])
+        held = self.weights.loc[idx]
+        names = [";".join(sorted(c for c, w in row.items() if w > 1e-9)) for _, row in held.iterrows()]
+        reasons = (self.rebalance_reasons if self.rebalance_reasons is not None
+                   else pd.Series("", index=self.nav.index))
+        turnover = self.turnover if self.turnover is not None else pd.Series(np.nan, index=self.nav.index)
+        return pd.DataFrame({"date": idx.date, "reason": reasons.loc[idx].to_numpy(),
+                             "turnover": turnover.loc[idx].to_numpy(),
+                             "slippage_usd": self.costs.loc[idx].to_numpy(),
+                             "reg_fee_usd": fb["reg_fee"].loc[idx].to_numpy(),
+                             "taf_fee_usd": fb["taf_fee"].loc[idx].to_numpy(),
+                             "cat_fee_usd": fb["cat_fee"].loc[idx].to_numpy(), "holdings": names})
+
+    def holdings_weights(self) -> pd.DataFrame:
+        """Day-end (drifted) value weights, one row per session, columns ``$USD`` then tickers (alphabetical),
+        fractions summing to 1 — what Composer's "Historical Allocations" export shows (oldest first here)."""
+        w = self.weights.copy()
+        cash = 1.0 - w.sum(axis=1)
+        w = w[sorted(w.columns)]
+        w.insert(0, CASH, cash.clip(lower=0.0).where(cash.abs() > 1e-12, 0.0))
+        return w
 
     @property
     def first_day(self) -> pd.Timestamp:
@@ -133,6 +217,9 @@ class Simulation:
         weights: (T, K) end-of-day value weights (fractions).
         cash: (T,) end-of-day cash.
         turnover: (T,) one-way turnover ``½ Σ |w_after − w_before|`` over tickers and cash (fraction).
+        cat_fee: (T,) CAT fees paid.
+        reason: (T,) why the session traded (``initial``, ``calendar``, ``branch switch``, ``corridor``; ``""``).
+        missing: (T, K) True where a held ticker had no price (the last one was carried forward).
     """
 
     nav: np.ndarray
@@ -144,6 +231,9 @@ class Simulation:
     weights: np.ndarray
     cash: np.ndarray
     turnover: np.ndarray
+    cat_fee: np.ndarray = field(default_factory=lambda: np.zeros(0))
+    reason: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=object))
+    missing: np.ndarray = field(default_factory=lambda: np.zeros((0, 0), dtype=bool))
 
 
 def rebalance_mask(sessions: pd.DatetimeIndex, rule: str) -> np.ndarray:
@@ -180,27 +270,15 @@ def rebalance_mask(sessions: pd.DatetimeIndex, rule: str) -> np.ndarray:
     return mask
 
 
-def _fee_arrays(sessions, T: int, schedule: FeeSchedule) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Per-session ``(sec_rate, taf_per_share, taf_cap)`` from a dated schedule (vectorised lookup)."""
-    days = pd.DatetimeIndex(pd.to_datetime(sessions)).normalize()
-    if len(days) != T:
-        raise ValueError(f"sessions has {len(days)} entries for {T} price rows")
-    eff = pd.DatetimeIndex([pd.Timestamp(r.effective) for r in schedule.regimes])
-    idx = np.clip(eff.searchsorted(days, side="right") - 1, 0, len(eff) - 1)
-    sec = np.array([r.sec_rate for r in schedule.regimes])[idx]
-    per_share = np.array([r.taf_per_share for r in schedule.regimes])[idx]
-    cap = np.array([r.taf_cap for r in schedule.regimes])[idx]
-    return sec, per_share, cap
-
-
 def simulate_detailed(prices: np.ndarray, targets: np.ndarray, trade_days: np.ndarray | None, *, capital: float,
                       slippage: float, corridor: float | None = None, sessions=None, apply_reg_fee: bool = False,
-                      apply_taf_fee: bool = False,
-                      fee_schedule: FeeSchedule = COMPOSER_FEE_SCHEDULE) -> Simulation:
+                      apply_taf_fee: bool = False, fee_schedule: FeeSchedule = COMPOSER_FEE_SCHEDULE,
+                      apply_cat_fee: bool = False, costs: CostModel | None = None) -> Simulation:
     """Path-dependent simulation on arrays, with regulatory fees on sells.
 
     Args:
-        prices: (T, K) adjusted closes of the held universe; must be finite where a target is positive.
+        prices: (T, K) adjusted closes of the held universe; NaN where there is none (a held ticker without a
+            price keeps its last one and is flagged in ``Simulation.missing``).
         targets: (T, K) target weights (fractions; row sum ≤ 1, the rest is cash).
         trade_days: (T,) bool, the calendar rebalance days; ``None`` with a ``corridor`` for threshold mode.
         capital: starting cash, USD.
@@ -210,22 +288,37 @@ def simulate_detailed(prices: np.ndarray, targets: np.ndarray, trade_days: np.nd
         apply_reg_fee, apply_taf_fee: charge the SEC fee / FINRA TAF on sells (off by default at this level;
             :func:`run_backtest` turns them on as Composer does).
         fee_schedule: dated fee rates.
+        apply_cat_fee: charge the CAT fee on buys and sells (off by default at this level).
+        costs: a :class:`engine.costs.CostModel`; when given it replaces the fee switches and the schedule (the
+            slippage used is still ``slippage``, which :func:`run_backtest` takes from the model).
+
+    Raises:
+        ValueError: a fee is on and ``sessions`` is missing or of the wrong length.
 
     Returns:
         :class:`Simulation`.
     """
     T, K = prices.shape
-    fees_on = apply_reg_fee or apply_taf_fee
+    model = costs if costs is not None else CostModel(slippage * 10_000.0, apply_reg_fee, apply_taf_fee,
+                                                      apply_cat_fee, fee_schedule)
+    fees_on = model.any_fee
     if fees_on:
         if sessions is None:
             raise ValueError("sessions are required to look up the dated fee rates")
-        sec_rate, taf_rate, taf_cap = _fee_arrays(sessions, T, fee_schedule)
+        if len(sessions) != T:
+            raise ValueError(f"sessions has {len(sessions)} entries for {T} price rows")
+        rates = model.session_rates(sessions)
     shares = np.zeros(K)
     cash = float(capital)
     nav = np.empty(T)
     slip = np.zeros(T)
     reg = np.zeros(T)
     taf = np.zeros(T)
+    cat = np.zeros(T)
+    reason = np.full(T, "", dtype=object)
+    no_price = ~np.isfinite(prices)
+    rows_with_gap = no_price.any(axis=1)
+    missing = np.zeros((T, K), dtype=bool)
     turnover = np.zeros(T)
     traded = np.zeros(T, dtype=bool)
     held_shares = np.empty((T, K))
@@ -241,15 +334,24 @@ def simulate_detailed(prices: np.ndarray, targets: np.ndarray, trade_days: np.nd
         hold = shares * px
         value = cash + hold.sum()
         target = targets[t]
+        why = ""
         if t == 0:
-            do_trade = True
+            do_trade, why = True, "initial"
         elif trade_days is not None:
             do_trade = bool(trade_days[t])
+            why = "calendar" if do_trade else ""
         else:
             cur_w = hold / value if value > 0 else zeros_k
             do_trade = bool(np.any((target > 1e-12) != (shares > 1e-12)))
+            why = "branch switch" if do_trade else ""
             if not do_trade and corridor is not None:
                 do_trade = bool(np.any(np.abs(cur_w - target) > corridor + 1e-12))
+                why = "corridor" if do_trade else ""
+        if rows_with_gap[t]:
+            held = shares > 1e-12
+            if do_trade:
+                held = held | (target > 1e-12)
+            missing[t] = no_price[t] & held
         if do_trade:
             post = value
             for _ in range(50):
@@ -262,15 +364,9 @@ def simulate_detailed(prices: np.ndarray, targets: np.ndarray, trade_days: np.nd
             new_cash = post - (new_shares * px).sum()
             slip[t] = value - post
             if fees_on:
-                delta = new_shares - shares
-                sold_notional = np.where(delta < 0, -delta * px, 0.0)
-                fills = sold_notional >= MIN_FILL_NOTIONAL   # one sell fill per ticker whose holding shrinks
-                if fills.any():
-                    if apply_reg_fee:
-                        reg[t] = float(ceil_to_cents(sec_rate[t] * sold_notional[fills] * (1.0 - slippage)).sum())
-                    if apply_taf_fee:
-                        taf[t] = float(np.minimum(ceil_to_cents(taf_rate[t] * -delta[fills]), taf_cap[t]).sum())
-                fee = reg[t] + taf[t]
+                delta = new_shares - shares   # one fill per ticker whose holding changes
+                reg[t], taf[t], cat[t] = model.session_fees(rates, t, delta, px)
+                fee = reg[t] + taf[t] + cat[t]
                 new_cash -= fee
                 if fee > 0.0 and new_cash < 0.0:
                     # sells before buys: the buys get what is left after the sells and the fees
@@ -283,18 +379,20 @@ def simulate_detailed(prices: np.ndarray, targets: np.ndarray, trade_days: np.nd
                         slip[t] -= (1.0 - scale) * float((delta[buys] * px[buys]).sum()) * slippage
             new_hold = new_shares * px
             # without a fee the value is exactly the slippage fixed point (bit-identical to the fee-free engine)
-            new_value = new_cash + new_hold.sum() if reg[t] + taf[t] > 0.0 else post
+            new_value = new_cash + new_hold.sum() if reg[t] + taf[t] + cat[t] > 0.0 else post
             if value > 0 and new_value > 0:
                 turnover[t] = 0.5 * (np.abs(new_hold / new_value - hold / value).sum()
                                      + abs(new_cash / new_value - cash / value))
             shares, cash, hold, value = new_shares, new_cash, new_hold, new_value
             traded[t] = True
+            reason[t] = why
         nav[t] = value
         held_shares[t] = shares
         cash_end[t] = cash
         vweights[t] = hold / value if value > 0 else 0.0
     return Simulation(nav=nav, shares=held_shares, traded=traded, slippage=slip, reg_fee=reg, taf_fee=taf,
-                      weights=vweights, cash=cash_end, turnover=turnover)
+                      weights=vweights, cash=cash_end, turnover=turnover, cat_fee=cat, reason=reason,
+                      missing=missing)
 
 
 def simulate(prices: np.ndarray, targets: np.ndarray, trade_days: np.ndarray | None, *, capital: float,
@@ -319,8 +417,8 @@ def benchmark_nav(closes: pd.Series, sessions: pd.DatetimeIndex, *, capital: flo
     """Buy-and-hold value of a benchmark on ``sessions`` (USD).
 
     ``capital`` buys ``capital / (close₀·(1+s))`` shares at the close of the first session with a close (the
-    same slippage as the strategy's first buy; a buy pays no regulatory fee) and holds them. A missing bar keeps
-    the last close; sessions before the benchmark's first close are NaN.
+    same slippage as the strategy's first buy; no regulatory fee, not even the CAT fee) and holds them. A missing
+    bar keeps the last close (a benchmark is not held by the symphony); sessions before its first close are NaN.
 
     Args:
         closes: the benchmark's adjusted closes (index = dates).
@@ -381,7 +479,8 @@ def run_backtest(root: Root, closes: pd.DataFrame | IndicatorCache, *, start=Non
                  capital: float = 10_000.0, slippage_bps: float = 1.0,
                  evaluation: Evaluation | None = None, apply_reg_fee: bool = True, apply_taf_fee: bool = True,
                  benchmark: pd.Series | str | None = DEFAULT_BENCHMARK,
-                 fee_schedule: FeeSchedule = COMPOSER_FEE_SCHEDULE) -> BacktestResult:
+                 fee_schedule: FeeSchedule = COMPOSER_FEE_SCHEDULE, apply_cat_fee: bool = True,
+                 costs: CostModel | None = None, allow_missing_prices: bool = False) -> BacktestResult:
     """Backtest a symphony from its warm-up (or ``start``, whichever is later) to ``end``.
 
     Args:
@@ -397,13 +496,22 @@ def run_backtest(root: Root, closes: pd.DataFrame | IndicatorCache, *, start=Non
         benchmark: the benchmark's adjusted closes (a Series), or the name of a column of ``closes``
             (default ``"SPY"``, Composer's default; silently no benchmark when that column is absent), or None.
         fee_schedule: dated fee rates (:data:`engine.fees.COMPOSER_FEE_SCHEDULE`).
+        apply_cat_fee: charge the CAT fee on buys and sells (Composer's ``cat_fee``, default true).
+        costs: a :class:`engine.costs.CostModel`; when given it replaces ``slippage_bps``, the three fee switches
+            and ``fee_schedule``.
+        allow_missing_prices: carry the last close forward where a held ticker has no close and list those
+            sessions in ``data_warnings`` instead of raising.
 
     Returns:
         :class:`BacktestResult`.
 
     Raises:
         DataError: the symphony never becomes valid (warm-up never completes) inside ``[start, end]``.
+        MissingPriceError: (a ``DataError``) the symphony holds a ticker on sessions without a close and
+            ``allow_missing_prices`` is false; the message names the tickers and the sessions.
     """
+    if costs is None:
+        costs = CostModel(slippage_bps, apply_reg_fee, apply_taf_fee, apply_cat_fee, fee_schedule)
     cache = closes if isinstance(closes, IndicatorCache) else IndicatorCache(closes)
     ev = evaluation or evaluate(root, cache)
     sessions = ev.sessions
@@ -440,10 +548,24 @@ def run_backtest(root: Root, closes: pd.DataFrame | IndicatorCache, *, start=Non
         trade_days = None if root.corridor_width is not None else rebalance_mask(window, "none")
     else:
         trade_days = rebalance_mask(window, root.rebalance)
-    slippage = slippage_bps / 10_000.0
+    slippage = costs.slippage
     sim = simulate_detailed(prices, targets, trade_days, capital=capital, slippage=slippage,
-                            corridor=root.corridor_width, sessions=window, apply_reg_fee=apply_reg_fee,
-                            apply_taf_fee=apply_taf_fee, fee_schedule=fee_schedule)
+                            corridor=root.corridor_width, sessions=window, costs=costs)
+    if sim.missing.any():
+        gaps = {tickers[k]: list(window[np.flatnonzero(sim.missing[:, k])])
+                for k in sorted(np.flatnonzero(sim.missing.any(axis=0)), key=lambda k: tickers[k])}
+        if not allow_missing_prices:
+            detail = "; ".join(f"{t} on {_date_ranges(days, window)}" for t, days in gaps.items())
+            raise MissingPriceError(
+                f"symphony {root.name!r} holds tickers on sessions without a close price: {detail}. "
+                "Fix the data, or pass allow_missing_prices=True (CLI --allow-missing-prices) to carry the last "
+                "close forward and list these sessions in data_warnings", gaps)
+        for t, days in gaps.items():
+            msg = (f"Close price data is missing for {t} on {_date_ranges(days, window)} while held "
+                   "(last close carried forward)")
+            dwarn.setdefault(t, []).append(msg)
+            warnings.append(msg)
+        dwarn = dict(sorted(dwarn.items()))
     nav_s = pd.Series(sim.nav, index=window, name="nav_usd")
     rets = nav_s.pct_change()
     rets.iloc[0] = sim.nav[0] / capital - 1.0
@@ -478,16 +600,21 @@ def run_backtest(root: Root, closes: pd.DataFrame | IndicatorCache, *, start=Non
         holdings=holdings,
         stats=composer_stats(nav_s, capital=capital),
         capital=capital,
-        slippage_bps=slippage_bps,
+        slippage_bps=costs.slippage_bps,
         warnings=warnings,
-        fees=pd.Series(sim.reg_fee + sim.taf_fee, index=window, name="fees_usd"),
+        fees=pd.Series(sim.reg_fee + sim.taf_fee + sim.cat_fee, index=window, name="fees_usd"),
         costs_summary={"slippage": float(sim.slippage.sum()), "reg_fee": float(sim.reg_fee.sum()),
-                       "taf_fee": float(sim.taf_fee.sum())},
+                       "taf_fee": float(sim.taf_fee.sum()), "cat_fee": float(sim.cat_fee.sum())},
         turnover=turnover,
         full_stats=fstats,
         benchmark_nav=bnav,
         benchmark_stats=bstats,
         data_warnings=dwarn,
-        apply_reg_fee=apply_reg_fee,
-        apply_taf_fee=apply_taf_fee,
+        apply_reg_fee=costs.apply_reg_fee,
+        apply_taf_fee=costs.apply_taf_fee,
+        apply_cat_fee=costs.apply_cat_fee,
+        rebalance_reasons=pd.Series(sim.reason, index=window, name="reason").astype(str),
+        fee_breakdown=pd.DataFrame({"reg_fee": sim.reg_fee, "taf_fee": sim.taf_fee, "cat_fee": sim.cat_fee},
+                                   index=window),
+        costs_model=costs,
     )
