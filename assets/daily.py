@@ -257,13 +257,18 @@ def calendar_matches_broker(context: dg.AssetCheckExecutionContext, broker: Brok
 @dg.asset(partitions_def=sessions_partitions, group_name="strategy", deps=[daily_bars], kinds={"python"},
           metadata={"partition_expr": "session_date"})
 def indicator_values(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """The session's value of every (function, ticker, window) an active symphony reads."""
+    """The session's value of every (function, ticker, window, params) an active symphony reads.
+
+    ``params`` is :attr:`engine.model.IndicatorRef.params_key` ('' when none), part of the table's key, so two
+    PPO/MACD/Bollinger settings on one ticker are two rows.
+    """
     session = partition_session(context)
     wh = warehouse.open()
     syms = tradable_symphonies(wh)
     tickers = needed_tickers(syms)
     cache = IndicatorCache(_closes_until(wh, tickers, session))
-    refs = sorted({r for _, root in syms for r in indicator_refs(root)}, key=lambda r: (r.fn, r.ticker, r.window or 0))
+    refs = sorted({r for _, root in syms for r in indicator_refs(root)},
+                  key=lambda r: (r.fn, r.ticker, r.window or 0, r.params_key))
     rows = []
     if len(cache.sessions) and cache.sessions[-1].date() == session:
         for ref in refs:
@@ -273,8 +278,8 @@ def indicator_values(context: dg.AssetExecutionContext, warehouse: WarehouseReso
                 context.log.warning(f"{ref.label()}: cannot be computed: {exc}")
                 value = float("nan")
             rows.append({"session_date": session, "ticker": ref.ticker, "fn": ref.fn, "window": ref.window or 0,
-                         "value": float(value) if np.isfinite(value) else None})
-    df = pd.DataFrame(rows, columns=["session_date", "ticker", "fn", "window", "value"])
+                         "params": ref.params_key, "value": float(value) if np.isfinite(value) else None})
+    df = pd.DataFrame(rows, columns=["session_date", "ticker", "fn", "window", "params", "value"])
     n = wh.replace("indicator_values", df, where={"session_date": session})
     return dg.MaterializeResult(metadata={"indicators": n, "undefined": int(df["value"].isna().sum())})
 

@@ -15,7 +15,8 @@ Conventions (style guide §5.3):
   whose ``account_id`` is NULL for operators (they see every account).
 * Cash in :data:`positions` is the row whose ``ticker`` is :data:`CASH_TICKER` (``qty`` = dollars, ``price`` = 1).
 * :data:`indicator_values` uses ``window = 0`` (:data:`NO_WINDOW`) for functions without a window
-  (``current-price``), so the window can be part of the primary key (primary-key columns cannot be NULL).
+  (``current-price``) and ``params = ''`` for functions without extra parameters, so both can be part of the
+  primary key (primary-key columns cannot be NULL).
 
 No foreign keys are declared: writers replace partitions with delete-then-insert, and DuckDB's foreign-key checks
 would make deleting a parent row that still has children fail. Referential integrity is the writers' job.
@@ -142,12 +143,20 @@ indicator_values = sa.Table(
     "indicator_values", metadata,
     _session_date(primary_key=True),
     sa.Column("ticker", Text, primary_key=True),
-    sa.Column("fn", Text, primary_key=True, comment="engine.model.FUNCTIONS name."),
+    sa.Column("fn", Text, primary_key=True, comment="engine.functions.FUNCTIONS name."),
     sa.Column("window", sa.Integer, primary_key=True, autoincrement=False,
               comment="Trading days; 0 (NO_WINDOW) for functions without a window."),
+    sa.Column("params", Text, primary_key=True, server_default="",
+              comment="engine.model.IndicatorRef.params_key: canonical JSON of the non-window params "
+                      "(PPO/MACD windows, Bollinger width); '' when none."),
     sa.Column("value", Number),
     comment="Indicator values in long format.",
 )
+
+#: Derived tables rebuilt (dropped and re-created empty) by ``create_schema`` when an existing database has an
+#: older primary key for them: the key cannot be changed additively, and their rows are recomputed by their asset
+#: for each session. ``indicator_values`` gained ``params`` in its key (two PPO settings on one ticker).
+REBUILD_ON_KEY_CHANGE: tuple[str, ...] = ("indicator_values",)
 
 # --------------------------------------------------------------------------------------------------------------
 # Strategy

@@ -448,8 +448,23 @@ class Warehouse:
 
     def create_schema(self) -> None:
         """Create every table of :mod:`warehouse.schema` that does not exist yet, and add columns that newer
-        releases introduced to tables that do (idempotent; additive only — nothing stored is changed or lost)."""
+        releases introduced to tables that do (idempotent; additive — nothing stored is changed or lost, except
+        that a derived table of :data:`warehouse.schema.REBUILD_ON_KEY_CHANGE` whose primary key is older than
+        the schema's is dropped and re-created empty: its asset recomputes it per session)."""
+        from warehouse.schema import REBUILD_ON_KEY_CHANGE
+
         with self.begin() as conn:
+            for name in REBUILD_ON_KEY_CHANGE:
+                stored = [r[0] for r in conn.execute(sa.text(
+                    "SELECT kcu.column_name FROM information_schema.table_constraints tc "
+                    "JOIN information_schema.key_column_usage kcu ON tc.constraint_name = kcu.constraint_name "
+                    "AND tc.table_schema = kcu.table_schema AND tc.table_name = kcu.table_name "
+                    "WHERE tc.constraint_type = 'PRIMARY KEY' AND tc.table_name = :t "
+                    "AND tc.table_schema = current_schema()"), {"t": name})]
+                wanted = [c.name for c in metadata.tables[name].primary_key.columns]
+                if stored and set(stored) != set(wanted):
+                    logger.warning("rebuilding derived table %s: primary key %s -> %s", name, stored, wanted)
+                    conn.exec_driver_sql(f"DROP TABLE {_quote(name)}")
             metadata.create_all(conn, checkfirst=True)
             for name, table in metadata.tables.items():
                 existing = {r[0] for r in conn.execute(sa.text(
