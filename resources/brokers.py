@@ -1,8 +1,9 @@
 """Broker resources: one :class:`engine.broker.Broker` per account for the trading assets.
 
 * :class:`SimulatedBroker` — the offline paper broker: fills market orders at the session's price (adjusted
-  close, the live-price proxy offline) moved by ``slippage_bps`` against the trader; its own order book lives in
-  the warehouse table ``sim_broker_orders``.
+  close, the live-price proxy offline) with the backtest's cost model (:class:`engine.costs.CostModel`: slippage
+  against the trader plus the dated SEC, TAF and CAT fees); its own order book lives in the warehouse table
+  ``sim_broker_orders``.
 * :class:`AlpacaBroker` — Alpaca **paper** accounts through alpaca-py (:mod:`resources.alpaca_broker`).
 
 Configuration is read when a run starts (resource fields, ``dg.EnvVar``), never at import time.
@@ -16,6 +17,7 @@ import pandas as pd
 from pydantic import Field
 
 from engine.broker import AccountSnapshot, Broker, BrokerOrder, OrderRequest
+from engine.costs import CostModel
 from warehouse import Warehouse
 
 
@@ -34,30 +36,45 @@ class BrokerResource(dg.ConfigurableResource):
 class SimulatedBroker(BrokerResource):
     """Offline paper broker with the same rules and ledger model as Alpaca paper trading.
 
-    Every market order fills in full at once: a buy at ``price·(1+s)``, a sell at ``price·(1−s)``,
-    ``s = slippage_bps/10_000`` (default 1 bp, the backtest's default, so paper results track the backtest), where
-    ``price`` is the session's reference price. Notional orders buy ``notional/fill_price`` shares. The broker's own
-    order book lives in the warehouse table ``sim_broker_orders`` (what a real broker would hold), so a re-run finds
-    orders by client id exactly as it would at Alpaca.
+    Every market order fills in full at once, priced by the same :class:`engine.costs.CostModel` as the backtest
+    (paper = backtest by construction): a buy at ``price·(1+s)``, a sell at ``price·(1−s)``,
+    ``s = slippage_bps/10_000`` (default 1 bp, the backtest's default), where ``price`` is the session's reference
+    price, plus the SEC fee and FINRA TAF on sales and the CAT fee on both sides at the rates in force on the
+    session (:mod:`engine.fees`). The reported ``filled_avg_price`` is the all-in price per share
+    (:attr:`engine.costs.FillCost.net_price`: proceeds net of fees for a sale, cost plus fees for a buy), so a
+    ledger that books ``qty · filled_avg_price`` books the fees too. Notional buys spend at most the notional all
+    in. The broker's own order book lives in the warehouse table ``sim_broker_orders`` (what a real broker would
+    hold), so a re-run finds orders by client id exactly as it would at Alpaca.
     """
 
     slippage_bps: float = Field(default=1.0, description="basis points of price paid on every fill")
+    apply_reg_fee: bool = Field(default=True, description="charge the SEC Section 31 fee on sales (dated rates)")
+    apply_taf_fee: bool = Field(default=True, description="charge the FINRA TAF on sales (dated rate and cap)")
+    apply_cat_fee: bool = Field(default=True, description="charge the CAT fee on buys and sales (dated rate)")
+
+    def cost_model(self) -> CostModel:
+        """The :class:`engine.costs.CostModel` of these settings (the backtest's, for the same settings)."""
+        return CostModel(self.slippage_bps, self.apply_reg_fee, self.apply_taf_fee, self.apply_cat_fee)
 
     def for_account(self, account_id: str, warehouse: Warehouse, prices: dict[str, float],
                     session: dt.date) -> Broker:
-        return SimulatedAccount(account_id, warehouse, prices, session, self.slippage_bps / 10_000.0)
+        return SimulatedAccount(account_id, warehouse, prices, session, self.cost_model())
 
 
 class SimulatedAccount:
-    """One account at the simulated broker (implements :class:`engine.broker.Broker`)."""
+    """One account at the simulated broker (implements :class:`engine.broker.Broker`).
+
+    ``costs`` is the :class:`engine.costs.CostModel` fills are priced with; a bare float is a slippage fraction
+    (``0.0001`` = 1 bp) with the model's default fees.
+    """
 
     def __init__(self, account_id: str, warehouse: Warehouse, prices: dict[str, float], session: dt.date,
-                 slippage: float) -> None:
+                 costs: CostModel | float) -> None:
         self.account_id = account_id
         self._wh = warehouse
         self._prices = prices
         self._session = session
-        self._s = slippage
+        self._costs = costs if isinstance(costs, CostModel) else CostModel(slippage_bps=float(costs) * 10_000.0)
 
     def __repr__(self) -> str:
         return f"SimulatedAccount({self.account_id!r}, session={self._session})"
@@ -90,11 +107,19 @@ class SimulatedAccount:
             result = BrokerOrder(order.client_order_id, f"sim-{order.client_order_id}", order.ticker, order.side,
                                  "rejected", order.notional_usd, order.qty, reason=f"no price for {order.ticker}")
         else:
-            px = self._prices[order.ticker] * (1 + self._s if order.side == "buy" else 1 - self._s)
-            qty = order.qty if order.qty is not None else order.notional_usd / px
+            ref = float(self._prices[order.ticker])
+            if order.qty is not None:
+                fill = self._costs.fill(order.side, float(order.qty), ref, self._session)
+            elif order.side == "buy":
+                fill = self._costs.buy_for_notional(float(order.notional_usd), ref, self._session)
+            else:
+                fp = self._costs.fill_price("sell", ref)
+                fill = self._costs.fill("sell", float(order.notional_usd) / fp if fp > 0 else 0.0, ref,
+                                        self._session)
             result = BrokerOrder(order.client_order_id, f"sim-{order.client_order_id}", order.ticker, order.side,
-                                 "filled", order.notional_usd, order.qty, filled_qty=float(qty),
-                                 filled_avg_price=float(px), submitted_at=dt.datetime.now(dt.timezone.utc))
+                                 "filled", order.notional_usd, order.qty, filled_qty=float(fill.shares),
+                                 filled_avg_price=float(fill.net_price),
+                                 submitted_at=dt.datetime.now(dt.timezone.utc))
         row = {"client_order_id": result.client_order_id, "account_id": self.account_id,
                "session_date": self._session, "broker_order_id": result.broker_order_id, "ticker": result.ticker,
                "side": result.side, "notional_usd": result.notional_usd, "qty": result.qty, "status": result.status,
