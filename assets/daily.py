@@ -24,6 +24,8 @@ from engine.prices import fill_interior_gaps
 from resources import BrokerResource, BundledMarketData, MarketDataResource, WarehouseResource
 from pipelines.partitions import partition_session, sessions_partitions
 from warehouse import Between, Warehouse
+from warehouse.repos import bars as bar_repo, ledgers, symphonies as symphony_repo
+from warehouse.scope import ALL_ACCOUNTS
 
 BENCHMARK = "SPY"
 EARLIEST = dt.date(1900, 1, 1)
@@ -41,7 +43,7 @@ def _model(parsed_json: str) -> Root:
 
 def active_symphonies(wh: Warehouse) -> list[tuple[dict, Root]]:
     """Active symphonies as ``(row, parsed model)`` pairs, ordered by account and id."""
-    df = wh.active_symphonies()
+    df = symphony_repo.active(wh, ALL_ACCOUNTS)
     out = []
     for row in df.sort_values(["account_id", "symphony_id"]).to_dict("records"):
         out.append((row, _model(row["parsed_json"])))
@@ -84,7 +86,7 @@ def needed_tickers(symphonies: list[tuple[dict, Root]]) -> list[str]:
 
 
 def _closes_until(wh: Warehouse, tickers: list[str], session: dt.date) -> pd.DataFrame:
-    closes = wh.adjusted_closes(tickers, end=session)
+    closes = bar_repo.adjusted_closes(wh, tickers, end=session)
     return fill_interior_gaps(closes.reindex(columns=tickers))
 
 
@@ -103,7 +105,7 @@ class SessionBook:
         self.session = session
         self._prices: dict[str, float] = {}
         self._asked: set[str] = set()
-        before = wh.positions_before(session)
+        before = ledgers.positions_before(wh, session, ALL_ACCOUNTS)
         self._ledgers = {sid: g for sid, g in before.groupby("symphony_id")}
         self._navs: dict[str, float] | None = None
 
@@ -111,7 +113,7 @@ class SessionBook:
         """``{ticker: USD}`` for the tickers that have a close on or before the session (others absent)."""
         want = [t for t in set(tickers) if t not in self._asked]
         if want:
-            self._prices.update(self.wh.latest_closes(sorted(want), self.session))
+            self._prices.update(bar_repo.latest_closes(self.wh, sorted(want), self.session))
             self._asked.update(want)
         return {t: self._prices[t] for t in tickers if t in self._prices}
 
@@ -146,7 +148,7 @@ def daily_bars(context: dg.AssetExecutionContext, market_data: MarketDataResourc
     session = partition_session(context)
     wh = warehouse.open()
     tickers = needed_tickers(tradable_symphonies(wh))
-    last = wh.last_bar_date(tickers)
+    last = bar_repo.last_bar_date(wh, tickers)
     by_start: dict[dt.date | None, list[str]] = {}
     for t in tickers:
         prev = last.get(t)
@@ -212,7 +214,7 @@ def daily_bars_complete(context: dg.AssetCheckExecutionContext, warehouse: Wareh
     present = set(bars["ticker"])
     absent = sorted(set(tickers) - present)
     prev = previous_session(session) if session else None
-    last = wh.last_bar_date(absent) if absent else {}
+    last = bar_repo.last_bar_date(wh, absent) if absent else {}
     gaps = [t for t in absent if last.get(t) is not None and prev is not None and last[t] >= prev]
     stopped = [f"{t} (last bar {last[t]})" if last.get(t) else f"{t} (no data)" for t in absent if t not in gaps]
     bad = sorted(bars.loc[~(bars["adj_close"] > 0), "ticker"])

@@ -25,7 +25,8 @@ from dashboards import auth, queries, tree
 from engine.errors import DataError
 from engine.model import Root
 from engine.model import tickers as symphony_tickers
-from warehouse import Warehouse, open_read_only
+from warehouse import AccountScope, Warehouse, open_read_only
+from warehouse.repos import symphonies as symphony_repo
 
 #: Seconds a cached read is reused before the warehouse is read again.
 CACHE_TTL_S = 60
@@ -201,21 +202,21 @@ def _writing(url: str) -> Iterator[Warehouse]:
 
 
 def register_symphony(url: str, row: dict, account_id: str) -> str:
-    """:meth:`Warehouse.register_symphony` (status decided by the account's limit); returns the status stored."""
+    """`warehouse.repos.symphonies.register` (status decided by the account's limit); returns the status stored."""
     with _writing(url) as wh:
-        return wh.register_symphony(row, account_id)
+        return symphony_repo.register(wh, account_id, **row).status
 
 
 def set_symphony_status(url: str, symphony_id: str, status: str, account_id: str | None) -> None:
-    """:meth:`Warehouse.set_symphony_status` within ``account_id``'s scope (``None``: operator)."""
+    """:meth:`Warehouse.repos.symphonies.set_status` within ``account_id``'s scope (``None``: operator)."""
     with _writing(url) as wh:
-        wh.set_symphony_status(symphony_id, status, account_id)
+        symphony_repo.set_status(wh, symphony_id, status, AccountScope.of(account_id))
 
 
-def symphony_ids(url: str) -> pd.DataFrame:
-    """Every symphony id with its account (to pick a new id that does not collide); not cached."""
+def propose_symphony_id(url: str, name: str, account_id: str) -> str:
+    """:func:`warehouse.repos.symphonies.propose_id`: the id an upload gets in ``account_id``; not cached."""
     with _reading(url) as wh:
-        return wh.read("symphonies", columns=["symphony_id", "account_id"])
+        return symphony_repo.propose_id(wh, name, account_id)
 
 
 # ----------------------------------------------------------------------------------------------------------------

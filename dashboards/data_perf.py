@@ -15,6 +15,7 @@ import streamlit as st
 
 from dashboards import queries_perf as qp
 from dashboards.data import CACHE_TTL_S, _reading  # one read-only opener and TTL for every page
+from warehouse.repos import bars as bar_repo
 
 #: Cached results kept per function.
 CACHE_MAX_ENTRIES = 16
@@ -125,7 +126,7 @@ def replay(url: str, account_id: str | None, symphony_id: str, session_date: dt.
         try:
             closes = load_adjusted_closes(tickers, end=session_date)
         except KeyError:
-            closes = wh.adjusted_closes(tickers, end=session_date)
+            closes = bar_repo.adjusted_closes(wh, tickers, end=session_date)
     try:
         return qp.replay(model, closes, session_date)
     except Exception as exc:  # DataError (not a session, missing prices), SymphonyError

@@ -29,7 +29,8 @@ from engine.errors import SymphonyError, SymphonyWarning
 from engine.model import Root
 from engine.model import tickers as symphony_tickers
 from engine.parsing import FORMATS, detect_format, parse_symphony
-from warehouse import CASH_TICKER, Warehouse, open_read_only
+from warehouse import CASH_TICKER, AccountScope, Warehouse, open_read_only
+from warehouse.repos import ledgers, symphonies as symphony_repo, tenant
 
 #: How the cash row of an allocation is shown.
 CASH_LABEL = "Cash"
@@ -175,7 +176,7 @@ def _missing(value: Any) -> bool:
 
 
 def _latest_date(wh: Warehouse, table: str, account_id: str | None) -> dt.date | None:
-    newest = wh.read_scoped(table, account_id, columns=["session_date"], order_by="-session_date", limit=1)
+    newest = tenant.read(wh, table, AccountScope.of(account_id), columns=["session_date"], order_by="-session_date", limit=1)
     return None if newest.empty else newest["session_date"].iloc[0]
 
 
@@ -192,7 +193,7 @@ def latest_session(wh: Warehouse, account_id: str | None = None) -> dt.date | No
 
 def accounts(wh: Warehouse, account_id: str | None = None) -> pd.DataFrame:
     """Columns ``account_id, name``, ordered by ``account_id`` (only ``account_id``'s row when given)."""
-    return wh.read_scoped("accounts", account_id, columns=["account_id", "name"], order_by="account_id")
+    return tenant.read(wh, "accounts", AccountScope.of(account_id), columns=["account_id", "name"], order_by="account_id")
 
 
 def symphonies(wh: Warehouse, account_id: str | None = None) -> pd.DataFrame:
@@ -202,7 +203,7 @@ def symphonies(wh: Warehouse, account_id: str | None = None) -> pd.DataFrame:
         Columns ``symphony_id, name, label, account_id, account_name, status, rebalance, capital_usd`` (USD);
         ``label`` is :func:`display_labels`. Ordered by status (active first), account, name.
     """
-    syms = wh.read_scoped("symphonies", account_id, columns=["symphony_id", "account_id", "name", "status",
+    syms = tenant.read(wh, "symphonies", AccountScope.of(account_id), columns=["symphony_id", "account_id", "name", "status",
                                                              "rebalance", "capital_usd"])
     accts = accounts(wh, account_id).rename(columns={"name": "account_name"})
     out = syms.merge(accts, on="account_id", how="left")
@@ -220,7 +221,7 @@ def latest_allocations(wh: Warehouse, account_id: str | None = None) -> pd.DataF
         Columns ``account_id, symphony_id, session_date, ticker, target_weight`` (fraction), ordered by
         ``symphony_id`` then weight (largest first).
     """
-    alloc = wh.latest_allocations(account_id)
+    alloc = ledgers.latest_allocations(wh, AccountScope.of(account_id))
     return alloc.sort_values(["symphony_id", "target_weight", "ticker"],
                              ascending=[True, False, True]).reset_index(drop=True)
 
@@ -233,7 +234,7 @@ def paper_nav(wh: Warehouse, symphony_ids: Iterable[str] | None = None, account_
         (fraction), ordered by ``symphony_id, session_date``.
     """
     where = None if symphony_ids is None else {"symphony_id": list(symphony_ids)}
-    return wh.read_scoped("daily_nav", account_id, where=where, order_by=["symphony_id", "session_date"])
+    return tenant.read(wh, "daily_nav", AccountScope.of(account_id), where=where, order_by=["symphony_id", "session_date"])
 
 
 def latest_backtest_runs(wh: Warehouse, account_id: str | None = None) -> pd.DataFrame:
@@ -246,7 +247,7 @@ def latest_backtest_runs(wh: Warehouse, account_id: str | None = None) -> pd.Dat
     """
     cols = ["run_id", "account_id", "symphony_id", "start_date", "end_date", "capital_usd", "slippage_bps",
             "cagr", "sharpe", "max_drawdown", "created_at"]
-    runs = wh.read_scoped("backtest_runs", account_id, columns=cols,
+    runs = tenant.read(wh, "backtest_runs", AccountScope.of(account_id), columns=cols,
                           order_by=["symphony_id", "created_at", "run_id"])
     if runs.empty:
         return runs
@@ -265,7 +266,7 @@ def backtest_nav(wh: Warehouse, runs: pd.DataFrame | None = None, account_id: st
     """
     if runs is None:
         runs = latest_backtest_runs(wh, account_id)
-    return wh.read_scoped("backtest_daily", account_id, where={"run_id": list(runs["run_id"])},
+    return tenant.read(wh, "backtest_daily", AccountScope.of(account_id), where={"run_id": list(runs["run_id"])},
                           order_by=["symphony_id", "session_date"])
 
 
@@ -276,7 +277,7 @@ def symphony_runs(wh: Warehouse, account_id: str | None = None) -> pd.DataFrame:
         Columns ``account_id, symphony_id, session_date, status`` (``ok|failed|skipped``), ``reason``,
         ``evaluated_at``; one row per symphony that was ever evaluated, ordered by ``symphony_id``.
     """
-    runs = wh.read_scoped("symphony_runs", account_id, order_by=["symphony_id", "session_date"])
+    runs = tenant.read(wh, "symphony_runs", AccountScope.of(account_id), order_by=["symphony_id", "session_date"])
     if runs.empty:
         return runs
     return runs.groupby("symphony_id", sort=True).tail(1).reset_index(drop=True)
@@ -291,7 +292,7 @@ def decision_traces(wh: Warehouse, session_date: Any, account_id: str | None = N
     cols = ["symphony_id", "seq", "node_path", "node_type", "summary"]
     if session_date is None:
         return wh.read("decision_traces", columns=cols, limit=0)
-    traces = wh.read_scoped("decision_traces", account_id, where={"session_date": session_date}, columns=cols)
+    traces = tenant.read(wh, "decision_traces", AccountScope.of(account_id), where={"session_date": session_date}, columns=cols)
     if traces.empty:
         return traces
     order = sorted(range(len(traces)), key=lambda i: (traces["symphony_id"].iloc[i],
@@ -462,7 +463,7 @@ def library(wh: Warehouse, account_id: str | None = None) -> pd.DataFrame:
     """
     cols = ["symphony_id", "account_id", "name", "status", "rebalance", "source_format", "source_text",
             "parsed_json", "updated_at"]
-    rows = wh.read_scoped("symphonies", account_id, columns=cols)
+    rows = tenant.read(wh, "symphonies", AccountScope.of(account_id), columns=cols)
     ticks = []
     for pj, src, fmt in zip(rows["parsed_json"], rows["source_text"], rows["source_format"]):
         root = parse_stored(pj, src, fmt)
@@ -476,13 +477,13 @@ def library(wh: Warehouse, account_id: str | None = None) -> pd.DataFrame:
 
 def symphony_record(wh: Warehouse, symphony_id: str, account_id: str | None = None) -> dict[str, Any] | None:
     """One stored symphony (every ``symphonies`` column) if it exists in ``account_id``'s scope, else ``None``."""
-    rows = wh.read_scoped("symphonies", account_id, where={"symphony_id": symphony_id}, limit=1)
+    rows = tenant.read(wh, "symphonies", AccountScope.of(account_id), where={"symphony_id": symphony_id}, limit=1)
     return None if rows.empty else rows.iloc[0].to_dict()
 
 
 def account_usage(wh: Warehouse, account_id: str | None = None) -> pd.DataFrame:
     """Active symphonies against the limit per account: ``account_id, name, max_active_symphonies, active``."""
-    return wh.active_counts(account_id)
+    return symphony_repo.active_counts(wh, AccountScope.of(account_id))
 
 
 def usage_label(active: int, limit: int) -> str:
@@ -504,15 +505,6 @@ def filter_library(frame: pd.DataFrame, text: str = "", status: str = "all") -> 
                     or needle in tickers)
         out = out[out.apply(match, axis=1)] if len(out) else out
     return out.reset_index(drop=True)
-
-
-def new_symphony_id(name: str, taken_elsewhere: Iterable[str] = (), account_id: str = "") -> str:
-    """A stable id from a file or symphony name (lower-case letters, digits, dashes); when another account
-    already uses it, the account id is appended (``"sector-surfing-acct-b"``)."""
-    slug = re.sub(r"[^a-z0-9]+", "-", str(name).lower()).strip("-") or "symphony"
-    if slug in set(taken_elsewhere) and account_id:
-        slug = f"{slug}-{re.sub(r'[^a-z0-9]+', '-', account_id.lower()).strip('-')}"
-    return slug
 
 
 @dataclass(frozen=True)
@@ -570,6 +562,6 @@ __all__ = [
     "display_labels", "latest_session", "accounts", "symphonies", "latest_allocations", "paper_nav",
     "latest_backtest_runs", "backtest_nav", "symphony_runs", "decision_traces", "symphony_overview", "headline",
     "format_usd", "nav_comparison", "window_return", "LIBRARY_COLUMNS", "parse_stored", "library",
-    "symphony_record", "account_usage", "usage_label", "filter_library", "new_symphony_id", "UploadCheck",
+    "symphony_record", "account_usage", "usage_label", "filter_library", "UploadCheck",
     "check_upload",
 ]

@@ -25,6 +25,7 @@ import pandas as pd
 from dashboards.queries import display_labels, holdings_string
 from engine.metrics import PERIODS_PER_YEAR, daily_returns, drawdown_series, full_stats
 from warehouse import CASH_TICKER, Between, Warehouse
+from warehouse.repos import bars as bar_repo
 
 #: Sessions in the rolling-Sharpe window (about one quarter of trading days).
 ROLLING_SHARPE_WINDOW = 63
@@ -90,7 +91,7 @@ def benchmark_closes(wh: Warehouse, ticker: str, start: Any, end: Any) -> pd.Ser
     Returns:
         Series indexed by ``datetime64`` sessions, USD, named ``ticker``; empty when there are no bars.
     """
-    wide = wh.adjusted_closes([ticker], start=start, end=end)
+    wide = bar_repo.adjusted_closes(wh, [ticker], start=start, end=end)
     return wide[ticker].dropna().rename(ticker)
 
 

@@ -7,6 +7,11 @@
     oragami run-daily --session D [--broker alpaca]   run the daily_trading job for one session, in-process
     oragami seed FILE... [--account ID]      register symphonies (active) in the warehouse
     oragami demo                             seed the demo account, trade 20 sessions, backtest, summarise
+    oragami data coverage [TICKER...] [--prices P]   first/last date, rows, interior gaps and source per ticker
+    oragami data check [TICKER...] [--prices P]      data quality: stale series, gaps, non-positive values, jumps
+
+Prices: ``--prices`` on ``backtest``, ``explain``, ``run-daily`` and ``data``: ``bundled`` (default), ``warehouse``
+or a directory / file of your own CSV or Parquet prices (formats: :mod:`warehouse.prices`).
 
 Warehouse: ``--warehouse URL`` or ``ORAGAMI_WAREHOUSE_URL``; else the DuckDB file ``ORAGAMI_DUCKDB_PATH`` or
 ``./var/oragami.duckdb``.
@@ -17,7 +22,6 @@ import argparse
 import datetime as dt
 import json
 import os
-import re
 import sys
 import time
 from pathlib import Path
@@ -44,17 +48,6 @@ DEMO_SESSIONS = 20
 
 def _err(msg: str) -> None:
     print(msg, file=sys.stderr)
-
-
-def symphony_id_for(path: Path) -> str:
-    """A stable id from the file name: lower-case letters, digits and dashes."""
-    return re.sub(r"[^a-z0-9]+", "-", path.stem.lower()).strip("-")
-
-
-def _format_of(path: Path, text: str) -> str:
-    from engine.parsing import detect_format
-
-    return detect_format(text)
 
 
 def cmd_validate(args) -> int:
@@ -85,7 +78,7 @@ def cmd_backtest(args) -> int:
     from engine.errors import DataError, SymphonyError
     from engine.model import tickers
     from engine.parsing import load_symphony
-    from warehouse.bundled import load_adjusted_closes
+    from warehouse.prices import close_reader
 
     try:
         root = load_symphony(args.file)
@@ -94,9 +87,9 @@ def cmd_backtest(args) -> int:
         return 2
     need = sorted(tickers(root) | {args.benchmark})
     try:
-        closes = load_adjusted_closes(need, end=args.end)
-    except KeyError as exc:
-        _err(f"{args.file}: {exc.args[0]}")
+        closes = close_reader(args.prices).closes(need, end=args.end)
+    except DataError as exc:
+        _err(f"{args.file}: {exc}")
         return 2
     try:
         res = run_backtest(root, closes, start=args.start, end=args.end, capital=args.capital,
@@ -151,15 +144,16 @@ def cmd_explain(args) -> int:
     from engine.evaluate import evaluate
     from engine.model import tickers
     from engine.parsing import load_symphony
-    from warehouse.bundled import load_adjusted_closes
+    from warehouse.prices import close_reader
 
     try:
         root = load_symphony(args.file)
-        closes = load_adjusted_closes(sorted(tickers(root)), end=args.date)
+        reader = close_reader(args.prices)
+        closes = reader.closes(sorted(tickers(root)), end=args.date)
         ev = evaluate(root, closes)
         day = pd.Timestamp(args.date)
         if day not in ev.sessions:
-            raise DataError(f"{args.date} is not a session of the bundled data (last one on or before it: "
+            raise DataError(f"{args.date} is not a session of the {reader.source} data (last one on or before it: "
                             f"{ev.sessions[ev.sessions <= day][-1].date() if (ev.sessions <= day).any() else 'none'})")
         trace = ev.trace(day)
         weights = ev.weights_on(day)
@@ -193,32 +187,53 @@ def _warehouse(args):
 
 
 def seed_symphonies(wh, files: list[Path], account_id: str, account_name: str | None = None) -> list[str]:
-    """Register symphony files as active symphonies of ``account_id`` (replacing same ids). Returns the ids."""
-    from engine.parsing import load_symphony
+    """Register symphony files in ``account_id`` through the one registration path
+    (:func:`warehouse.repos.symphonies.register`: ownership, activation limit, slug of the file name).
 
-    now = dt.datetime.now(dt.timezone.utc)
-    wh.upsert("accounts", pd.DataFrame([{"account_id": account_id, "name": account_name or account_id,
-                                          "created_at": now}]), ["account_id"])
-    rows = []
+    Every file is parsed before anything is written, so one bad file registers none. The account is created if
+    it does not exist. Returns the ids, in file order.
+
+    Raises:
+        engine.errors.SymphonyError: a file does not parse (names the file, node path and field).
+        warehouse.repos.symphonies.OwnershipError: an id already belongs to another account (nothing written
+            for that file or the ones after it).
+    """
+    from engine.parsing import detect_format, load_symphony
+    from warehouse.repos import symphonies as symphony_repo
+
+    parsed = []
     for f in files:
         root = load_symphony(f)
-        text = Path(f).read_text()
-        rows.append({"symphony_id": symphony_id_for(Path(f)), "account_id": account_id, "name": root.name,
-                     "source_format": _format_of(Path(f), text), "source_text": text,
-                     "parsed_json": root.model_dump_json(), "status": "active", "rebalance": root.rebalance,
-                     "capital_usd": 10_000.0, "created_at": now, "updated_at": now})
-    wh.upsert("symphonies", pd.DataFrame(rows), ["symphony_id"])
-    return [r["symphony_id"] for r in rows]
+        text = Path(f).read_text(encoding="utf-8-sig")
+        parsed.append((Path(f), root, text))
+    symphony_repo.ensure_account(wh, account_id, account_name)
+    owners = symphony_repo.owners(wh, [symphony_repo.slug(f.stem) for f, _, _ in parsed])
+    taken = {sid: owner for sid, owner in owners.items() if owner != account_id}
+    if taken:
+        sid, owner = next(iter(taken.items()))
+        raise symphony_repo.OwnershipError(f"symphony id '{sid}' belongs to another account; rename the file "
+                                           "(the id is its name) and seed again")
+    ids = []
+    for f, root, text in parsed:
+        reg = symphony_repo.register(wh, account_id, symphony_id=symphony_repo.slug(f.stem), name=root.name,
+                                     source_format=detect_format(text), source_text=text,
+                                     parsed_json=root.model_dump_json(), rebalance=root.rebalance)
+        if reg.at_limit:
+            _err(f"warning: {reg.symphony_id} registered inactive: account '{account_id}' is at its limit of active "
+                 "symphonies")
+        ids.append(reg.symphony_id)
+    return ids
 
 
 def cmd_seed(args) -> int:
     from engine.errors import SymphonyError
+    from warehouse.repos.symphonies import OwnershipError
 
     wh = _warehouse(args)
     try:
         ids = seed_symphonies(wh, [Path(f) for f in args.files], args.account)
-    except SymphonyError as exc:
-        _err(str(exc))
+    except (SymphonyError, OwnershipError, OSError) as exc:
+        _err(f"error: {exc}")
         return 2
     print(f"registered {len(ids)} symphonies for account {args.account}: {', '.join(ids)}")
     return 0
@@ -233,15 +248,19 @@ def _instance():
     return DagsterInstance.ephemeral()
 
 
-def run_daily(session: dt.date, instance=None, broker: str = "simulated", alpaca_url: str | None = None) -> bool:
-    """Execute the ``daily_trading`` job for one session in-process; True on success."""
+def run_daily(session: dt.date, instance=None, broker: str = "simulated", alpaca_url: str | None = None,
+              prices: str | None = None) -> bool:
+    """Execute the ``daily_trading`` job for one session in-process; True on success.
+
+    ``prices``: the market-data source (``None``/``"bundled"``, ``"eodhd"``, ``"alpaca"`` or a local directory of
+    prices, :func:`orchestration.definitions.market_data_resource`)."""
     from engine.calendar import is_session
     from orchestration import definitions
 
     if not is_session(session):
         raise ValueError(f"{session} is not an NYSE session")
-    chosen = definitions.defs if broker == "simulated" and not alpaca_url else \
-        definitions.build_definitions(broker=broker, alpaca_url=alpaca_url)
+    chosen = definitions.defs if broker == "simulated" and not alpaca_url and prices in (None, "bundled") else \
+        definitions.build_definitions(broker=broker, alpaca_url=alpaca_url, market_data=prices or "bundled")
     job = chosen.resolve_job_def("daily_trading")
     result = job.execute_in_process(partition_key=session.isoformat(), instance=instance or _instance(),
                                     raise_on_error=False, run_config=QUIET)
@@ -256,7 +275,7 @@ def cmd_run_daily(args) -> int:
     _warehouse(args)
     session = dt.date.fromisoformat(args.session)
     try:
-        ok = run_daily(session, broker=args.broker, alpaca_url=args.alpaca_url)
+        ok = run_daily(session, broker=args.broker, alpaca_url=args.alpaca_url, prices=args.prices)
     except ValueError as exc:
         _err(str(exc))
         return 2
@@ -266,8 +285,12 @@ def cmd_run_daily(args) -> int:
 
 def summary_table(wh, account_id: str | None = None) -> pd.DataFrame:
     """One row per active symphony: latest holdings, backtest CAGR / Sharpe / max drawdown, paper NAV."""
-    syms = wh.active_symphonies(account_id)
-    alloc = wh.latest_allocations(account_id)
+    from warehouse import AccountScope
+    from warehouse.repos import ledgers, symphonies as symphony_repo
+
+    scope = AccountScope.of(account_id)
+    syms = symphony_repo.active(wh, scope)
+    alloc = ledgers.latest_allocations(wh, scope)
     runs = wh.read("backtest_runs")
     rows = []
     for s in syms.to_dict("records"):
@@ -276,7 +299,7 @@ def summary_table(wh, account_id: str | None = None) -> pd.DataFrame:
         holdings = ", ".join(f"{r['ticker']} {r['target_weight']:.0%}" for r in a.to_dict("records"))
         r = runs[runs["symphony_id"] == sid]
         r = r.sort_values("created_at").iloc[-1] if len(r) else None
-        nav = wh.nav_history(sid)
+        nav = ledgers.nav_history(wh, sid, scope)
         rows.append({
             "symphony": sid, "holdings": holdings or "-",
             "paper NAV": f"{nav['nav_usd'].iloc[-1]:,.2f}" if len(nav) else "-",
@@ -324,12 +347,83 @@ def cmd_demo(args) -> int:
         print()
         print(f"Demo account, last session {sessions[-1]} (holdings = today's target weights)")
         print(table.to_string(index=False))
-    counts = wh.row_counts()
+    from warehouse import AccountScope
+
+    counts = wh.row_counts(AccountScope.all())
     print()
     print("warehouse rows: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
     print("next: `make dagster` (Dagster UI) and `make dashboard` (Streamlit; sign in as the local demo analyst "
           "'demo', password from ORAGAMI_DEMO_PASSWORD, default 'oragami-demo')")
     return 0 if result.success else 1
+
+
+def _reader(args):
+    """The price reader chosen by ``--prices`` (``bundled`` default, ``warehouse``, or a path)."""
+    from warehouse.prices import close_reader
+
+    source = getattr(args, "prices", None)
+    return close_reader(source, warehouse=_warehouse(args) if source == "warehouse" else None)
+
+
+def _known(reader, wanted: list[str]) -> tuple[list[str] | None, list[str]]:
+    """``(tickers to read or None for all, tickers the source lacks)``."""
+    if not wanted:
+        return None, []
+    have = reader.available_tickers()
+    return [t for t in wanted if t in have], [t for t in wanted if t not in have]
+
+
+def cmd_data_coverage(args) -> int:
+    """``oragami data coverage``: per ticker first/last date, rows, interior gaps, source. Exit 0, or 2 when the
+    source cannot be read or lacks a named ticker."""
+    from engine.data_quality import coverage
+    from engine.errors import DataError
+
+    try:
+        reader = _reader(args)
+        names, lacking = _known(reader, [t.upper() for t in args.tickers])
+        long = reader.long_closes(names)
+    except DataError as exc:
+        _err(f"error: {exc}")
+        return 2
+    per_ticker = getattr(reader, "ticker_source", None)
+    table = coverage(long, source={t: per_ticker(t) for t in long["ticker"].unique()} if per_ticker
+                     else reader.source)
+    with pd.option_context("display.max_rows", None, "display.max_colwidth", 120, "display.width", 250):
+        print(table.to_string(index=False) if len(table) else "no prices")
+    print(f"{len(table)} tickers from {reader.source}, last session {reader.last_session()}")
+    for t in lacking:
+        _err(f"{t}: not in the {reader.source} data")
+    return 2 if lacking else 0
+
+
+def cmd_data_check(args) -> int:
+    """``oragami data check``: data-quality findings (:mod:`engine.data_quality`). Exit 0 clean, 1 findings,
+    2 usage error (unreadable source, unknown ticker or check name)."""
+    from engine.data_quality import KINDS, check_closes
+    from engine.errors import DataError
+
+    kinds = [k for part in (args.kind or []) for k in part.split(",") if k] or list(KINDS)
+    bad = [k for k in kinds if k not in KINDS]
+    if bad:
+        _err(f"error: unknown check {', '.join(bad)} (choose from {', '.join(KINDS)})")
+        return 2
+    try:
+        reader = _reader(args)
+        names, lacking = _known(reader, [t.upper() for t in args.tickers])
+        if lacking:
+            _err(f"error: not in the {reader.source} data: {', '.join(lacking)}")
+            return 2
+        report = check_closes(reader.long_closes(names), last_session=reader.last_session(), kinds=kinds)
+    except DataError as exc:
+        _err(f"error: {exc}")
+        return 2
+    counts = report.counts()
+    print(f"{reader.source}: {len(report.tickers)} tickers checked, last session {report.last_session}: "
+          + ", ".join(f"{counts[k]} {k}" for k in kinds))
+    for f in report.findings:
+        print(f"{f.kind:<12} {f.ticker:<6} {f.session_date}  {f.detail}")
+    return 0 if report.clean else 1
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -382,6 +476,26 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="seed the demo account, trade the last 20 bundled sessions, backtest, summarise")
     d.add_argument("--warehouse", help="SQLAlchemy URL of the warehouse")
     d.set_defaults(func=cmd_demo)
+
+    prices_help = "price source: 'bundled' (default), 'warehouse', or a directory/file of CSV or Parquet prices"
+    for cmd in (b, e):
+        cmd.add_argument("--prices", help=prices_help)
+    r.add_argument("--prices", help="market data for the daily graph: 'bundled' (default), 'eodhd', 'alpaca' or a "
+                                    "directory/file of CSV or Parquet prices")
+    data = sub.add_parser("data", help="the price data: coverage and quality checks")
+    data_sub = data.add_subparsers(dest="data_command", required=True)
+    dc = data_sub.add_parser("coverage", help="first/last date, rows, interior gaps and source per ticker")
+    dc.add_argument("tickers", nargs="*", help="tickers (default: every ticker of the source)")
+    dc.set_defaults(func=cmd_data_coverage)
+    dk = data_sub.add_parser("check", help="stale series, gaps, non-positive values and split-like jumps; "
+                                           "exit 0 clean, 1 findings, 2 usage error")
+    dk.add_argument("tickers", nargs="*", help="tickers (default: every ticker of the source)")
+    dk.add_argument("--kind", action="append", help="only these checks (stale, gap, non_positive, jump; "
+                                                    "comma-separated or repeated)")
+    dk.set_defaults(func=cmd_data_check)
+    for cmd in (dc, dk):
+        cmd.add_argument("--prices", help=prices_help)
+        cmd.add_argument("--warehouse", help="SQLAlchemy URL of the warehouse (with --prices warehouse)")
     return p
 
 

@@ -4,8 +4,11 @@ Imports engine types only; never dagster, streamlit or broker code (style guide 
 
 Public API:
 
-* :class:`Warehouse` — idempotent partition writes (:meth:`Warehouse.replace`, :meth:`Warehouse.upsert`), reads
-  (:meth:`Warehouse.read`) and the named queries shared by the Dagster assets and the dashboards.
+* :class:`Warehouse` — the store: idempotent partition writes (:meth:`Warehouse.replace`,
+  :meth:`Warehouse.upsert`) and generic reads (:meth:`Warehouse.read`).
+* :mod:`warehouse.repos` — the named queries and domain writes shared by the CLI, the assets and the dashboards
+  (symphony registration, ledgers, bars, scoped tenant reads).
+* :class:`AccountScope` / :data:`ALL_ACCOUNTS` — which accounts a tenant query may return (always required).
 * :func:`open_read_only` — a read-only warehouse for dashboards (short-lived DuckDB connections, bounded retry on
   the file lock).
 * :class:`Between` — an inclusive range in a ``where`` filter.
@@ -13,6 +16,7 @@ Public API:
   :data:`NO_WINDOW`).
 """
 from warehouse.schema import CASH_TICKER, DEFAULT_CAPITAL_USD, NO_WINDOW, TABLES, USER_SCOPED_TABLES, metadata
+from warehouse.scope import ALL_ACCOUNTS, AccountScope
 from warehouse.store import (
     ActivationLimitError,
     DEFAULT_DUCKDB_PATH,
@@ -28,6 +32,8 @@ from warehouse.store import (
 
 __all__ = [
     "Warehouse",
+    "AccountScope",
+    "ALL_ACCOUNTS",
     "Between",
     "open_read_only",
     "duckdb_url",

@@ -1,4 +1,7 @@
-"""The warehouse adapter: idempotent partition writes and the read queries shared by assets and dashboards.
+"""The warehouse store: connections, the schema, idempotent partition writes and generic reads.
+
+Named domain queries and writes (registration, ledgers, bars) live in :mod:`warehouse.repos`; tenant filters are
+:class:`warehouse.scope.AccountScope` values.
 
 One class, :class:`Warehouse`, over one SQLAlchemy engine, for both backends:
 
@@ -26,7 +29,7 @@ Values are coerced to the column's type first: DATE columns accept ``datetime.da
 Types of the DataFrames returned by the reads (the same on both backends):
 
 * DATE columns (``session_date``, ``as_of_date``, ``start_date``, ``end_date``): ``datetime.date`` objects
-  (``object`` dtype), ``None`` for NULL. Exception: :meth:`Warehouse.adjusted_closes` has a ``DatetimeIndex``.
+  (``object`` dtype), ``None`` for NULL. Exception: :func:`warehouse.repos.bars.adjusted_closes` has a ``DatetimeIndex``.
 * TIMESTAMP WITH TIME ZONE columns (``*_at``): ``datetime64[..., UTC]``, ``NaT`` for NULL.
 * DOUBLE columns: ``float64``, ``NaN`` for NULL.
 * INTEGER columns: ``int64``, or pandas ``Int64`` when the result holds NULLs.
@@ -58,18 +61,8 @@ from sqlalchemy.engine import URL, Connection, Engine, make_url
 if TYPE_CHECKING:
     import pyarrow as pa
 
-from warehouse.schema import (
-    DEFAULT_MAX_ACTIVE_SYMPHONIES,
-    SYMPHONY_STATUSES,
-    TABLES,
-    USER_SCOPED_TABLES,
-    accounts,
-    daily_bars,
-    metadata,
-    positions,
-    symphonies,
-    target_allocations,
-)
+from warehouse.schema import TABLES, USER_SCOPED_TABLES, metadata
+from warehouse.scope import AccountScope, require_scope
 
 logger = logging.getLogger(__name__)
 
@@ -123,7 +116,7 @@ def _is_null(value: Any) -> bool:
         return False
 
 
-def _to_python(col: sa.Column, value: Any) -> Any:
+def to_python(col: sa.Column, value: Any) -> Any:
     """Coerce one value to the Python object the DBAPI gets for ``col`` (``None`` for NULL).
 
     Raises:
@@ -160,13 +153,13 @@ def _to_python(col: sa.Column, value: Any) -> Any:
 
 def _to_frame_value(col: sa.Column, value: Any) -> Any:
     """Coerce a ``where`` value to the representation :func:`_coerce_frame` gives the column."""
-    value = _to_python(col, value)
+    value = to_python(col, value)
     if value is not None and isinstance(col.type, (sa.Date, sa.DateTime)):
         return pd.Timestamp(value)
     return value
 
 
-def _coerce_frame(table: sa.Table, rows: pd.DataFrame) -> pd.DataFrame:
+def coerce_frame(table: sa.Table, rows: pd.DataFrame) -> pd.DataFrame:
     """Return a copy of ``rows`` whose columns have one dtype per SQL type.
 
     DATE -> ``datetime64`` at midnight, TIMESTAMPTZ -> ``datetime64[UTC]``, DOUBLE -> ``float64``,
@@ -277,7 +270,7 @@ def _is_collection(value: Any) -> bool:
     return isinstance(value, (list, tuple, set, frozenset, np.ndarray, pd.Index, pd.Series))
 
 
-def _as_list(values: str | Iterable[str]) -> list[str]:
+def as_list(values: str | Iterable[str]) -> list[str]:
     if isinstance(values, str):
         return [values]
     return list(dict.fromkeys(values))
@@ -528,13 +521,13 @@ class Warehouse:
                 if _is_collection(value) or isinstance(value, Between):
                     raise ValueError(f"replace({table}): rows lack column '{name}' named in where")
                 frame = frame.assign(**{name: [value] * len(frame)})
-        frame = _coerce_frame(t, frame)
+        frame = coerce_frame(t, frame)
         self._check_rows_match(t, frame, where)
         condition = self._where_clause(t, where)
         started = time.perf_counter()
         with self.begin() as conn:
             deleted = conn.execute(t.delete().where(*condition)).rowcount
-            inserted = self._insert(conn, t, frame)
+            inserted = self.insert(conn, t, frame)
         logger.info("replace %s where %s: deleted %s, inserted %d rows in %.3fs (%s)", table,
                     _describe_where(where), deleted if deleted is not None and deleted >= 0 else "?", inserted,
                     time.perf_counter() - started, self._backend)
@@ -570,7 +563,7 @@ class Warehouse:
         missing = [k for k in keys if k not in rows.columns]
         if missing:
             raise ValueError(f"upsert({table}): rows lack key column(s) {', '.join(missing)}")
-        frame = _coerce_frame(t, rows)
+        frame = coerce_frame(t, rows)
         if frame[keys].isna().any().any():
             bad = [k for k in keys if frame[k].isna().any()]
             raise ValueError(f"upsert({table}): NULL in key column(s) {', '.join(bad)}")
@@ -586,11 +579,11 @@ class Warehouse:
                 params = [{f"k_{i}": v for i, v in enumerate(row)} for row in zip(*key_values)]
                 conn.execute(t.delete().where(*(t.c[k] == sa.bindparam(f"k_{i}") for i, k in enumerate(keys))),
                              params)
-            inserted = self._insert(conn, t, frame)
+            inserted = self.insert(conn, t, frame)
         logger.info("upsert %s: %d rows (%s)", table, inserted, self._backend)
         return inserted
 
-    def _insert(self, conn: Connection, t: sa.Table, frame: pd.DataFrame) -> int:
+    def insert(self, conn: Connection, t: sa.Table, frame: pd.DataFrame) -> int:
         """Bulk-insert a coerced frame inside ``conn``'s transaction; returns the row count.
 
         Driver errors are re-raised as SQLAlchemy's (``IntegrityError`` for a duplicate key or a NULL in a NOT NULL
@@ -682,9 +675,9 @@ class Warehouse:
         stmt = stmt.order_by(*(t.c[o[1:]].desc() if o.startswith("-") else t.c[o] for o in order))
         if limit is not None:
             stmt = stmt.limit(int(limit))
-        return self._fetch(stmt)
+        return self.fetch(stmt)
 
-    def _fetch(self, stmt: sa.Select) -> pd.DataFrame:
+    def fetch(self, stmt: sa.Select) -> pd.DataFrame:
         """Run a SELECT and return its rows as a DataFrame with the documented dtypes.
 
         DuckDB results travel as Arrow (columnar, ~20x faster than Python rows); PostgreSQL results as the
@@ -706,316 +699,24 @@ class Warehouse:
                 frame = pd.DataFrame.from_records(result.cursor.fetchall(), columns=keys)
         return _normalize_result(frame, types)
 
-    # -- named queries ------------------------------------------------------------------------------------------
+    # -- counts -------------------------------------------------------------------------------------------------
 
-    def active_symphonies(self, account_id: str | None = None) -> pd.DataFrame:
-        """Symphonies with ``status = 'active'``.
-
-        Args:
-            account_id: only this account's; ``None``: every account.
-
-        Returns:
-            The ``symphonies`` columns, one row per symphony, ordered by ``account_id, symphony_id``.
-        """
-        return self.read("symphonies", where=_scope({"status": "active"}, account_id),
-                         order_by=["account_id", "symphony_id"])
-
-    def latest_allocations(self, account_id: str | None = None, as_of: Any = None) -> pd.DataFrame:
-        """Each symphony's target allocation of its most recent session.
-
-        Args:
-            account_id: only this account's symphonies; ``None``: every account.
-            as_of: consider only sessions on or before this date; ``None``: no limit.
-
-        Returns:
-            Columns ``account_id, symphony_id, session_date, ticker, target_weight`` (fraction), the rows of the
-            newest ``session_date`` of every symphony, ordered by ``symphony_id, ticker``.
-        """
-        ta = target_allocations
-        filters = []
-        if account_id is not None:
-            filters.append(ta.c.account_id == account_id)
-        if as_of is not None:
-            filters.append(ta.c.session_date <= _to_python(ta.c.session_date, as_of))
-        latest = (sa.select(ta.c.symphony_id, sa.func.max(ta.c.session_date).label("latest_date"))
-                  .where(*filters).group_by(ta.c.symphony_id).subquery("latest"))
-        stmt = (sa.select(ta.c.account_id, ta.c.symphony_id, ta.c.session_date, ta.c.ticker, ta.c.target_weight)
-                .join(latest, sa.and_(ta.c.symphony_id == latest.c.symphony_id,
-                                      ta.c.session_date == latest.c.latest_date))
-                .where(*filters)
-                .order_by(ta.c.symphony_id, ta.c.ticker))
-        return self._fetch(stmt)
-
-    def nav_history(self, symphony_id: str, account_id: str | None = None, start: Any = None,
-                    end: Any = None) -> pd.DataFrame:
-        """A symphony's daily NAV series.
-
-        Args:
-            symphony_id: the symphony.
-            account_id: also require this account (guards against reading another tenant's data).
-            start: first session (inclusive); ``None``: from the beginning.
-            end: last session (inclusive); ``None``: to the latest.
-
-        Returns:
-            Columns ``account_id, symphony_id, session_date, nav_usd`` (USD), ``cash_usd`` (USD),
-            ``daily_return`` (fraction), ordered by ``session_date``.
-        """
-        where = _scope({"symphony_id": symphony_id}, account_id)
-        if start is not None or end is not None:
-            where["session_date"] = Between(start, end)
-        return self.read("daily_nav", where=where, order_by="session_date")
-
-    def positions_on(self, symphony_id: str, session_date: Any, account_id: str | None = None) -> pd.DataFrame:
-        """A symphony's end-of-session holdings for one session (cash is the ``'$USD'`` row).
-
-        Returns:
-            Columns ``account_id, symphony_id, session_date, ticker, qty`` (shares; dollars for cash),
-            ``price`` (USD), ``market_value_usd`` (USD), ordered by ``ticker``; empty if none were stored.
-        """
-        where = _scope({"symphony_id": symphony_id, "session_date": session_date}, account_id)
-        return self.read("positions", where=where, order_by="ticker")
-
-    def last_positions_before(self, symphony_id: str, session_date: Any,
-                              account_id: str | None = None) -> pd.DataFrame:
-        """The latest holdings snapshot strictly before ``session_date`` (the portfolio carried into it).
-
-        Returns:
-            The :meth:`positions_on` columns for the newest stored session ``< session_date``; empty (with the
-            columns) if there is none.
-        """
-        p = positions
-        filters = [p.c.symphony_id == symphony_id]
-        if account_id is not None:
-            filters.append(p.c.account_id == account_id)
-        before = (sa.select(sa.func.max(p.c.session_date))
-                  .where(*filters, p.c.session_date < _to_python(p.c.session_date, session_date))
-                  .scalar_subquery())
-        stmt = sa.select(*p.columns).where(*filters, p.c.session_date == before).order_by(p.c.ticker)
-        return self._fetch(stmt)
-
-    def positions_before(self, session_date: Any, account_id: str | None = None) -> pd.DataFrame:
-        """Every symphony's latest holdings snapshot strictly before ``session_date``, in one query.
-
-        Returns:
-            The ``positions`` columns; for each symphony only the rows of its newest stored session
-            ``< session_date`` (symphonies without one are absent).
-        """
-        p = positions
-        cutoff = _to_python(p.c.session_date, session_date)
-        filters = [p.c.session_date < cutoff]
-        if account_id is not None:
-            filters.append(p.c.account_id == account_id)
-        latest = (sa.select(p.c.symphony_id, sa.func.max(p.c.session_date).label("last"))
-                  .where(*filters).group_by(p.c.symphony_id).subquery())
-        stmt = (sa.select(*p.columns)
-                .join(latest, sa.and_(p.c.symphony_id == latest.c.symphony_id, p.c.session_date == latest.c.last))
-                .order_by(p.c.symphony_id, p.c.ticker))
-        return self._fetch(stmt)
-
-    def latest_closes(self, tickers: str | Iterable[str], on_or_before: Any) -> dict[str, float]:
-        """Each ticker's latest adjusted close on or before a session, in one query: ``{ticker: USD}``.
-
-        Tickers without any bar up to that session are absent.
-        """
-        names = _as_list(tickers)
-        if not names:
-            return {}
-        b = daily_bars
-        cutoff = _to_python(b.c.session_date, on_or_before)
-        latest = (sa.select(b.c.ticker, sa.func.max(b.c.session_date).label("last"))
-                  .where(b.c.ticker.in_(names), b.c.session_date <= cutoff, b.c.adj_close.is_not(None))
-                  .group_by(b.c.ticker).subquery())
-        stmt = (sa.select(b.c.ticker, b.c.adj_close)
-                .join(latest, sa.and_(b.c.ticker == latest.c.ticker, b.c.session_date == latest.c.last)))
-        frame = self._fetch(stmt)
-        return {t: float(v) for t, v in zip(frame["ticker"], frame["adj_close"])}
-
-    def adjusted_closes(self, tickers: str | Iterable[str], start: Any = None, end: Any = None) -> pd.DataFrame:
-        """Adjusted closes, wide.
-
-        Args:
-            tickers: one ticker or several.
-            start: first session (inclusive); ``None``: from the first bar.
-            end: last session (inclusive); ``None``: to the last bar.
-
-        Returns:
-            Wide frame: index ``DatetimeIndex`` named ``session_date`` (sessions where any of the tickers has
-            a bar, ascending), columns = ``tickers`` in the order given (a ticker without bars is an all-NaN
-            column), values ``adj_close`` in USD (``float64``, NaN where a ticker has no bar that session).
-        """
-        names = _as_list(tickers)
-        where: dict[str, Any] = {"ticker": names}
-        if start is not None or end is not None:
-            where["session_date"] = Between(start, end)
-        long = self.read("daily_bars", where=where, columns=["session_date", "ticker", "adj_close"])
-        if long.empty:
-            wide = pd.DataFrame(index=pd.DatetimeIndex([], name="session_date"), columns=names, dtype="float64")
-        else:
-            long["session_date"] = pd.to_datetime(long["session_date"])
-            wide = long.pivot(index="session_date", columns="ticker", values="adj_close").sort_index()
-            wide = wide.reindex(columns=names).astype("float64")
-        wide.columns = pd.Index(names, name="ticker", dtype=object)
-        wide.index = pd.DatetimeIndex(wide.index, name="session_date")
-        return wide
-
-    def last_bar_date(self, tickers: str | Iterable[str]) -> dict[str, dt.date | None]:
-        """The newest ``daily_bars.session_date`` of each ticker.
-
-        Returns:
-            ``{ticker: datetime.date}``, with ``None`` for a ticker that has no bars; keys in the order given.
-        """
-        names = _as_list(tickers)
-        out: dict[str, dt.date | None] = {n: None for n in names}
-        if not names:
-            return out
-        b = daily_bars
-        stmt = (sa.select(b.c.ticker, sa.func.max(b.c.session_date).label("session_date"))
-                .where(b.c.ticker.in_(names)).group_by(b.c.ticker))
-        for row in self._fetch(stmt).itertuples(index=False):
-            out[row.ticker] = row.session_date
-        return out
-
-    def read_scoped(self, table: str, account_id: str | None, where: Mapping[str, Any] | None = None,
-                    columns: Sequence[str] | None = None, order_by: str | Sequence[str] | None = None,
-                    limit: int | None = None) -> pd.DataFrame:
-        """:meth:`read` restricted to one account's rows: the tenant filter for the dashboards.
-
-        Args:
-            table: a user-scoped table (:data:`warehouse.schema.USER_SCOPED_TABLES`) when ``account_id`` is given.
-            account_id: only rows of this account; ``None``: every account (operators only).
-            where, columns, order_by, limit: as :meth:`read`.
-
-        Raises:
-            ValueError: ``account_id`` given for a table without an ``account_id`` column, or as :meth:`read`.
-        """
-        if account_id is not None:
-            if table not in USER_SCOPED_TABLES:
-                raise ValueError(f"table '{table}' has no account_id: it cannot be read for one account")
-            where = _scope(dict(where or {}), account_id)
-        return self.read(table, where=where, columns=columns, order_by=order_by, limit=limit)
-
-    def active_counts(self, account_id: str | None = None) -> pd.DataFrame:
-        """Active symphonies per account against the account's limit.
-
-        Args:
-            account_id: only this account; ``None``: every account.
-
-        Returns:
-            Columns ``account_id, name, max_active_symphonies`` (int; NULL stored means
-            :data:`~warehouse.schema.DEFAULT_MAX_ACTIVE_SYMPHONIES`), ``active`` (count, int), ordered by
-            ``account_id``. Accounts without symphonies have ``active`` 0.
-        """
-        a, s = accounts, symphonies
-        active = (sa.select(s.c.account_id, sa.func.count().label("active"))
-                  .where(s.c.status == "active").group_by(s.c.account_id).subquery("active"))
-        stmt = (sa.select(a.c.account_id, a.c.name, a.c.max_active_symphonies, active.c.active)
-                .select_from(a.outerjoin(active, a.c.account_id == active.c.account_id))
-                .order_by(a.c.account_id))
-        if account_id is not None:
-            stmt = stmt.where(a.c.account_id == account_id)
-        frame = self._fetch(stmt)
-        frame["max_active_symphonies"] = (pd.to_numeric(frame["max_active_symphonies"])
-                                          .fillna(DEFAULT_MAX_ACTIVE_SYMPHONIES).astype("int64"))
-        frame["active"] = pd.to_numeric(frame["active"]).fillna(0).astype("int64")
-        return frame
-
-    @staticmethod
-    def _limit_and_active(conn: Connection, account_id: str, exclude: str | None = None) -> tuple[int, int]:
-        a, s = accounts, symphonies
-        limit = conn.execute(sa.select(a.c.max_active_symphonies).where(a.c.account_id == account_id)).scalar()
-        filters = [s.c.account_id == account_id, s.c.status == "active"]
-        if exclude is not None:
-            filters.append(s.c.symphony_id != exclude)
-        count = conn.execute(sa.select(sa.func.count()).select_from(s).where(*filters)).scalar()
-        return (DEFAULT_MAX_ACTIVE_SYMPHONIES if limit is None else int(limit)), int(count or 0)
-
-    def register_symphony(self, row: Mapping[str, Any], account_id: str) -> str:
-        """Register (or re-register) one symphony in ``account_id``, active only while under the account's limit.
-
-        In one transaction: the account must exist; a symphony with the same id must belong to the same account
-        (it is replaced, keeping its ``created_at``); the status is ``'active'`` when the account has fewer than
-        ``max_active_symphonies`` other active symphonies, else ``'inactive'``.
-
-        Args:
-            row: ``symphonies`` columns (``symphony_id``, ``source_format`` required); ``account_id`` and
-                ``status`` are set here.
-            account_id: the owner.
-
-        Returns:
-            The status stored: ``'active'`` or ``'inactive'``.
-
-        Raises:
-            LookupError: unknown account.
-            ValueError: the id belongs to another account, or the row is invalid.
-        """
-        self._check_writable()
-        s = symphonies
-        sid = row["symphony_id"]
-        with self.begin() as conn:
-            if conn.execute(sa.select(accounts.c.account_id).where(accounts.c.account_id == account_id)).first() \
-                    is None:
-                raise LookupError(f"unknown account '{account_id}'")
-            existing = conn.execute(sa.select(s.c.account_id, s.c.created_at).where(s.c.symphony_id == sid)).first()
-            if existing is not None and existing.account_id != account_id:
-                raise ValueError(f"symphony id '{sid}' belongs to another account")
-            limit, active = self._limit_and_active(conn, account_id, exclude=sid)
-            status = "active" if active < limit else "inactive"
-            values = {**row, "account_id": account_id, "status": status}
-            if existing is not None and existing.created_at is not None and "created_at" not in row:
-                values["created_at"] = existing.created_at
-            frame = _coerce_frame(s, pd.DataFrame([values]))
-            conn.execute(s.delete().where(s.c.symphony_id == sid))
-            self._insert(conn, s, frame)
-        return status
-
-    def set_symphony_status(self, symphony_id: str, status: str, account_id: str | None = None) -> None:
-        """Activate or deactivate one symphony; activating checks the account's limit in the same transaction.
-
-        Args:
-            symphony_id: the symphony.
-            status: ``'active'`` or ``'inactive'``.
-            account_id: also require this owner (an analyst's scope); ``None``: any account (operators).
-
-        Raises:
-            ValueError: unknown status.
-            LookupError: no such symphony (in that account).
-            ActivationLimitError: the account already has ``max_active_symphonies`` active symphonies.
-        """
-        if status not in SYMPHONY_STATUSES:
-            raise ValueError(f"unknown status '{status}'; expected one of {', '.join(SYMPHONY_STATUSES)}")
-        self._check_writable()
-        s = symphonies
-        filters = [s.c.symphony_id == symphony_id]
-        if account_id is not None:
-            filters.append(s.c.account_id == account_id)
-        with self.begin() as conn:
-            found = conn.execute(sa.select(s.c.account_id, s.c.status).where(*filters)).first()
-            if found is None:
-                raise LookupError(f"no symphony '{symphony_id}'" + (f" in account '{account_id}'" if account_id
-                                                                    else ""))
-            if status == "active" and found.status != "active":
-                limit, active = self._limit_and_active(conn, found.account_id, exclude=symphony_id)
-                if active >= limit:
-                    raise ActivationLimitError(f"account '{found.account_id}' already has {active}/{limit} active "
-                                               "symphonies; deactivate one first")
-            conn.execute(s.update().where(*filters).values(status=status,
-                                                           updated_at=dt.datetime.now(dt.timezone.utc)))
-
-    def row_counts(self, account_id: str | None = None) -> dict[str, int]:
+    def row_counts(self, scope: AccountScope) -> dict[str, int]:
         """Rows per table.
 
         Args:
-            account_id: count only this account's rows in user-scoped tables; market-data tables
-                (``daily_bars``, ``indicator_values``) are always counted whole.
+            scope: count only these accounts' rows in user-scoped tables (:meth:`AccountScope.all` for all);
+                market-data tables (``daily_bars``, ``indicator_values``) are always counted whole.
 
         Returns:
             ``{table_name: count}`` for every table of the schema, in schema order.
         """
+        require_scope(scope)
         selects = []
         for name, t in TABLES.items():
             stmt = sa.select(sa.literal(name).label("name"), sa.func.count().label("n")).select_from(t)
-            if account_id is not None and name in USER_SCOPED_TABLES:
-                stmt = stmt.where(t.c.account_id == account_id)
+            if name in USER_SCOPED_TABLES:
+                stmt = stmt.where(*scope.clauses(t.c.account_id))
             selects.append(stmt)
         with self.connect() as conn:
             counts = {name: int(n) for name, n in conn.execute(sa.union_all(*selects)).all()}
@@ -1041,11 +742,11 @@ class Warehouse:
             col = t.c[name]
             if isinstance(value, Between):
                 if value.lo is not None:
-                    clauses.append(col >= _to_python(col, value.lo))
+                    clauses.append(col >= to_python(col, value.lo))
                 if value.hi is not None:
-                    clauses.append(col <= _to_python(col, value.hi))
+                    clauses.append(col <= to_python(col, value.hi))
             elif _is_collection(value):
-                items = [_to_python(col, v) for v in value]
+                items = [to_python(col, v) for v in value]
                 non_null = [v for v in items if v is not None]
                 clause = col.in_(non_null) if non_null else sa.false()
                 if len(non_null) != len(items):
@@ -1054,7 +755,7 @@ class Warehouse:
             elif _is_null(value):
                 clauses.append(col.is_(None))
             else:
-                clauses.append(col == _to_python(col, value))
+                clauses.append(col == to_python(col, value))
         return clauses
 
     @staticmethod
@@ -1086,12 +787,6 @@ class Warehouse:
                 first = s.to_numpy()[bad.argmax()]
                 raise ValueError(f"replace({t.name}): {int(bad.sum())} row(s) have '{name}' outside where "
                                  f"({name}={value!r}); first offending value: {first!r}. Nothing was written.")
-
-
-def _scope(where: dict[str, Any], account_id: str | None) -> dict[str, Any]:
-    if account_id is not None:
-        where = {"account_id": account_id, **where}
-    return where
 
 
 def _describe_where(where: Mapping[str, Any]) -> str:

@@ -7,7 +7,6 @@ beyond the limit is refused by the warehouse in the same transaction as the coun
 """
 from __future__ import annotations
 
-import datetime as dt
 from pathlib import Path
 
 import pandas as pd
@@ -59,16 +58,13 @@ def _upload(url: str, scope: str | None, usage: pd.DataFrame) -> None:
     for note in check.warnings:
         st.warning(_md(note), icon=":material/build:")
     root = check.root
-    ids = data.symphony_ids(url)
-    elsewhere = ids.loc[ids["account_id"] != target, "symphony_id"]
-    sid = queries.new_symphony_id(Path(uploaded.name).stem, elsewhere, target)
+    sid = data.propose_symphony_id(url, Path(uploaded.name).stem, target)
     st.success(f"**{_md(root.name)}** is valid ({check.fmt}, rebalance {root.rebalance}); it will be stored as "
                f"`{sid}` in account `{target}`.", icon=":material/check_circle:")
     if st.button("Register", icon=":material/add:", key="library_register"):
-        now = dt.datetime.now(dt.timezone.utc)
         row = {"symphony_id": sid, "name": root.name, "source_format": check.fmt,
                "source_text": uploaded.getvalue().decode("utf-8-sig"), "parsed_json": root.model_dump_json(),
-               "rebalance": root.rebalance, "updated_at": now}
+               "rebalance": root.rebalance}
         try:
             status = data.register_symphony(url, row, target)
         except (LookupError, ValueError) as exc:

@@ -12,6 +12,8 @@ from streamlit.testing.v1 import AppTest
 from dashboards import data, queries
 from tests.dashboards.seed_data import D3
 from warehouse import Warehouse, open_read_only
+from warehouse.repos import symphonies as symphony_repo
+from warehouse.scope import ALL_ACCOUNTS
 
 APP = Path(__file__).resolve().parents[2] / "dashboards" / "streamlit_app.py"
 
@@ -34,7 +36,7 @@ def test_overview_shows_the_seeded_warehouse(seeded_duckdb, use_duckdb):
     at = _run()
     assert not at.exception
     with open_read_only(seeded_duckdb) as wh:  # the expected values, read straight from the warehouse
-        active = len(wh.active_symphonies())
+        active = len(symphony_repo.active(wh, ALL_ACCOUNTS))
         nav = wh.read("daily_nav")
         total = nav.loc[nav["session_date"] == nav["session_date"].max(), "nav_usd"].sum()
     metrics = _main_metrics(at)

@@ -12,7 +12,8 @@ from dashboards import auth, queries, tree
 from engine import describe
 from engine.model import tickers
 from engine.parsing import load_symphony
-from warehouse import ActivationLimitError, Warehouse
+from warehouse import Warehouse
+from warehouse.repos import symphonies as symphony_repo
 from warehouse.bundled import load_adjusted_closes
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,34 +81,12 @@ def test_library_filters():
     assert list(queries.filter_library(lib, "sect")["symphony_id"]) == ["b"]
     assert list(queries.filter_library(lib, "", "inactive")["symphony_id"]) == ["b"]
     assert queries.usage_label(3, 40) == "3/40 active"
-    assert queries.new_symphony_id("Sector Surfing!", ["sector-surfing"], "acct-b") == "sector-surfing-acct-b"
 
 
 def _row(sid: str) -> dict:
     root = load_symphony(SYMPHONIES / "sector_surfing_rsi_bottom2.clj")
     return {"symphony_id": sid, "name": root.name, "source_format": "defsymphony", "source_text": "(defsymphony)",
             "parsed_json": root.model_dump_json(), "rebalance": root.rebalance}
-
-
-def test_register_and_activation_limit(seeded_duckdb):
-    with Warehouse(f"duckdb:///{seeded_duckdb}") as wh:
-        assert wh.register_symphony(_row("new-1"), "acct-a") == "active"  # 2/40
-        stored = wh.read("symphonies", where={"symphony_id": "new-1"})
-        assert stored["account_id"].tolist() == ["acct-a"] and stored["parsed_json"].notna().all()
-        wh.upsert("accounts", pd.DataFrame({"account_id": ["acct-a"], "name": ["Alice"],
-                                            "max_active_symphonies": [2]}))
-        assert wh.register_symphony(_row("new-2"), "acct-a") == "inactive"  # at 2/2
-        assert wh.register_symphony(_row("new-1"), "acct-a") == "active"  # re-registering keeps its slot
-        with pytest.raises(ActivationLimitError, match="2/2"):
-            wh.set_symphony_status("new-2", "active", "acct-a")
-        with pytest.raises(LookupError):
-            wh.set_symphony_status("sym-qqq", "inactive", "acct-a")  # another account's symphony
-        with pytest.raises(ValueError, match="another account"):
-            wh.register_symphony(_row("sym-qqq"), "acct-a")
-        wh.set_symphony_status("new-1", "inactive", "acct-a")
-        wh.set_symphony_status("new-2", "active", "acct-a")
-        usage = wh.active_counts("acct-a")
-        assert usage[["active", "max_active_symphonies"]].values.tolist() == [[2, 2]]
 
 
 # -- the pages, signed in --------------------------------------------------------------------------------------
@@ -117,7 +96,7 @@ def with_users(seeded_duckdb, use_duckdb, monkeypatch):
     use_duckdb(seeded_duckdb)
     monkeypatch.setenv(auth.ENV_AUTH, "on")
     with Warehouse(f"duckdb:///{seeded_duckdb}") as wh:
-        wh.register_symphony(_row("surf-a"), "acct-a")
+        symphony_repo.register(wh, "acct-a", **_row("surf-a"))
         auth.create_user(wh, "alice", "alice-pass-1", "analyst", "acct-a")
         auth.create_user(wh, "root", "root-pass-12", "operator")
     return seeded_duckdb

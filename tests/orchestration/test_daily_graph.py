@@ -19,6 +19,7 @@ from orchestration.definitions import build_resources, defs
 from resources import BundledMarketData
 from warehouse import Warehouse
 from warehouse.bundled import load_adjusted_closes
+from warehouse.scope import ALL_ACCOUNTS
 
 ROOT = Path(__file__).resolve().parents[2]
 FILES = [ROOT / "symphonies" / "sector_surfing_rsi_bottom2.clj", ROOT / "symphonies" / "spy_avgo_qqq_nvda_inverse_vol.clj"]
@@ -79,11 +80,11 @@ def test_one_session_end_to_end_and_idempotent(seeded, warehouse_url):
     traces = wh.read("decision_traces", where={"session_date": session})
     assert set(traces["node_type"]) == {"filter", "wt-inverse-vol"}
 
-    counts = wh.row_counts()
+    counts = wh.row_counts(ALL_ACCOUNTS)
     again = dg.materialize([*DAILY_ASSETS], resources=build_resources(warehouse_url=warehouse_url),
                            partition_key=S2, instance=dg.DagsterInstance.ephemeral())
     assert again.success
-    assert wh.row_counts() == counts  # re-running a session replaces its rows
+    assert wh.row_counts(ALL_ACCOUNTS) == counts  # re-running a session replaces its rows
 
 
 @pytest.mark.slow

@@ -14,6 +14,7 @@ from orchestration.cli import seed_symphonies
 from orchestration.definitions import build_resources
 from resources import SimulatedAccount, SimulatedBroker
 from warehouse import Warehouse
+from warehouse.scope import ALL_ACCOUNTS
 
 D1, D2 = "2024-06-20", "2024-06-21"   # SPY fell 0.16 % on 2024-06-21 (adjusted close 532.63 → 531.92)
 
@@ -174,10 +175,10 @@ def test_second_run_of_a_completed_session_sends_nothing_new(wh, warehouse_url, 
     seed_symphonies(wh, [write(tmp_path, "spy-tlt", '(weight-equal [(asset "SPY") (asset "TLT")])')], "acct")
     assert run(warehouse_url, D1).success
     first = wh.read("sim_broker_orders")
-    counts = wh.row_counts()
+    counts = wh.row_counts(ALL_ACCOUNTS)
     second = run(warehouse_url, D1)
     assert second.success
     meta = second.asset_materializations_for_node("submitted_orders")[0].metadata
     assert meta["new_at_broker"].value == 0
     pd.testing.assert_frame_equal(wh.read("sim_broker_orders"), first)
-    assert wh.row_counts() == counts
+    assert wh.row_counts(ALL_ACCOUNTS) == counts

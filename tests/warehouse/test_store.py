@@ -24,6 +24,8 @@ from warehouse import (
     WarehouseLockedError,
     open_read_only,
 )
+from warehouse.repos import bars as bar_repo, ledgers, symphonies as symphony_repo
+from warehouse.scope import ALL_ACCOUNTS as ALL, AccountScope
 
 JAN1, JAN2 = dt.date(2022, 1, 1), dt.date(2022, 1, 2)
 
@@ -50,7 +52,7 @@ def test_create_schema_twice_is_idempotent_and_keeps_data(warehouse_url: str) ->
         wh.create_schema()
         with wh.connect() as conn:
             assert set(sa.inspect(conn).get_table_names()) >= set(TABLES)
-        counts = wh.row_counts()
+        counts = wh.row_counts(ALL)
     assert set(counts) == set(TABLES)
     assert counts["daily_bars"] == 1
     assert sum(counts.values()) == 1
@@ -118,7 +120,7 @@ def test_unknown_column_or_table_raises_naming_it(wh: Warehouse) -> None:
         wh.read("daily_bars", columns=["ticker", "nope"])
     with pytest.raises(ValueError, match=r"where must name at least one column|'where' must name"):
         wh.replace("daily_bars", bars(JAN1, {"SPY": 1.0}), {})
-    assert wh.row_counts()["daily_bars"] == 0
+    assert wh.row_counts(ALL)["daily_bars"] == 0
 
 
 def test_nan_none_and_nat_become_null_and_round_trip(wh: Warehouse) -> None:
@@ -208,7 +210,7 @@ def test_where_forms_scalar_in_between(wh: Warehouse) -> None:
     # A range partition: replace the whole window at once, rows inside it only.
     window = pd.concat([bars(JAN1, {"SPY": 7.0}), bars(JAN2, {"SPY": 8.0})], ignore_index=True)
     assert wh.replace("daily_bars", window, {"session_date": Between(JAN1, JAN2)}) == 2
-    assert wh.row_counts()["daily_bars"] == 4  # 2 in the window + the untouched 2022-01-03 pair
+    assert wh.row_counts(ALL)["daily_bars"] == 4  # 2 in the window + the untouched 2022-01-03 pair
     # A where column missing from rows (scalar value) is filled in.
     only_ticker = pd.DataFrame({"ticker": ["SPY"], "adj_close": [9.0]})
     assert wh.replace("daily_bars", only_ticker, {"session_date": JAN1}) == 1
@@ -263,49 +265,49 @@ def test_indicator_window_zero_means_no_window(wh: Warehouse) -> None:
 # ----------------------------------------------------------------------------------------------------------------
 
 def test_active_symphonies(seeded: Warehouse) -> None:
-    assert seeded.active_symphonies()["symphony_id"].tolist() == ["sym-a1", "sym-b1"]
-    assert seeded.active_symphonies("acct-a")["symphony_id"].tolist() == ["sym-a1"]
-    assert seeded.active_symphonies("nobody").empty
+    assert symphony_repo.active(seeded, ALL)["symphony_id"].tolist() == ["sym-a1", "sym-b1"]
+    assert symphony_repo.active(seeded, AccountScope.only("acct-a"))["symphony_id"].tolist() == ["sym-a1"]
+    assert symphony_repo.active(seeded, AccountScope.only("nobody")).empty
 
 
 def test_latest_allocations_returns_only_the_newest_session_per_symphony(seeded: Warehouse) -> None:
-    got = seeded.latest_allocations()
+    got = ledgers.latest_allocations(seeded, ALL)
     assert list(got.columns) == ["account_id", "symphony_id", "session_date", "ticker", "target_weight"]
     assert list(got.itertuples(index=False, name=None)) == [
         ("acct-a", "sym-a1", D2, "SPY", 1.0),
         ("acct-b", "sym-b1", D1, "QQQ", 1.0),
     ]
-    assert seeded.latest_allocations("acct-b")["symphony_id"].tolist() == ["sym-b1"]
-    as_of_d1 = seeded.latest_allocations("acct-a", as_of=D1)
+    assert ledgers.latest_allocations(seeded, AccountScope.only("acct-b"))["symphony_id"].tolist() == ["sym-b1"]
+    as_of_d1 = ledgers.latest_allocations(seeded, AccountScope.only("acct-a"), as_of=D1)
     assert as_of_d1[["ticker", "target_weight"]].values.tolist() == [["SPY", 0.6], ["TLT", 0.4]]
 
 
 def test_nav_history(seeded: Warehouse) -> None:
-    nav = seeded.nav_history("sym-a1")
+    nav = ledgers.nav_history(seeded, "sym-a1", ALL)
     assert nav["session_date"].tolist() == [D1, D2, D3]
     assert nav["nav_usd"].tolist() == [10000.0, 10100.0, 10040.0]
     assert math.isnan(nav.loc[0, "daily_return"]) and nav.loc[1, "daily_return"] == pytest.approx(0.01)
-    assert seeded.nav_history("sym-a1", start=D2, end=D2)["session_date"].tolist() == [D2]
-    assert seeded.nav_history("sym-a1", account_id="acct-b").empty
+    assert ledgers.nav_history(seeded, "sym-a1", ALL, start=D2, end=D2)["session_date"].tolist() == [D2]
+    assert ledgers.nav_history(seeded, "sym-a1", AccountScope.only("acct-b")).empty
 
 
 def test_positions_on_and_last_positions_before(seeded: Warehouse) -> None:
-    on_d1 = seeded.positions_on("sym-a1", D1)
+    on_d1 = ledgers.positions_on(seeded, "sym-a1", D1, ALL)
     assert on_d1[["ticker", "qty"]].values.tolist() == [[CASH_TICKER, 9000.0], ["SPY", 10.0]]
-    assert seeded.positions_on("sym-a1", D2).empty
+    assert ledgers.positions_on(seeded, "sym-a1", D2, ALL).empty
 
     # No snapshot on D2, so the carry-in for D3 is D1's; for D2 also D1's; nothing before D1.
-    before_d3 = seeded.last_positions_before("sym-a1", D3)
+    before_d3 = ledgers.last_positions_before(seeded, "sym-a1", D3, ALL)
     assert set(before_d3["session_date"]) == {D1} and len(before_d3) == 2
-    assert seeded.last_positions_before("sym-a1", D2)["session_date"].tolist() == [D1, D1]
-    assert seeded.last_positions_before("sym-a1", "2022-01-06")["session_date"].tolist() == [D3, D3]
-    empty = seeded.last_positions_before("sym-a1", D1)
+    assert ledgers.last_positions_before(seeded, "sym-a1", D2, ALL)["session_date"].tolist() == [D1, D1]
+    assert ledgers.last_positions_before(seeded, "sym-a1", "2022-01-06", ALL)["session_date"].tolist() == [D3, D3]
+    empty = ledgers.last_positions_before(seeded, "sym-a1", D1, ALL)
     assert empty.empty and list(empty.columns) == list(on_d1.columns)
-    assert seeded.last_positions_before("sym-b1", D3).empty
+    assert ledgers.last_positions_before(seeded, "sym-b1", D3, ALL).empty
 
 
 def test_adjusted_closes_pivots_wide(seeded: Warehouse) -> None:
-    wide = seeded.adjusted_closes(["TLT", "SPY", "NOPE"])
+    wide = bar_repo.adjusted_closes(seeded, ["TLT", "SPY", "NOPE"])
     assert isinstance(wide.index, pd.DatetimeIndex) and wide.index.name == "session_date"
     assert list(wide.index) == [pd.Timestamp(D1), pd.Timestamp(D2), pd.Timestamp(D3)]
     assert list(wide.columns) == ["TLT", "SPY", "NOPE"]
@@ -314,18 +316,18 @@ def test_adjusted_closes_pivots_wide(seeded: Warehouse) -> None:
     assert wide["NOPE"].isna().all()
     assert (wide.dtypes == np.float64).all()
 
-    window = seeded.adjusted_closes("SPY", start=D2, end="2022-01-05")
+    window = bar_repo.adjusted_closes(seeded, "SPY", start=D2, end="2022-01-05")
     assert window["SPY"].tolist() == [102.0, 103.0]
-    none = seeded.adjusted_closes(["NOPE"])
+    none = bar_repo.adjusted_closes(seeded, ["NOPE"])
     assert none.empty and list(none.columns) == ["NOPE"] and isinstance(none.index, pd.DatetimeIndex)
 
 
 def test_last_bar_date_and_row_counts(seeded: Warehouse) -> None:
-    assert seeded.last_bar_date(["SPY", "TLT", "NOPE"]) == {"SPY": D3, "TLT": D3, "NOPE": None}
-    counts = seeded.row_counts()
+    assert bar_repo.last_bar_date(seeded, ["SPY", "TLT", "NOPE"]) == {"SPY": D3, "TLT": D3, "NOPE": None}
+    counts = seeded.row_counts(ALL)
     assert counts["daily_bars"] == 5 and counts["target_allocations"] == 4 and counts["symphonies"] == 3
     assert counts["positions"] == 4 and counts["daily_nav"] == 3 and counts["orders"] == 0
-    scoped = seeded.row_counts("acct-b")
+    scoped = seeded.row_counts(AccountScope.only("acct-b"))
     assert scoped["symphonies"] == 1 and scoped["target_allocations"] == 1 and scoped["positions"] == 0
     assert scoped["daily_bars"] == 5  # market data is not user-scoped
 
@@ -340,8 +342,8 @@ def test_read_only_open_reads_existing_data_and_refuses_writes(seeded: Warehouse
     with (open_read_only(target) if seeded.backend == "duckdb"
           else Warehouse(seeded.engine.url, read_only=True)) as ro:
         assert ro.read_only
-        assert ro.latest_allocations()["symphony_id"].tolist() == ["sym-a1", "sym-b1"]
-        assert ro.row_counts()["daily_bars"] == 5
+        assert ledgers.latest_allocations(ro, ALL)["symphony_id"].tolist() == ["sym-a1", "sym-b1"]
+        assert ro.row_counts(ALL)["daily_bars"] == 5
         with pytest.raises(ReadOnlyWarehouseError):
             ro.replace("daily_bars", bars(JAN1, {"SPY": 1.0}), {"session_date": JAN1})
         with pytest.raises(ReadOnlyWarehouseError):
@@ -372,10 +374,10 @@ def test_duckdb_read_only_retries_while_another_process_writes(tmp_path: Path) -
         assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
         impatient = open_read_only(path, lock_retries=1, lock_backoff_s=0.01)
         with pytest.raises(WarehouseLockedError, match="locked by another process"):
-            impatient.row_counts()
+            impatient.row_counts(ALL)
         started = time.monotonic()
         patient = open_read_only(path, lock_retries=8, lock_backoff_s=0.05)  # waits up to ~13 s
-        assert patient.row_counts()["daily_bars"] == 1
+        assert patient.row_counts(ALL)["daily_bars"] == 1
         assert time.monotonic() - started < 10
     finally:
         holder.wait(timeout=30)
@@ -420,7 +422,7 @@ def test_in_memory_duckdb_keeps_its_data_between_calls() -> None:
     with Warehouse("duckdb:///:memory:") as wh:
         wh.create_schema()
         wh.replace("daily_bars", bars(JAN1, {"SPY": 1.0}), {"session_date": JAN1})
-        assert wh.row_counts()["daily_bars"] == 1
+        assert wh.row_counts(ALL)["daily_bars"] == 1
 
 
 def test_create_schema_adds_new_columns_to_an_older_warehouse(warehouse_url: str) -> None:
@@ -447,12 +449,12 @@ def test_create_schema_adds_new_columns_to_an_older_warehouse(warehouse_url: str
 def test_positions_before_and_latest_closes_in_one_query(seeded: Warehouse) -> None:
     from tests.warehouse.conftest import D1, D2, D3
 
-    before_d3 = seeded.positions_before(D3)
+    before_d3 = ledgers.positions_before(seeded, D3, ALL)
     assert set(before_d3["session_date"]) == {D1}                      # sym-a1's snapshot carried into D3
     assert dict(zip(before_d3["ticker"], before_d3["qty"])) == {"SPY": 10.0, CASH_TICKER: 9000.0}
-    after = seeded.positions_before(dt.date(2022, 1, 6))
+    after = ledgers.positions_before(seeded, dt.date(2022, 1, 6), ALL)
     assert dict(zip(after["ticker"], after["qty"])) == {"SPY": 20.0, CASH_TICKER: 8000.0}
-    assert seeded.positions_before(D1).empty
+    assert ledgers.positions_before(seeded, D1, ALL).empty
     # TLT has no bar on D2: its latest close on or before D2 is D1's
-    assert seeded.latest_closes(["SPY", "TLT", "XYZ"], D2) == {"SPY": 102.0, "TLT": 111.0}
-    assert seeded.latest_closes(["SPY", "TLT"], D3) == {"SPY": 103.0, "TLT": 113.0}
+    assert bar_repo.latest_closes(seeded, ["SPY", "TLT", "XYZ"], D2) == {"SPY": 102.0, "TLT": 111.0}
+    assert bar_repo.latest_closes(seeded, ["SPY", "TLT"], D3) == {"SPY": 103.0, "TLT": 113.0}
