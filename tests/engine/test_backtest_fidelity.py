@@ -13,6 +13,7 @@ from engine.backtest import MissingPriceError, benchmark_nav, run_backtest, simu
 from engine.fees import COMPOSER_FEE_SCHEDULE, HELP_PAGE_FEE_SCHEDULE
 from engine.metrics import composer_stats
 from engine.model import Asset, Comparison, Constant, If, IndicatorRef, Root, WeightEqual
+from engine.parity import PROBE_TOLERANCES
 from engine.parsing import load_symphony
 from warehouse.bundled import load_adjusted_closes
 
@@ -237,37 +238,7 @@ def test_data_warnings_like_composer():
 
 
 # -- the SPY monthly probe: every stat we can compute vs Composer ------------------------------------------------
-#: |ours − Composer| allowed per key, with the reason. The probe is a buy-and-hold of SPY, so every gap here is
-#: the data vendor (Composer's adjusted closes vs ours, docs/parity.md) unless noted.
-PROBE_TOLERANCES = {
-    "size": (0, "same sessions"),
-    "cumulative_return": (0.005, "final value 308139.53 vs 308153.92"),
-    "annualized_rate_of_return": (5e-5, "as test_backtest"),
-    "standard_deviation": (5e-4, "ours 0.18578 vs 0.18604: Composer's daily returns are slightly noisier"),
-    "sharpe_ratio": (0.005, "as test_backtest"),
-    "max_drawdown": (1e-4, "as test_backtest"),
-    "calmar_ratio": (5e-4, "as test_backtest"),
-    "mean": (1e-6, "4e-7 apart"),
-    "median": (5e-5, "3.7e-5 apart: Composer has fewer small up days (see win_rate)"),
-    "min": (1e-5, "same worst day (2020-03-16)"),
-    "max": (1e-5, "same best day (2008-10-13)"),
-    "skewness": (0.01, "-0.0117 vs -0.0162; population vs sample skewness differ by 2e-6 only"),
-    "kurtosis": (0.1, "11.817 vs 11.757 (excess, population); sample-corrected would be 11.825"),
-    "sortino_ratio": (0.005, "0.9208 vs 0.9184, the same 0.2 % gap as the Sharpe ratio"),
-    "win_rate": (0.01, "4547 vs 4495 up days of 8403: Composer's closes have 52 fewer up days"),
-    "tail_ratio": (0.002, "0.9407 vs 0.9413"),
-    "top_one_day_contribution": (1e-5, "same best day"),
-    "top_five_percent_day_contribution": (0.01, "k = 421 best days; 3.2169 vs 3.2195"),
-    "top_ten_percent_day_contribution": (0.02, "k = 841 best days; 4.9474 vs 4.9552"),
-    "trailing_one_day_return": (5e-6, "calendar windows"),
-    "trailing_one_week_return": (5e-6, "calendar windows"),
-    "trailing_two_week_return": (5e-6, "calendar windows"),
-    "trailing_one_month_return": (5e-6, "calendar windows"),
-    "trailing_three_month_return": (5e-6, "calendar windows"),
-    "trailing_one_year_return": (5e-6, "calendar windows"),
-    "herfindahl_index": (1e-5, "Composer keeps $0.01 cash (1 − 1.9e-6); we keep none"),
-    "annualized_turnover": (1e-5, "Composer 9.6e-7 (re-investing its cent of cash); ours 0"),
-}
+# the tolerances per stats key live with the parity report (engine.parity.PROBE_TOLERANCES, docs/parity.md)
 
 
 @pytest.fixture(scope="module")
@@ -300,6 +271,9 @@ def test_spy_probe_costs_and_warnings_match_composer(probe_run):
     assert res.apply_reg_fee and res.apply_taf_fee
     assert res.costs_summary["reg_fee"] == costs["reg_fee"] == 0.0
     assert res.costs_summary["taf_fee"] == costs["taf_fee"] == 0.0
+    # Composer's 0.25 CAT fee: 25 one-cent fills re-investing its residual cent at monthly rebalances; we trade
+    # no residue (engine.parity.PROBE_COST_TOLERANCES)
+    assert res.costs_summary["cat_fee"] == 0.0 and costs["cat_fee"] == 0.25
     assert res.costs_summary["slippage"] == pytest.approx(costs["slippage"], abs=0.01)
     assert res.data_warnings == composer["data_warnings"] == {}
     # the benchmark (SPY, Composer's default) is the symphony itself here: no monthly trade changes anything

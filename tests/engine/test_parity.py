@@ -44,3 +44,24 @@ def test_probe_fixture_is_the_request_we_backtest():
     body = data["_request_body"]
     assert body["slippage_percent"] == 0.005 and body["capital"] == 10000
     assert data["response"]["last_market_days_value"] == pytest.approx(308153.92)
+
+
+def test_parity_report_every_ground_truth_within_tolerance():
+    """``make parity`` / ``oragami parity``: every check of sets D, E and A is within its tolerance; F (FOMO NOMO)
+    is skipped naming the tickers the bundled data lacks."""
+    from engine.parity import format_report, run_parity
+
+    results = {g.letter: g for g in run_parity(FIX, ROOT / "symphonies", load_adjusted_closes)}
+    assert set(results) == {"A", "D", "E", "F"}
+    for letter in "ADE":
+        bad = [c.key for c in results[letter].checks if not c.ok]
+        assert results[letter].skipped is None and not bad, (letter, bad)
+    d = {c.key: c for c in results["D"].checks}
+    assert d["Composer's annualized from its own cum and size"].gap == 0.0
+    assert d["stats.annualized_rate_of_return"].ours == pytest.approx(0.1082587395, abs=1e-10)
+    assert d["first 10 rebalance days"].ours == [8429, 8432, 8460, 8491, 8523, 8552, 8582, 8614, 8644, 8674]
+    assert len(results["E"].checks) == 26 and all(abs(c.gap) < 1e-11 for c in results["E"].checks)
+    assert results["F"].skipped and "XYL" in results["F"].skipped
+    text = format_report(list(results.values()))
+    assert "| stats.sharpe_ratio | 0.6472024251 | 0.6457575584 | +0.00144 | 0.005 | yes |" in text
+    assert text.splitlines()[-1].startswith("73/73 checks within tolerance; skipped: F")
