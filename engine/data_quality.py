@@ -39,6 +39,8 @@ from engine.bar_checks import split_like
 
 #: |daily return| bound (fraction) for a 1× product; scaled by max(1, |leverage|).
 MOVE_BOUND_1X = 0.60
+#: A move must exceed the bound by more than this (fraction) — float rounding: 160/100 − 1 = 0.6000000000000001.
+BOUND_TOLERANCE = 1e-9
 #: Earliest session of the XNYS calendar used for the gap check.
 CALENDAR_FIRST = "1962-07-02"
 KINDS = ("stale", "gap", "non_positive", "jump")
@@ -245,7 +247,7 @@ def check_closes(long: pd.DataFrame, *, last_session=None, sessions: Sequence | 
                 ratio = ok[1:] / ok[:-1]
                 lev = leverage_of(ticker, leverage)
                 bound = move_bound(ticker, leverage, bound_1x)
-                for i in np.flatnonzero(np.abs(ratio - 1.0) > bound):
+                for i in np.flatnonzero(np.abs(ratio - 1.0) > bound + BOUND_TOLERANCE):
                     r = float(ratio[i] - 1.0)
                     like = split_like(float(ratio[i]))
                     findings.append(Finding(

@@ -60,20 +60,21 @@ def sha256(path: Path) -> str:
 
 
 def ticker_sources(sources_md: Path, adj_tickers: list[str], bar_tickers: list[str]) -> dict[str, str]:
-    """Which pass of ``SOURCES.md`` each ticker's adjusted closes came from (a short label per ticker)."""
+    """Which source and pass of ``SOURCES.md`` each ticker's adjusted closes came from (a short label; ``A`` and
+    ``B`` are defined in the manifest's ``adj_close.sources``)."""
     text = sources_md.read_text() if sources_md.exists() else ""
     ext1 = {}
     for m in re.finditer(r"^\| ([A-Z][A-Z0-9.\-]*) \| ([AB]) `data/([A-Z0-9.\-]+)\.csv`", text, flags=re.M):
-        ext1[m.group(1)] = (SOURCE_A if m.group(2) == "A" else SOURCE_B) + \
-            (f" (file {m.group(3)}.csv)" if m.group(3) != m.group(1) else "") + "; cross-checked (SOURCES.md, extension 1)"
+        renamed = f" file {m.group(3)}.csv" if m.group(3) != m.group(1) else ""
+        ext1[m.group(1)] = f"Yahoo ({m.group(2)}{renamed}), cross-checked (extension 1)"
     out = {}
     for t in adj_tickers:
         if t in bar_tickers:
-            out[t] = SOURCE_A + "; cross-checked with Stooq and others (SOURCES.md, first pass)"
+            out[t] = "Yahoo (A), cross-checked with Stooq (first pass)"
         elif t in ext1:
             out[t] = ext1[t]
         else:
-            out[t] = SOURCE_A + "; not cross-checked (SOURCES.md, extension 2)"
+            out[t] = "Yahoo (A), not cross-checked (extension 2)"
     return out
 
 
@@ -159,6 +160,7 @@ def main(argv: list[str] | None = None) -> int:
             "columns": ADJ_SCHEMA.names,
             "source": "Yahoo Finance adjusted close (yfinance auto_adjust) from ../shared/data/adj_close "
                       "(see ../shared/data/bars/SOURCES.md; per-ticker source below)",
+            "sources": {"A": SOURCE_A, "B": SOURCE_B},
             "adjustment": "all: splits and cash dividends (total return), basis 2026-08-03",
             "unit": "USD",
             "first": adj["session_date"].min().isoformat(),
