@@ -13,7 +13,12 @@
 3. 1,600 evaluations for one session (40 accounts × 40 symphonies drawn from the shared ones): wall time and peak
    memory (tracemalloc peak of Python allocations, plus the process's max RSS).
 
+4. Parsing the largest real corpus file (``fomo_nomo_leveraged.clj``, ~327 KB): the defsymphony pre-pass
+   (special floats, :func:`engine.parse_defsymphony.replace_special_floats`), the input-limit scan
+   (:func:`engine.parse_common.check_text_limits`) and the whole :func:`engine.parsing.load_symphony`; best of 5.
+
 Targets (issue 3): any symphony 2007→2026 ≤ 0.3 s warm; ratio ≥ 20×; 1,600 evaluations ≤ 60 s and ≤ 2 GB.
+Target (issue 8): the defsymphony pre-pass of the largest corpus file ≤ 0.5 s.
 """
 from __future__ import annotations
 
@@ -73,6 +78,33 @@ def load_all() -> list[tuple[Path, object]]:
     return out
 
 
+def parse_figures() -> None:
+    """Section 4: parse timings of the largest defsymphony file of the corpus (best of 5 runs each)."""
+    from engine.parse_common import check_text_limits
+    from engine.parse_defsymphony import replace_special_floats
+
+    largest = max((p for p in corpus_files() if p.suffix == ".clj"), key=lambda p: p.stat().st_size)
+    text = largest.read_text(encoding="utf-8-sig")
+
+    def best(fn) -> float:
+        times = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        return min(times)
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        pre, scan, full = (best(lambda: replace_special_floats(text)), best(lambda: check_text_limits(text)),
+                           best(lambda: load_symphony(largest)))
+        pre_nan = best(lambda: replace_special_floats(text + " ##NaN"))  # forces the regex pass
+    print(f"parse {largest.name} ({largest.stat().st_size / 1000:.0f} KB): defsymphony pre-pass {pre:.4f} s "
+          f"({pre_nan:.4f} s with a ##NaN; target <= 0.5 s), limit scan {scan:.4f} s, "
+          f"whole load_symphony {full:.3f} s")
+    print()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--ref-sample", type=int, default=60, help="sessions timed with the reference evaluator")
@@ -80,6 +112,7 @@ def main() -> int:
     ap.add_argument("--per-account", type=int, default=40)
     args = ap.parse_args()
 
+    parse_figures()
     have = available_tickers()
     syms = load_all()
     full = [(p, r) for p, r in syms if tickers(r) <= have]
