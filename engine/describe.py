@@ -274,5 +274,6 @@ def describe(root: Root) -> str:
     return head + "\n\n" + "\n".join(lines)
 
 
-__all__ = ["SHORT_NAMES", "NOUNS", "short_label", "noun", "is_percent", "indicator_label", "condition_label", "condition_words", "sort_label", "inline",
+__all__ = ["SHORT_NAMES", "NOUNS", "short_label", "noun", "is_percent", "indicator_label", "condition_label",
+           "condition_words", "sort_label", "inline",
            "describe", "rebalance_sentence"]

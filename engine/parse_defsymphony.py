@@ -14,7 +14,8 @@ The text is EDN-compatible Clojure data and is read with ``edn_format``. Grammar
            | (percentage-price-oscillator-signal "TICKER" {:short-window 12, :long-window 26, :smooth-window 9})
            | (upper-bollinger "TICKER" {:window 20}) | (lower-bollinger "TICKER" {:window 20, :num-std 2})
 
-Function aliases (``rsi``/``stdev-return``/``stdev-price``) come from the registry :data:`engine.functions.ALIASES`. The parameter maps of the
+Function aliases (``rsi``/``stdev-return``/``stdev-price``) come from the registry
+:data:`engine.functions.ALIASES`. The parameter maps of the
 multi-parameter functions follow :func:`engine.parse_common.function_params` (the same rules as the JSON score).
 A comparison written with the number first (``(< 30 (rsi "SPY" {:window 10}))``) is turned round (``rsi > 30``).
 

@@ -166,7 +166,8 @@ def test_window_bound_is_the_registry_bound() -> None:
                        '[(asset "SPY")])]))')
     with pytest.raises(SymphonyParseError, match="weight 1001.0 out of bounds"):
         parse_symphony('(defsymphony "b" {} (weight-specified 1001 (asset "SPY") 1 (asset "TLT")))')
-    with pytest.raises(SymphonyParseError, match=r"constant 2000000000.0 out of bounds: expected \|constant\| <= 1e\+09"):
+    with pytest.raises(SymphonyParseError,
+                       match=r"constant 2000000000.0 out of bounds: expected \|constant\| <= 1e\+09"):
         parse_symphony('(defsymphony "b" {} (weight-equal [(if (> (current-price "SPY") 2000000000) '
                        '[(asset "SPY")] [(asset "TLT")])]))')
 
