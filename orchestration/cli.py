@@ -1,6 +1,7 @@
 """The ``oragami`` command line.
 
     oragami validate FILE...                 check symphonies; exit 2 naming file, node path and field
+    oragami parity                           ours vs Composer (gap, tolerance) for tests/fixtures/composer
     oragami backtest FILE [--start D] [--end D] [--capital N] [--slippage-bps B] [--out DIR]
     oragami export FILE [--format json|defsymphony] [--out F]   write the JSON score back
     oragami explain FILE --date D [--json]   the decision trace: why it holds what it holds that day
@@ -94,7 +95,8 @@ def cmd_backtest(args) -> int:
     try:
         res = run_backtest(root, closes, start=args.start, end=args.end, capital=args.capital,
                            slippage_bps=args.slippage_bps, apply_reg_fee=not args.no_reg_fee,
-                           apply_taf_fee=not args.no_taf_fee, benchmark=args.benchmark)
+                           apply_taf_fee=not args.no_taf_fee, apply_cat_fee=not args.no_cat_fee,
+                           benchmark=args.benchmark, allow_missing_prices=args.allow_missing_prices)
     except DataError as exc:
         _err(f"{args.file}: {exc}")
         return 2
@@ -106,7 +108,7 @@ def cmd_backtest(args) -> int:
            "benchmark": {"ticker": args.benchmark,
                          "stats": {k: (None if v != v else round(v, 6)) for k, v in (res.benchmark_stats or {}).items()
                                    if k in ("cumulative_return", "annualized_return", "sharpe_ratio", "max_drawdown")}},
-           "warnings": res.warnings}
+           "data_warnings": res.data_warnings, "warnings": res.warnings}
     print(json.dumps(out, indent=2))
     if args.out:
         outdir = Path(args.out)
@@ -118,8 +120,27 @@ def cmd_backtest(args) -> int:
         long = tw.stack().rename("weight").reset_index()
         long.columns = ["date", "ticker", "weight"]
         long[long["weight"] > 1e-12].to_csv(outdir / "weights.csv", index=False)
-        _err(f"wrote {outdir / 'daily_values.csv'} and {outdir / 'weights.csv'}")
+        # day-end drifted weights (Composer's Historical Allocations) and the sessions that traded, and why
+        hw = res.holdings_weights()
+        hw.index = pd.Index(hw.index.date, name="date")
+        hw.round(10).to_csv(outdir / "holdings.csv")
+        res.rebalances().to_csv(outdir / "rebalances.csv", index=False)
+        _err(f"wrote {outdir / 'daily_values.csv'}, weights.csv, holdings.csv and rebalances.csv")
     return 0
+
+
+def cmd_parity(args) -> int:
+    """Print ours vs Composer for every ground truth in ``tests/fixtures/composer`` (:mod:`engine.parity`).
+
+    Exit 0 when every check is within its tolerance, 1 otherwise.
+    """
+    from engine.parity import format_report, run_parity
+    from warehouse.bundled import load_adjusted_closes
+
+    fixtures = Path(args.fixtures) if args.fixtures else PROJECT_ROOT / "tests" / "fixtures" / "composer"
+    results = run_parity(fixtures, SYMPHONY_DIR, load_adjusted_closes)
+    print(format_report(results))
+    return 0 if all(g.ok or g.skipped for g in results) else 1
 
 
 def cmd_export(args) -> int:
@@ -443,8 +464,17 @@ def build_parser() -> argparse.ArgumentParser:
     b.add_argument("--benchmark", default="SPY", help="benchmark ticker (default SPY)")
     b.add_argument("--no-reg-fee", action="store_true", help="do not charge the SEC fee on sells")
     b.add_argument("--no-taf-fee", action="store_true", help="do not charge the FINRA TAF on sells")
-    b.add_argument("--out", help="folder for daily_values.csv and weights.csv")
+    b.add_argument("--no-cat-fee", action="store_true", help="do not charge the CAT fee on buys and sells")
+    b.add_argument("--allow-missing-prices", action="store_true",
+                   help="carry the last close forward where a held ticker has no price and list those sessions "
+                        "in data_warnings (default: an error naming the ticker and the dates)")
+    b.add_argument("--out", help="folder for daily_values.csv, weights.csv (targets), holdings.csv (day-end "
+                                 "weights) and rebalances.csv (columns: README)")
     b.set_defaults(func=cmd_backtest)
+
+    pa = sub.add_parser("parity", help="ours vs Composer, gap and tolerance, for every Composer ground truth")
+    pa.add_argument("--fixtures", help="folder of Composer ground truth (default tests/fixtures/composer)")
+    pa.set_defaults(func=cmd_parity)
 
     x = sub.add_parser("export", help="write a symphony back as a Composer JSON score (or defsymphony text)")
     x.add_argument("file")

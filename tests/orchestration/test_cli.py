@@ -51,9 +51,11 @@ def test_backtest_prints_stats_and_writes_csv(tmp_path, capsys):
     assert set(st) >= {"cumulative_return", "annualized_rate_of_return", "sharpe_ratio", "max_drawdown",
                        "calmar_ratio", "standard_deviation", "sortino_ratio", "win_rate"}
     assert st["cumulative_return"] == pytest.approx(out["final_value"] / 5000 - 1, abs=1e-6)
-    assert st["annualized_rate_of_return"] == pytest.approx((1 + st["cumulative_return"]) ** (252 / st["size"]) - 1,
-                                                            abs=1e-5)
-    assert set(out["costs"]) == {"slippage", "reg_fee", "taf_fee"} and out["costs"]["slippage"] > 0
+    # Composer's annualisation: the exponent counts size + 1 values (composer_format.md §6)
+    assert st["annualized_rate_of_return"] == pytest.approx(
+        (1 + st["cumulative_return"]) ** (252 / (st["size"] + 1)) - 1, abs=1e-5)
+    assert set(out["costs"]) == {"slippage", "reg_fee", "taf_fee", "cat_fee"} and out["costs"]["slippage"] > 0
+    assert out["data_warnings"] == {}
     daily = pd.read_csv(tmp_path / "daily_values.csv")
     weights = pd.read_csv(tmp_path / "weights.csv")
     assert list(weights.columns) == ["date", "ticker", "weight"]
@@ -61,6 +63,29 @@ def test_backtest_prints_stats_and_writes_csv(tmp_path, capsys):
     # bottom-2 filter: two tickers at 50 % each every day
     per_day = weights.groupby("date")["weight"]
     assert (per_day.count() == 2).all() and per_day.sum().round(12).eq(1.0).all()
+    # holdings.csv: day-end weights, one row per session, $USD then tickers, rows sum to 1; a daily rebalance
+    # ends every session exactly at its 50/50 target (fees come out of the bought legs only by a hair)
+    hold = pd.read_csv(tmp_path / "holdings.csv")
+    assert list(hold.columns[:2]) == ["date", "$USD"] and len(hold) == len(daily)
+    assert hold.drop(columns="date").sum(axis=1).round(9).eq(1.0).all()
+    first = weights[weights["date"] == weights["date"].iloc[0]]
+    for t in first["ticker"]:
+        assert hold[t].iloc[0] == pytest.approx(0.5, abs=1e-6)
+    # rebalances.csv: every session traded (daily), the first as "initial"; its fees add up to the costs
+    reb = pd.read_csv(tmp_path / "rebalances.csv")
+    assert list(reb.columns) == ["date", "reason", "turnover", "slippage_usd", "reg_fee_usd", "taf_fee_usd",
+                                 "cat_fee_usd", "holdings"]
+    assert reb["reason"].tolist() == ["initial"] + ["calendar"] * (len(daily) - 1)
+    assert reb["reg_fee_usd"].sum() == pytest.approx(out["costs"]["reg_fee"], abs=0.01)
+    assert reb["slippage_usd"].sum() == pytest.approx(out["costs"]["slippage"], abs=0.01)
+
+
+def test_parity_prints_every_ground_truth(capsys):
+    assert main(["parity"]) == 0
+    out = capsys.readouterr().out
+    assert "## D: SPY only, monthly" in out and "## E:" in out and "## A:" in out
+    assert "| Composer's annualized from its own cum and size | 0.1082602915 | 0.1082602915 | +0 |" in out
+    assert out.strip().splitlines()[-1].startswith("73/73 checks within tolerance")
 
 
 def test_run_daily_rejects_a_holiday(tmp_path, capsys, monkeypatch):
