@@ -7,7 +7,6 @@
   counts per kind and the findings themselves, so nothing is silent. The blocking check on the session's bars
   stays ``daily_bars_complete`` (:mod:`assets.daily`).
 """
-from __future__ import annotations
 
 import datetime as dt
 
