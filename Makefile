@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 export DAGSTER_HOME ?= $(CURDIR)/var/dagster_home
 
-.PHONY: install demo test bench dagster dashboard clean
+.PHONY: install demo test bench dagster dashboard clean parity
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,10 @@ demo: install
 ## Run the whole test suite (DuckDB and the local Postgres).
 test: install
 	$(BIN)/python -m pytest -q
+
+## Ours vs Composer (gap, tolerance) for every Composer ground truth in tests/fixtures/composer (docs/parity.md).
+parity: install
+	$(BIN)/oragami parity
 
 ## Open the Dagster UI on the definitions in orchestration/definitions.py.
 dagster: install
