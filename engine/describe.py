@@ -235,15 +235,20 @@ def _block(node, indent: str) -> list[str]:
     kids = _children(node)
     if len(kids) == 1:
         return _block(kids[0], indent)
-    if isinstance(node, WeightSpecified):
-        head, shares = "Splits", [f"{_pct(w)} in" for w in node.weights]
-    elif isinstance(node, WeightInverseVol):
-        head, shares = f"Weights by inverse {node.window}-day volatility", ["" for _ in kids]
-    elif isinstance(node, Filter):
-        extreme = "highest" if node.select == "top" else "lowest"
-        head, shares = f"Keeps the {node.select_n} with the {extreme} {sort_label(node)} of", ["" for _ in kids]
-    else:
-        head, shares = "Splits equally between", ["" for _ in kids]
+    match node:
+        case WeightSpecified():
+            head, shares = "Splits", [f"{_pct(w)} in" for w in node.weights]
+        case WeightInverseVol():
+            head, shares = f"Weights by inverse {node.window}-day volatility", ["" for _ in kids]
+        case Filter():
+            extreme = "highest" if node.select == "top" else "lowest"
+            head, shares = f"Keeps the {node.select_n} with the {extreme} {sort_label(node)} of", ["" for _ in kids]
+        case Root() | Group() | WeightEqual():
+            head, shares = "Splits equally between", ["" for _ in kids]
+        case Asset() | Empty() | If():  # leaves hold no if, and an if returned above
+            raise AssertionError(f"unreachable: {node.step}")
+        case _:
+            assert_never(node)
     lines = [f"{indent}- {head}:"]
     for share, child in zip(shares, kids):
         sub = _block(child, indent + "  ")

@@ -199,43 +199,46 @@ def _num(x: float) -> float | None:
 
 def _trace_entry(rec: NodeRecord, i: int) -> dict[str, Any]:
     node = rec.node
-    if isinstance(node, If):
-        comps = []
-        for c in rec.data["comparisons"]:
-            lhs_v, rhs_v, res = c["lhs"][i], c["rhs"][i], bool(c["result"][i])
-            comps.append({"lhs": c["lhs_label"], "lhs_value": _num(lhs_v), "comparator": c["comparator"],
-                          "rhs": c["rhs_label"], "rhs_value": _num(rhs_v), "result": res})
-        taken = bool(rec.data["cond"][i])
-        branch = "then" if taken else "else"
-        first = comps[0] if comps else None
-        summary = _comparison_words(first, rec.data["comparisons"][0]) if first else "condition"
-        if len(comps) > 1:
-            summary = f"{rec.data['operator']} of {len(comps)} comparisons"
-        return {"node_path": node.path, "node_type": "if", "summary": f"{summary} -> {branch}",
-                "detail": {"comparisons": comps, "operator": rec.data.get("operator"), "branch": branch}}
-    if isinstance(node, Filter):
-        labels = rec.data["labels"]
-        vals = rec.data["values"][i]
-        sel = rec.data["selected"][i]
-        ranked = list(np.argsort(rec.data["ranks"][i], kind="stable"))
-        items = [{"child": labels[j], "value": _num(vals[j]), "selected": bool(sel[j])} for j in ranked]
-        chosen = [labels[j] for j in ranked if sel[j]]
-        win = f", {node.sort_window}d" if node.sort_window else ""
-        if node.sort_params:
-            win += ", " + ", ".join(f"{k}={v}" for k, v in node.sort_params)
-        return {"node_path": node.path, "node_type": "filter",
-                "summary": f"{node.select} {node.select_n} by {node.sort_fn}{win}: {', '.join(chosen)}",
-                "detail": {"sort_fn": node.sort_fn, "window": node.sort_window, "select": node.select,
-                           "select_n": node.select_n, "ranked": items}}
-    if isinstance(node, WeightInverseVol):
-        labels = rec.data["labels"]
-        sig, w = rec.data["sigma"][i], rec.data["weights"][i]
-        items = [{"child": labels[j], "sigma_pct": _num(sig[j]), "weight": _num(w[j])} for j in range(len(labels))]
-        return {"node_path": node.path, "node_type": "wt-inverse-vol",
-                "summary": "inverse-vol {}d: ".format(node.window)
-                + ", ".join(f"{it['child']} {_fmt(it['weight'], pct=True)}" for it in items),
-                "detail": {"window": node.window, "children": items}}
-    raise AssertionError(type(node))
+    match node:
+        case If():
+            comps = []
+            for c in rec.data["comparisons"]:
+                lhs_v, rhs_v, res = c["lhs"][i], c["rhs"][i], bool(c["result"][i])
+                comps.append({"lhs": c["lhs_label"], "lhs_value": _num(lhs_v), "comparator": c["comparator"],
+                              "rhs": c["rhs_label"], "rhs_value": _num(rhs_v), "result": res})
+            taken = bool(rec.data["cond"][i])
+            branch = "then" if taken else "else"
+            first = comps[0] if comps else None
+            summary = _comparison_words(first, rec.data["comparisons"][0]) if first else "condition"
+            if len(comps) > 1:
+                summary = f"{rec.data['operator']} of {len(comps)} comparisons"
+            return {"node_path": node.path, "node_type": "if", "summary": f"{summary} -> {branch}",
+                    "detail": {"comparisons": comps, "operator": rec.data.get("operator"), "branch": branch}}
+        case Filter():
+            labels = rec.data["labels"]
+            vals = rec.data["values"][i]
+            sel = rec.data["selected"][i]
+            ranked = list(np.argsort(rec.data["ranks"][i], kind="stable"))
+            items = [{"child": labels[j], "value": _num(vals[j]), "selected": bool(sel[j])} for j in ranked]
+            chosen = [labels[j] for j in ranked if sel[j]]
+            win = f", {node.sort_window}d" if node.sort_window else ""
+            if node.sort_params:
+                win += ", " + ", ".join(f"{k}={v}" for k, v in node.sort_params)
+            return {"node_path": node.path, "node_type": "filter",
+                    "summary": f"{node.select} {node.select_n} by {node.sort_fn}{win}: {', '.join(chosen)}",
+                    "detail": {"sort_fn": node.sort_fn, "window": node.sort_window, "select": node.select,
+                               "select_n": node.select_n, "ranked": items}}
+        case WeightInverseVol():
+            labels = rec.data["labels"]
+            sig, w = rec.data["sigma"][i], rec.data["weights"][i]
+            items = [{"child": labels[j], "sigma_pct": _num(sig[j]), "weight": _num(w[j])}
+                     for j in range(len(labels))]
+            return {"node_path": node.path, "node_type": "wt-inverse-vol",
+                    "summary": "inverse-vol {}d: ".format(node.window)
+                    + ", ".join(f"{it['child']} {_fmt(it['weight'], pct=True)}" for it in items),
+                    "detail": {"window": node.window, "children": items}}
+        case _:  # only if / filter / inverse-vol nodes keep records
+            raise AssertionError(f"no trace for a {type(node).__name__} record")
 
 
 _SYMBOL = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<=", "eq": "=="}

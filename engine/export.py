@@ -103,11 +103,16 @@ def assign_ids(root: Root) -> Root:
         update: dict[str, Any] = {}
         if node.id is None:
             update["id"] = NEW_ROOT_ID if isinstance(node, Root) else node_uuid(node.path)
-        if isinstance(node, If):
-            update["then_children"] = tuple(fill(c) for c in node.then_children)
-            update["else_children"] = tuple(fill(c) for c in node.else_children)
-        elif hasattr(node, "children"):
-            update["children"] = tuple(fill(c) for c in node.children)
+        match node:
+            case If():
+                update["then_children"] = tuple(fill(c) for c in node.then_children)
+                update["else_children"] = tuple(fill(c) for c in node.else_children)
+            case Root() | Group() | WeightEqual() | WeightSpecified() | WeightInverseVol() | Filter():
+                update["children"] = tuple(fill(c) for c in node.children)
+            case Asset() | Empty():
+                pass
+            case _:
+                assert_never(node)
         return node.model_copy(update=update)
 
     return fill(root)
