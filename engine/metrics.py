@@ -288,3 +288,92 @@ def full_stats(nav: pd.Series, capital: float | None = None, benchmark_nav: pd.S
         bench = benchmark_nav.dropna().astype("float64")
         out.update(benchmark_relative(rets, daily_returns(bench), periods_per_year))
     return out
+
+
+# ----------------------------------------------------------------------------------------------------------------
+# Rolling and calendar views, tracking error (moved from the dashboard's performance module; quantstats has the
+# same flat-function shape: ``rolling_sharpe``, ``monthly_returns``)
+# ----------------------------------------------------------------------------------------------------------------
+
+#: Sessions in the default rolling-Sharpe window (about one quarter of trading days).
+ROLLING_SHARPE_WINDOW = 63
+#: Column names of :func:`monthly_returns`, January first.
+MONTHS: tuple[str, ...] = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
+
+
+def rolling_sharpe(nav: pd.Series, window: int = ROLLING_SHARPE_WINDOW,
+                   periods_per_year: int = PERIODS_PER_YEAR) -> pd.Series:
+    """Rolling Sharpe ratio over the last ``window`` daily returns (63 sessions ≈ one quarter).
+
+    ``sharpe_t = mean(r_{t-w+1..t}) · 252 / (stdev(r_{t-w+1..t}, ddof=1) · √252)``: Composer's Sharpe (no
+    risk-free rate, :func:`composer_stats`) on a moving window of simple daily returns.
+
+    Args:
+        nav: daily values (USD), index = sessions ascending.
+        window: number of daily returns in each window (sessions).
+        periods_per_year: trading days per year (252).
+
+    Returns:
+        Series named ``rolling_sharpe`` indexed by the sessions of ``nav`` after the first (one per daily
+        return); NaN until ``window`` returns exist and where the window's volatility is 0.
+    """
+    r = daily_returns(nav)
+    mean = r.rolling(window, min_periods=window).mean()
+    sd = r.rolling(window, min_periods=window).std(ddof=1)
+    out = mean * periods_per_year / (sd * math.sqrt(periods_per_year))
+    return out.where(sd > 0).rename("rolling_sharpe")
+
+
+def monthly_returns(nav: pd.Series) -> pd.DataFrame:
+    """Monthly returns in **percent** (10.0 = 10 %), one row per year, one column per month plus ``Year``.
+
+    A month's return chains its month-end values: ``V(last session of month) / V(last session of the previous
+    month) − 1``; the first month is measured from the first value. ``Year`` chains the year-ends the same way.
+
+    Args:
+        nav: daily values (USD) indexed by sessions (date-like); NaN values are dropped.
+
+    Returns:
+        Index ``year`` (int); columns :data:`MONTHS` then ``Year``; float64 percent, NaN for months without data.
+        Empty (same columns) with fewer than two values.
+    """
+    nav = nav.dropna().astype("float64").sort_index()
+    cols = list(MONTHS) + ["Year"]
+    if len(nav) < 2:
+        return pd.DataFrame(columns=cols, dtype="float64").rename_axis("year")
+    idx = pd.DatetimeIndex(nav.index)
+
+    def chained(period: str) -> pd.Series:
+        ends = nav.groupby(idx.to_period(period)).last()
+        prev = ends.shift(1)
+        prev.iloc[0] = nav.iloc[0]
+        return (ends / prev - 1.0) * 100.0
+
+    monthly = chained("M")
+    table = pd.DataFrame({"year": monthly.index.year, "month": monthly.index.month, "ret": monthly.to_numpy()})
+    out = table.pivot(index="year", columns="month", values="ret").reindex(columns=range(1, 13))
+    out.columns = list(MONTHS)
+    yearly = chained("Y")
+    out["Year"] = pd.Series(yearly.to_numpy(), index=yearly.index.year).reindex(out.index)
+    out.index.name = "year"
+    return out.astype("float64")
+
+
+def tracking_error(returns: pd.Series, reference_returns: pd.Series,
+                   periods_per_year: int = PERIODS_PER_YEAR) -> float:
+    """Annualised tracking error of ``returns`` against ``reference_returns``:
+    ``stdev(r − r_ref, ddof=1) · √252``.
+
+    Args:
+        returns: daily simple returns (fractions), e.g. the paper NAV's.
+        reference_returns: daily simple returns on the same sessions, e.g. the backtest's.
+        periods_per_year: trading days per year (252).
+
+    Returns:
+        A fraction (0.02 = 2 % a year), over the sessions where both have a return; NaN with fewer than two
+        differences.
+    """
+    d = (returns.astype("float64") - reference_returns.astype("float64")).dropna()
+    if len(d) < 2:
+        return float("nan")
+    return float(d.std(ddof=1) * math.sqrt(periods_per_year))
