@@ -64,6 +64,10 @@ def cmd_validate(args) -> int:
             _err(f"{f}: no such file")
             bad += 1
             continue
+        except OSError as exc:  # a directory, no permission, ...: a message, not a traceback
+            _err(f"{f}: cannot read: {exc.strerror or exc}")
+            bad += 1
+            continue
         except SymphonyError as exc:
             _err(str(exc) if exc.source else f"{f}: {exc}")
             bad += 1
