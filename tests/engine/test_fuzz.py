@@ -291,3 +291,10 @@ def test_non_utf8_and_empty_files(tmp_path: Path) -> None:
     empty.write_bytes(b"")
     with pytest.raises(SymphonyParseError, match=r"empty.clj: empty input: no symphony text"):
         load_symphony(empty)
+
+
+def test_validate_a_directory_is_a_message_not_a_traceback(tmp_path: Path, capsys) -> None:
+    from orchestration.cli import main
+
+    assert main(["validate", str(tmp_path)]) == 2
+    assert capsys.readouterr().err.strip() == f"{tmp_path}: cannot read: Is a directory"
