@@ -14,10 +14,12 @@ Findings (:class:`Finding`, ``kind``):
   (``count`` sessions from ``session_date``). Readers fill interior gaps with the previous close
   (:func:`engine.prices.fill_interior_gaps`); the finding says where that happened.
 * ``non_positive`` — an ``adj_close`` that is ≤ 0 or not finite.
-* ``jump`` — a daily move ``r = adj_close(t) / adj_close(previous row) − 1`` with
+* ``jump`` — a daily move ``r = adj_close(t) / adj_close(previous row) − 1`` with either
   ``|r| > MOVE_BOUND_1X × max(1, |leverage|)`` = 60 % for a 1× product, scaled by the product's leverage from
   :data:`LEVERAGE` (e.g. TQQQ 3× → 180 %, UVXY 1.5× → 90 %; unknown tickers count as 1×; sub-1× products such as
-  SVXY −0.5× keep the 1× bound). Adjusted closes already include splits and dividends, so such a move is either
+  SVXY −0.5× keep the 1× bound), **or** a move whose ratio is within 2 % of a split ratio (N:1 or 1:N, N = 2..50)
+  at any leverage — an unadjusted 2:1 split is −50 %, inside the bound. Adjusted closes already include splits and
+  dividends, so such a move is either
   a real event (a trial readout, a squeeze) or a split the source did not adjust; ``detail`` names the split
   ratio the move matches, if any (:func:`engine.bar_checks.split_like`). The bound is chosen so that every
   move of ``../shared/data/bars/SOURCES.md``'s scan (|r| beyond +150 % / −75 %) is reported, while ordinary
@@ -247,9 +249,15 @@ def check_closes(long: pd.DataFrame, *, last_session=None, sessions: Sequence | 
                 ratio = ok[1:] / ok[:-1]
                 lev = leverage_of(ticker, leverage)
                 bound = move_bound(ticker, leverage, bound_1x)
-                for i in np.flatnonzero(np.abs(ratio - 1.0) > bound + BOUND_TOLERANCE):
+                big = np.abs(ratio - 1.0) > bound + BOUND_TOLERANCE
+                # a split-like ratio (within 2 % of N or 1/N, N >= 2) is reported even inside the bound: an
+                # unadjusted 2:1 split is −50 %, which the 60 % bound alone would miss
+                near = (ratio >= 1.96) | (ratio <= 0.51)
+                for i in np.flatnonzero(big | near):
                     r = float(ratio[i] - 1.0)
                     like = split_like(float(ratio[i]))
+                    if not big[i] and like is None:
+                        continue
                     findings.append(Finding(
                         "jump", ticker, pd.Timestamp(ok_days[i + 1]).date(),
                         f"{r:+.1%} from {pd.Timestamp(ok_days[i]).date()} (bound ±{bound:.0%} for "

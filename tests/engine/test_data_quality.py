@@ -73,12 +73,16 @@ def test_jump_bound_is_60_percent_times_leverage():
         "QQQ": [100, 160, 160, 160, 64, 64, 64, 64],     # +60 % and −60 % exactly: not beyond the bound
         "TQQQ": [100, 250, 250, 250, 250, 710, 710, 710],  # +150 % inside 3× bound; +184 % beyond it
         "HUB": [10, 10, 10, 10, 100, 100, 100, 100],     # ×10: like an unadjusted split
+        "HALF": [80, 80, 40, 40, 40, 40, 40, 41],        # −50 %: inside the bound but exactly a 2:1 split
+        "SOXL": [30, 30, 30, 30.6, 30.6, 30.6, 30.6, 15],  # −51 %, 1:2 within 2 %: reported at 3× too
     }), sessions=S)
     jumps = [(f.ticker, f.session_date, round(f.value, 4)) for f in rep.of_kind("jump")]
-    assert jumps == [("HUB", S[4], 9.0), ("SPY", S[1], 0.61), ("SPY", S[3], -0.6025), ("TQQQ", S[5], 1.84)]
-    hub = rep.of_kind("jump")[0]
+    assert jumps == [("HALF", S[2], -0.5), ("HUB", S[4], 9.0), ("SOXL", S[7], -0.5098), ("SPY", S[1], 0.61),
+                     ("SPY", S[3], -0.6025), ("TQQQ", S[5], 1.84)]
+    assert rep.of_kind("jump")[0].detail.endswith("like an unadjusted split (ratio 1:2)")
+    hub = rep.of_kind("jump")[1]
     assert hub.detail == "+900.0% from 2024-01-05 (bound ±60% for 1×), like an unadjusted split (ratio 10:1)"
-    assert "bound ±180% for 3×" in rep.of_kind("jump")[3].detail
+    assert "bound ±180% for 3×" in rep.of_kind("jump")[5].detail
 
 
 def test_unknown_check_name_is_an_error():
