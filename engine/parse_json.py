@@ -29,7 +29,7 @@ from typing import Any
 import edn_format
 from pydantic import ValidationError
 
-from engine.errors import SymphonyError, SymphonyParseError
+from engine.errors import SymphonyError, SymphonyLimitError, SymphonyParseError
 from engine.model import (
     Asset,
     Comparison,
@@ -144,11 +144,16 @@ def edn_to_python(value: Any) -> Any:
 
 def count_score_nodes(data: Any) -> int:
     """Number of tree nodes (objects with a ``step``) in decoded score data; iterative, stops past the limit."""
-    from engine.parse_common import MAX_NODES
+    from engine.parse_common import MAX_BRACKETS, MAX_NODES
 
-    count, stack = 0, [data]
+    count, stack, containers = 0, [data], 0
     while stack:
         item = stack.pop()
+        if isinstance(item, (dict, list)):
+            containers += 1
+            if containers > MAX_BRACKETS:  # also ends a cycle (an object that contains itself)
+                raise SymphonyLimitError(f"too many nested objects (more than {MAX_BRACKETS:,}), or an object "
+                                         "that contains itself")
         if isinstance(item, dict):
             if "step" in item:
                 count += 1

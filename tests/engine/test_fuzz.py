@@ -298,3 +298,14 @@ def test_validate_a_directory_is_a_message_not_a_traceback(tmp_path: Path, capsy
 
     assert main(["validate", str(tmp_path)]) == 2
     assert capsys.readouterr().err.strip() == f"{tmp_path}: cannot read: Is a directory"
+
+
+def test_an_object_that_contains_itself() -> None:
+    score: dict = {"step": "root", "children": []}
+    score["children"].append(score)
+    with pytest.raises(SymphonyLimitError, match=r"too many nodes: 20,001 \(limit 20,000\)"):
+        parse_json_score(score)
+    loop: list = []
+    loop.append(loop)
+    with pytest.raises(SymphonyLimitError, match="or an object that contains itself"):
+        parse_json_score({"step": "root", "children": loop})
