@@ -161,8 +161,9 @@ def benchmark_relative(rets: pd.Series, bench_rets: pd.Series,
 
     ``beta = cov(r, b) / var(b)`` (both ddof = 1); ``alpha = (mean(r) − beta·mean(b))·252`` (annualised
     arithmetic, no risk-free rate); ``pearson_r = corr(r, b)``; ``r_square = pearson_r²``. Only sessions where
-    both returns exist count. INFERRED: Composer reports these per benchmark (``percent`` and ``log`` blocks) but
-    their formulas are not documented; these are the textbook CAPM regression on percent returns.
+    both returns exist count. VERIFIED against the ``percent`` block of Composer's 2022 response (set E,
+    ``tests/fixtures/composer/eu_raekon_frankenbot.backtest_response.json``: all four to float precision from
+    Composer's own daily values); Composer's ``log`` block (the same on log returns) is not computed here.
     """
     both = pd.concat([rets, bench_rets], axis=1, join="inner").dropna()
     nan = float("nan")
@@ -223,7 +224,12 @@ def full_stats(nav: pd.Series, capital: float | None = None, benchmark_nav: pd.S
       backtest is ~0, which only a weight-change definition without the initial buy gives (counting it would
       give 252/8403 = 0.03).
     * With ``benchmark_nav``: ``alpha``, ``beta``, ``r_square``, ``pearson_r`` of
-      :func:`benchmark_relative` (INFERRED; not in Composer's ``stats`` block but in its ``benchmarks``).
+      :func:`benchmark_relative` (VERIFIED on set E's ``percent`` block; not in Composer's ``stats`` block but in
+      its ``benchmarks``).
+
+    Set E (Composer's 2022 7-day response) reproduces every key Composer printed there — size, cumulative and
+    annualised return, standard deviation, Sharpe, max drawdown, Calmar, mean, median, min, max — from Composer's
+    own daily values to float precision (``tests/engine/test_metrics.py``).
 
     Args:
         nav: daily portfolio values in USD.
