@@ -17,6 +17,10 @@
    (special floats, :func:`engine.parse_defsymphony.replace_special_floats`), the input-limit scan
    (:func:`engine.parse_common.check_text_limits`) and the whole :func:`engine.parsing.load_symphony`; best of 5.
 
+5. The bundle (``data/bundled``): size on disk per file, and the cold load time (process cache emptied) of one
+   symphony's tickers through :class:`warehouse.prices.BundledCloseReader` (row-group filter pushdown) against
+   reading the whole adjusted-close table; best of 3.
+
 Targets (issue 3): any symphony 2007→2026 ≤ 0.3 s warm; ratio ≥ 20×; 1,600 evaluations ≤ 60 s and ≤ 2 GB.
 Target (issue 8): the defsymphony pre-pass of the largest corpus file ≤ 0.5 s.
 """
@@ -105,6 +109,44 @@ def parse_figures() -> None:
     print()
 
 
+def bundle_figures() -> None:
+    """Section 5: bundle size and the cold load time of one symphony's tickers (best of 3, cache emptied)."""
+    import pyarrow.parquet as pq
+
+    from warehouse import bundled
+    from warehouse.prices import BundledCloseReader
+
+    files = {f: (bundled.BUNDLE_DIR / f).stat().st_size for f in ("adj_close.parquet", "bars.parquet",
+                                                                  "manifest.json")}
+    m = bundled.manifest()
+    print(f"bundle: {sum(files.values()) / 1e6:.1f} MB ({', '.join(f'{k} {v / 1e6:.1f} MB' for k, v in files.items())});"
+          f" {m['adj_close']['tickers']} tickers, {m['adj_close']['rows']:,} closes, "
+          f"{pq.ParquetFile(bundled.BUNDLE_DIR / 'adj_close.parquet').metadata.num_row_groups} row groups")
+
+    def cold(fn) -> float:
+        times = []
+        for _ in range(3):
+            bundled._SERIES.clear()
+            t0 = time.perf_counter()
+            fn()
+            times.append(time.perf_counter() - t0)
+        return min(times)
+
+    reader = BundledCloseReader()
+    for name in ("tqqq_ftlt_v2_226.clj", "what_have_i_done_v1a.clj"):
+        path = next((p for p in corpus_files() if p.name == name), None)
+        if path is None:
+            continue
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            need = sorted(tickers(load_symphony(path)))
+        secs = cold(lambda: reader.closes(need))
+        print(f"load {name} ({len(need)} tickers, inception → last session): {secs:.3f} s cold")
+    whole = cold(lambda: pq.read_table(bundled.BUNDLE_DIR / "adj_close.parquet").to_pandas())
+    print(f"read the whole adj_close table: {whole:.3f} s")
+    print()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--ref-sample", type=int, default=60, help="sessions timed with the reference evaluator")
@@ -113,6 +155,7 @@ def main() -> int:
     args = ap.parse_args()
 
     parse_figures()
+    bundle_figures()
     have = available_tickers()
     syms = load_all()
     full = [(p, r) for p, r in syms if tickers(r) <= have]
