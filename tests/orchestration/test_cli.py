@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -125,3 +126,28 @@ def test_export_round_trips_through_the_cli(tmp_path, capsys):
 
     assert again.model_dump() == assign_ids(original).model_dump()
     assert json.loads(out.read_text())["step"] == "root"
+
+
+def test_backtest_holding_a_stale_ticker_fails_unless_allowed(tmp_path, capsys):
+    """A series that stops early (STOP's last close 2024-01-19) while the symphony holds it: exit 2 naming the
+    ticker and the sessions; with --allow-missing-prices the run goes on and lists them in data_warnings."""
+    days = pd.bdate_range("2024-01-02", "2024-01-31")
+    days = days[days != pd.Timestamp("2024-01-15")]                  # Martin Luther King Jr. Day
+    prices = tmp_path / "prices"
+    prices.mkdir()
+    pd.DataFrame({"date": days.date, "adj_close": np.linspace(470, 490, len(days))}).to_csv(prices / "SPY.csv",
+                                                                                          index=False)
+    early = days[days <= pd.Timestamp("2024-01-19")]
+    pd.DataFrame({"date": early.date, "adj_close": np.linspace(20, 22, len(early))}).to_csv(prices / "STOP.csv",
+                                                                                          index=False)
+    sym = tmp_path / "stale.clj"
+    sym.write_text('(defsymphony "stale" {:asset-class "EQUITIES", :rebalance-frequency :daily} '
+                   '(weight-equal [(asset "SPY") (asset "STOP")]))')
+    assert main(["backtest", str(sym), "--prices", str(prices)]) == 2
+    err = capsys.readouterr().err
+    assert "holds tickers on sessions without a close price: STOP on 2024-01-22..2024-01-31 (8 sessions)" in err
+    assert main(["backtest", str(sym), "--prices", str(prices), "--allow-missing-prices"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["data_warnings"] == {"STOP": ["Close price data is missing for STOP on 2024-01-22..2024-01-31 "
+                                             "(8 sessions) while held (last close carried forward)"]}
+    assert out["last_day"] == "2024-01-31"
