@@ -292,8 +292,18 @@ def run_daily(session: dt.date, instance=None, broker: str = "simulated", alpaca
     if not result.success:
         for event in result.all_events:
             if event.is_failure:
-                _err(f"  {event.step_key or 'run'}: {event.message}")
+                _err(f"  {event.step_key or 'run'}: {_lock_error_line(event) or event.message}")
     return result.success
+
+
+def _lock_error_line(event) -> str | None:
+    """The :class:`warehouse.WarehouseLockedError` line inside a step failure, if that is what failed it."""
+    error = getattr(getattr(event, "step_failure_data", None), "error", None)
+    while error is not None:
+        if error.cls_name == "WarehouseLockedError":
+            return "error: " + error.message.strip().split("WarehouseLockedError: ", 1)[-1]
+        error = error.cause
+    return None
 
 
 def cmd_run_daily(args) -> int:
@@ -533,9 +543,19 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+#: Exit code when the DuckDB warehouse stayed locked by another process past ``ORAGAMI_LOCK_WAIT_S``.
+EXIT_WAREHOUSE_LOCKED = 3
+
+
 def main(argv: list[str] | None = None) -> int:
+    from warehouse import WarehouseLockedError
+
     args = build_parser().parse_args(argv)
-    return int(args.func(args) or 0)
+    try:
+        return int(args.func(args) or 0)
+    except WarehouseLockedError as exc:  # one line, no traceback: who holds the file and what to do
+        _err(f"error: {exc}")
+        return EXIT_WAREHOUSE_LOCKED
 
 
 if __name__ == "__main__":

@@ -7,9 +7,12 @@ One class, :class:`Warehouse`, over one SQLAlchemy engine, for both backends:
 
 * **DuckDB** (default, a local file; ``duckdb:///path/to/file.duckdb``). DuckDB lets one process write a file *or*
   many processes read it (style guide §5.6–5.7), so every operation opens a short-lived connection (``NullPool``)
-  and closes it at once: no connection, hence no file lock, outlives a call. Opening a connection retries a bounded
-  number of times, with exponential backoff, while another process holds the lock ("Could not set lock on file").
-  Dashboards use :func:`open_read_only`, which opens the file ``read_only=True``.
+  and closes it at once: no connection, hence no file lock, outlives a call. While another process holds the lock
+  ("Could not set lock on file"), a **writer** waits with exponential backoff until a deadline
+  (``ORAGAMI_LOCK_WAIT_S``, default :data:`DEFAULT_LOCK_WAIT_S` seconds: long enough for a dashboard query or a
+  second run to finish, short enough to leave the 15:50 run its window), then raises :class:`WarehouseLockedError`
+  with one line naming the file and the process that holds it. Dashboards use :func:`open_read_only`, which opens
+  the file ``read_only=True`` and gives up after a few short retries.
 * **PostgreSQL** (``postgresql+psycopg2://user:pass@host:5432/db``): a normal pooled engine.
 
 Write semantics (style guide §1a.9, §1c.3): :meth:`Warehouse.replace` deletes the rows of a partition and inserts
@@ -77,9 +80,20 @@ DEFAULT_DUCKDB_PATH = Path("var") / "oragami.duckdb"
 
 SUPPORTED_BACKENDS: tuple[str, ...] = ("duckdb", "postgresql")
 
+#: Environment variable: seconds a DuckDB writer waits for another process to release the file lock.
+ENV_LOCK_WAIT_S = "ORAGAMI_LOCK_WAIT_S"
+#: Default of :data:`ENV_LOCK_WAIT_S`: three minutes of the ten the 15:50 run has.
+DEFAULT_LOCK_WAIT_S = 180.0
+#: Longest single sleep between two attempts while waiting for the lock, seconds.
+MAX_LOCK_BACKOFF_S = 5.0
+
 
 class WarehouseLockedError(RuntimeError):
-    """The DuckDB file stayed locked by another process through every retry."""
+    """The DuckDB file stayed locked by another process until the deadline (or through every retry).
+
+    ``str()`` is one line: the file, who holds it (program and PID, as DuckDB reports them), how long it waited
+    and what to do.
+    """
 
 
 class ActivationLimitError(ValueError):
@@ -289,8 +303,12 @@ class Warehouse:
         read_only: refuse writes; a DuckDB file is opened with ``read_only=True`` so that other processes
             can read it too (a read-only open still waits for a writer to finish, see ``lock_retries``).
         lock_retries: DuckDB only: how many times to retry opening the file while another process holds its
-            lock. Bounded: after the last retry :class:`WarehouseLockedError` is raised.
-        lock_backoff_s: DuckDB only: the first retry delay in seconds; each retry doubles it (plus jitter).
+            lock; after the last retry :class:`WarehouseLockedError` is raised. ``None`` (default): a writer waits
+            until ``lock_wait_s`` instead, a read-only warehouse retries 6 times.
+        lock_backoff_s: DuckDB only: the first retry delay in seconds; each retry doubles it (plus jitter), up to
+            :data:`MAX_LOCK_BACKOFF_S`.
+        lock_wait_s: DuckDB only: the deadline in seconds for getting the lock (with ``lock_retries``, whichever
+            comes first). ``None``: env ``ORAGAMI_LOCK_WAIT_S``, else :data:`DEFAULT_LOCK_WAIT_S` for a writer.
 
     Raises:
         ValueError: the URL names a backend other than DuckDB or PostgreSQL.
@@ -299,8 +317,8 @@ class Warehouse:
     ``repr``; use :attr:`safe_url` to display the URL.
     """
 
-    def __init__(self, url: str | URL, *, read_only: bool = False, lock_retries: int = 6,
-                 lock_backoff_s: float = 0.1) -> None:
+    def __init__(self, url: str | URL, *, read_only: bool = False, lock_retries: int | None = None,
+                 lock_backoff_s: float = 0.1, lock_wait_s: float | None = None) -> None:
         self._url = make_url(url)
         backend = self._url.get_backend_name()
         if backend not in SUPPORTED_BACKENDS:
@@ -308,8 +326,13 @@ class Warehouse:
                              f"expected one of {', '.join(SUPPORTED_BACKENDS)}")
         self._backend = backend
         self._read_only = read_only
-        self._lock_retries = max(0, int(lock_retries))
+        if lock_retries is None and read_only:
+            lock_retries = 6
+        self._lock_retries = None if lock_retries is None else max(0, int(lock_retries))
         self._lock_backoff_s = max(0.0, float(lock_backoff_s))
+        if lock_wait_s is None and self._lock_retries is None:
+            lock_wait_s = lock_wait_from_env()
+        self._lock_wait_s = None if lock_wait_s is None else max(0.0, float(lock_wait_s))
         self._engine = self._create_engine()
 
     # -- construction -------------------------------------------------------------------------------------------
@@ -327,7 +350,7 @@ class Warehouse:
             url: full SQLAlchemy URL.
             duckdb_path: DuckDB file path, used when no ``url`` is given.
             read_only: see :class:`Warehouse`.
-            **kwargs: passed to :class:`Warehouse` (``lock_retries``, ``lock_backoff_s``).
+            **kwargs: passed to :class:`Warehouse` (``lock_retries``, ``lock_backoff_s``, ``lock_wait_s``).
 
         Returns:
             The warehouse (the schema is not created; call :meth:`create_schema`).
@@ -395,21 +418,30 @@ class Warehouse:
     # -- connections --------------------------------------------------------------------------------------------
 
     def _open(self) -> Connection:
-        """Open a connection; on DuckDB retry (bounded, exponential backoff) while the file is locked."""
+        """Open a connection; on DuckDB, while the file is locked, retry with exponential backoff until the
+        deadline (``lock_wait_s``) or the retry count (``lock_retries``) runs out."""
         attempt = 0
+        started = time.monotonic()
         while True:
             try:
                 return self._engine.connect()
             except Exception as exc:  # noqa: BLE001 - only the DuckDB lock error is retried, the rest re-raised
                 if self._backend != "duckdb" or not _is_lock_error(exc):
                     raise
-                if attempt >= self._lock_retries:
-                    raise WarehouseLockedError(
-                        f"DuckDB file {self._url.database} is locked by another process; gave up after "
-                        f"{attempt + 1} attempts") from exc
-                delay = self._lock_backoff_s * (2 ** attempt) * (1.0 + 0.25 * random.random())
-                logger.info("DuckDB file %s is locked; retry %d/%d in %.2fs", self._url.database, attempt + 1,
-                            self._lock_retries, delay)
+                waited = time.monotonic() - started
+                left = None if self._lock_wait_s is None else self._lock_wait_s - waited
+                if (self._lock_retries is not None and attempt >= self._lock_retries) or \
+                        (left is not None and left <= 0):
+                    raise WarehouseLockedError(_locked_message(self._url.database, exc, waited, attempt + 1,
+                                                               self._read_only)) from None
+                delay = min(MAX_LOCK_BACKOFF_S, self._lock_backoff_s * (2 ** min(attempt, 30)))
+                delay *= 1.0 + 0.25 * random.random()
+                if left is not None:
+                    delay = min(delay, left)
+                if attempt == 0:
+                    logger.info("DuckDB file %s is locked by %s; waiting up to %s", self._url.database,
+                                   _lock_holder(exc), f"{self._lock_wait_s:.0f} s" if self._lock_wait_s is not None
+                                   else f"{self._lock_retries} retries")
                 time.sleep(delay)
                 attempt += 1
 
@@ -800,6 +832,55 @@ def _describe_where(where: Mapping[str, Any]) -> str:
     return ", ".join(parts)
 
 
+def lock_wait_from_env() -> float:
+    """Seconds a DuckDB writer waits for the file lock: env ``ORAGAMI_LOCK_WAIT_S``, else the default.
+
+    Raises:
+        ValueError: the variable is set but not a non-negative number.
+    """
+    text = os.environ.get(ENV_LOCK_WAIT_S, "").strip()
+    if not text:
+        return DEFAULT_LOCK_WAIT_S
+    try:
+        value = float(text)
+    except ValueError:
+        raise ValueError(f"{ENV_LOCK_WAIT_S}={text!r} is not a number of seconds") from None
+    if not value >= 0:
+        raise ValueError(f"{ENV_LOCK_WAIT_S}={text!r} must be >= 0 seconds")
+    return value
+
+
+def _lock_holder(exc: BaseException) -> str:
+    """Who holds the lock, from DuckDB's message ("Conflicting lock is held in PROGRAM (PID N)") and, where the
+    process is visible, its command line; ``"another process"`` when DuckDB does not say."""
+    import re
+
+    message = str(getattr(exc, "orig", exc))
+    found = re.search(r"held in (.+?) \(PID (\d+)\)", message)
+    if not found:
+        return "another process"
+    program, pid = found.group(1), found.group(2)
+    try:
+        argv = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        cmdline = " ".join(" ".join(a.decode(errors="replace").split()) for a in argv if a)  # one line
+    except OSError:
+        cmdline = ""
+    if cmdline:
+        cmdline = cmdline if len(cmdline) <= 120 else cmdline[:117] + "..."
+        return f"PID {pid} ({cmdline})"
+    return f"PID {pid} ({program})"
+
+
+def _locked_message(database: str | None, exc: BaseException, waited: float, attempts: int,
+                    read_only: bool) -> str:
+    """The one line of :class:`WarehouseLockedError`."""
+    advice = ("" if read_only else
+              f"; close that connection (notebooks: read a copy of the file, or use Postgres) or raise "
+              f"{ENV_LOCK_WAIT_S}")
+    return (f"DuckDB file {database} is locked by another process: {_lock_holder(exc)}; gave up after "
+            f"{waited:.1f} s and {attempts} attempts{advice}")
+
+
 def _is_lock_error(exc: BaseException) -> bool:
     """Whether a DuckDB connect error means "another process holds the file lock"."""
     import duckdb
@@ -814,7 +895,7 @@ def duckdb_url(path: str | os.PathLike) -> str:
     return f"duckdb:///{Path(path).expanduser().resolve()}"
 
 
-def open_read_only(url_or_path: str | os.PathLike, *, lock_retries: int = 6,
+def open_read_only(url_or_path: str | os.PathLike, *, lock_retries: int | None = 6,
                    lock_backoff_s: float = 0.1) -> Warehouse:
     """Open the warehouse for dashboards: reads only, short-lived connections.
 
