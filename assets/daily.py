@@ -1,8 +1,14 @@
 """The daily graph, one partition per NYSE session: bars → indicators → allocations → orders → positions → NAV.
 
-Assets are thin: they read inputs from the warehouse, call engine functions and write their rows back with
-``Warehouse.replace`` scoped to the session, so re-running a session replaces that session's rows. The hand-off
-between assets is the warehouse itself (no IO manager), which is also what the dashboard reads.
+Assets are thin: they read inputs from the warehouse (``warehouse.repos``), call engine functions and write their
+rows back scoped to the session, so re-running a session replaces that session's rows. The hand-off between
+assets is the warehouse itself (no IO manager), which is also what the dashboard reads.
+
+Failure isolation: a symphony that fails anywhere — parse of its stored row (:func:`engine.stored.load_stored`),
+a missing price or indicator, evaluation, order planning — fails alone: its target is cash, its ``symphony_runs``
+row is ``failed`` with the reason (naming the ticker, node or field), and every other symphony trades. An
+account whose broker calls fail (retries exhausted, broker down) has its unanswered orders marked ``failed``
+with the reason; no other account's orders or records change.
 """
 
 import datetime as dt
@@ -13,22 +19,26 @@ import dagster as dg
 import numpy as np
 import pandas as pd
 
+from engine.broker import BrokerError, OrderRequest
+from engine.calendar import previous_session, session_close
 from engine.evaluate import CASH, IndicatorCache, evaluate
+from engine.ledger import Ledger, OrderOutcome, needs_rebalance, settle
 from engine.metrics import composer_stats
 from engine.model import Root, indicator_refs, tickers as symphony_tickers
-from engine.calendar import previous_session, session_close
-from engine.broker import OrderRequest, send_exactly_once
-from engine.netting import NET, SymphonyIntent, attribute, intents_for, net_orders
-from engine.orders import needs_rebalance
+from engine.netting import NET, SymphonyIntent, intents_for, net_orders
 from engine.prices import fill_interior_gaps
-from resources import BrokerResource, BundledMarketData, MarketDataResource, WarehouseResource
+from engine.risk import RiskLimits, account_loss, gate
+from engine.stored import load_stored
 from pipelines.partitions import partition_session, sessions_partitions
+from resources import BrokerResource, BundledMarketData, MarketDataResource, WarehouseResource
 from warehouse import Between, Warehouse
-from warehouse.repos import bars as bar_repo, ledgers, symphonies as symphony_repo
+from warehouse.repos import bars as bar_repo, ledgers, orders as order_repo, symphonies as symphony_repo
+from warehouse.repos.ledgers import SessionBook
 from warehouse.scope import ALL_ACCOUNTS
 
 BENCHMARK = "SPY"
 EARLIEST = dt.date(1900, 1, 1)
+PARSE_ERROR = "parse_error"   # key of a roster row whose stored tree cannot be used (root None)
 
 
 def _now() -> dt.datetime:
@@ -37,33 +47,43 @@ def _now() -> dt.datetime:
 
 @functools.lru_cache(maxsize=8192)
 def _model(parsed_json: str) -> Root:
-    """The stored model, parsed once per process (models are immutable, so sharing them is safe)."""
-    return Root.model_validate_json(parsed_json)
+    """The stored model, parsed and bound-checked once per process (models are immutable, so sharing is safe)."""
+    return load_stored(parsed_json)
+
+
+def _roster(wh: Warehouse) -> list[tuple[dict, Root | None]]:
+    """Active symphonies as ``(row, model)``, ordered by account and id; ``model`` is None (and
+    ``row[PARSE_ERROR]`` the reason) when the stored row cannot be parsed or breaks today's bounds."""
+    df = symphony_repo.active(wh, ALL_ACCOUNTS)
+    out: list[tuple[dict, Root | None]] = []
+    for row in df.sort_values(["account_id", "symphony_id"]).to_dict("records"):
+        try:
+            out.append((row, _model(row["parsed_json"])))
+        except Exception as exc:  # a row stored before validation was bounded fails alone
+            out.append(({**row, PARSE_ERROR: f"parse of stored row: {type(exc).__name__}: {exc}"}, None))
+    return out
 
 
 def active_symphonies(wh: Warehouse) -> list[tuple[dict, Root]]:
-    """Active symphonies as ``(row, parsed model)`` pairs, ordered by account and id."""
-    df = symphony_repo.active(wh, ALL_ACCOUNTS)
-    out = []
-    for row in df.sort_values(["account_id", "symphony_id"]).to_dict("records"):
-        out.append((row, _model(row["parsed_json"])))
-    return out
+    """Active symphonies whose stored tree parses, as ``(row, parsed model)`` pairs, ordered by account and id."""
+    return [(row, root) for row, root in _roster(wh) if root is not None]
 
 
 MAX_ACTIVE_SYMPHONIES = 40
 
 
-def split_by_limit(wh: Warehouse) -> tuple[list[tuple[dict, Root]], list[tuple[dict, str]]]:
+def split_by_limit(wh: Warehouse) -> tuple[list[tuple[dict, Root | None]], list[tuple[dict, str]]]:
     """Active symphonies that trade, and those over their account's limit (with the reason).
 
     Each account trades at most ``max_active_symphonies`` (default 40, as Composer) active symphonies, the
-    earliest registered first (then by id); the others are reported and not evaluated.
+    earliest registered first (then by id); the others are reported and not evaluated. A traded symphony whose
+    stored row does not parse comes with model None (see :func:`_roster`): it goes to cash.
     """
     limits = {a: (int(r["max_active_symphonies"]) if r.get("max_active_symphonies") is not None
                   and not pd.isna(r["max_active_symphonies"]) else MAX_ACTIVE_SYMPHONIES)
               for a, r in _accounts(wh).items()}
     trade, over = [], []
-    for account_id, syms in sorted(_by_account(active_symphonies(wh)).items()):
+    for account_id, syms in sorted(_by_account(_roster(wh)).items()):
         limit = limits.get(account_id, MAX_ACTIVE_SYMPHONIES)
         ordered = sorted(syms, key=lambda s: (str(s[0].get("created_at")), s[0]["symphony_id"]))
         trade.extend(ordered[:limit])
@@ -72,68 +92,23 @@ def split_by_limit(wh: Warehouse) -> tuple[list[tuple[dict, Root]], list[tuple[d
     return trade, over
 
 
-def tradable_symphonies(wh: Warehouse) -> list[tuple[dict, Root]]:
-    """The active symphonies that trade today (see :func:`split_by_limit`)."""
+def tradable_symphonies(wh: Warehouse) -> list[tuple[dict, Root | None]]:
+    """The active symphonies that trade today (see :func:`split_by_limit`; model None = unparseable row)."""
     return split_by_limit(wh)[0]
 
 
-def needed_tickers(symphonies: list[tuple[dict, Root]]) -> list[str]:
+def needed_tickers(symphonies: list[tuple[dict, Root | None]]) -> list[str]:
     """Every ticker read or held by the active symphonies, plus the benchmark."""
     out = {BENCHMARK}
     for _, root in symphonies:
-        out |= symphony_tickers(root)
+        if root is not None:
+            out |= symphony_tickers(root)
     return sorted(out)
 
 
 def _closes_until(wh: Warehouse, tickers: list[str], session: dt.date) -> pd.DataFrame:
     closes = bar_repo.adjusted_closes(wh, tickers, end=session)
     return fill_interior_gaps(closes.reindex(columns=tickers))
-
-
-class SessionBook:
-    """What the trading assets read about one session, in a few batched queries (not one per symphony).
-
-    * prices: each ticker's latest adjusted close on or before the session (the live-price proxy offline; the
-      live price itself once ``daily_bars`` stored one), USD;
-    * ledgers: every symphony's holdings snapshot carried into the session (``positions`` of its newest earlier
-      session), or its starting capital in cash if it never traded;
-    * NAVs: every symphony's last NAV before the session.
-    """
-
-    def __init__(self, wh: Warehouse, session: dt.date) -> None:
-        self.wh = wh
-        self.session = session
-        self._prices: dict[str, float] = {}
-        self._asked: set[str] = set()
-        before = ledgers.positions_before(wh, session, ALL_ACCOUNTS)
-        self._ledgers = {sid: g for sid, g in before.groupby("symphony_id")}
-        self._navs: dict[str, float] | None = None
-
-    def prices(self, tickers) -> dict[str, float]:
-        """``{ticker: USD}`` for the tickers that have a close on or before the session (others absent)."""
-        want = [t for t in set(tickers) if t not in self._asked]
-        if want:
-            self._prices.update(bar_repo.latest_closes(self.wh, sorted(want), self.session))
-            self._asked.update(want)
-        return {t: self._prices[t] for t in tickers if t in self._prices}
-
-    def ledger(self, row: dict) -> tuple[dict[str, float], float, bool]:
-        """``(shares per ticker, cash USD, has traded before)`` of a symphony carried into the session."""
-        prev = self._ledgers.get(row["symphony_id"])
-        if prev is None or prev.empty:
-            return {}, float(row.get("capital_usd") or 10_000.0), False
-        holdings = {r["ticker"]: float(r["qty"]) for r in prev.to_dict("records") if r["ticker"] != CASH}
-        cash_rows = prev.loc[prev["ticker"] == CASH, "qty"]
-        return holdings, float(cash_rows.iloc[0]) if len(cash_rows) else 0.0, True
-
-    def nav_before(self, symphony_id: str) -> float | None:
-        """The symphony's NAV at its last session before this one, USD (None if it has none)."""
-        if self._navs is None:
-            navs = self.wh.read("daily_nav", where={"session_date": Between(None, previous_session(self.session))},
-                                columns=["symphony_id", "session_date", "nav_usd"])
-            navs = navs.sort_values(["symphony_id", "session_date"]).groupby("symphony_id").tail(1)
-            self._navs = dict(zip(navs["symphony_id"], navs["nav_usd"].astype(float)))
-        return self._navs.get(symphony_id)
 
 
 @dg.asset(
@@ -240,7 +215,7 @@ def calendar_matches_broker(context: dg.AssetCheckExecutionContext, broker: Brok
     accounts = sorted({row["account_id"] for row, _ in tradable_symphonies(wh)})
     if not accounts:
         return dg.AssetCheckResult(passed=True, metadata={"compared": "no (no account trades)"})
-    days = broker.for_account(accounts[0], wh, {}, session).calendar(session, session)
+    days = broker.connect(accounts[0], wh, {}, session).calendar(session, session)
     ours = session_close(session)
     theirs = next((d for d in days if d[0] == session), None)
     if theirs is None:
@@ -286,48 +261,65 @@ def indicator_values(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     return dg.MaterializeResult(metadata={"indicators": n, "undefined": int(df["value"].isna().sum())})
 
 
+def _run_row(row: dict, session: dt.date, status: str, reason: str | None) -> dict:
+    return {"account_id": row["account_id"], "symphony_id": row["symphony_id"], "session_date": session,
+            "status": status, "reason": reason, "evaluated_at": _now()}
+
+
+def _evaluate_one(root: Root | None, row: dict, cache: IndicatorCache, session: dt.date):
+    """``(weights, trace entries)`` of one symphony on the session.
+
+    Raises:
+        ValueError: naming the parse error, the tickers without a price on the session, or the undefined
+            indicator; any evaluation error propagates (the caller fails this symphony alone).
+    """
+    if root is None:
+        raise ValueError(row[PARSE_ERROR])
+    if not len(cache.sessions) or cache.sessions[-1].date() != session:
+        raise ValueError(f"no prices for session {session}")
+    last = cache.closes.iloc[-1] if hasattr(cache, "closes") else None
+    if last is not None:
+        missing = sorted(t for t in symphony_tickers(root) if t not in last.index or not np.isfinite(last[t]))
+        if missing:
+            raise ValueError(f"no price on {session} for ticker(s) {', '.join(missing)} (unknown or not traded)")
+    ev = evaluate(root, cache, start=session)  # only today's decisions; indicators use all history
+    if not bool(ev.valid.iloc[-1]):
+        raise ValueError("some indicator or price is undefined on this session (warm-up or missing bar)")
+    return ev.weights_on(session), ev.trace(session)
+
+
 @dg.asset(partitions_def=sessions_partitions, group_name="strategy", deps=[indicator_values], kinds={"python"},
           metadata={"partition_expr": "session_date"})
 def target_allocations(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Target weights and decision trace of every active symphony on the session.
 
-    A symphony that cannot be evaluated (missing data, warm-up not done, error) gets an all-cash target and a
-    ``failed`` run row with the reason; the others are unaffected.
+    A symphony that cannot be evaluated (its stored row does not parse, a ticker has no price, warm-up not done,
+    any error) gets an all-cash target and a ``failed`` run row with the reason; the others are unaffected.
     """
     session = partition_session(context)
     wh = warehouse.open()
     syms, over_limit = split_by_limit(wh)
     cache = IndicatorCache(_closes_until(wh, needed_tickers(syms), session))
-    alloc_rows, trace_rows, run_rows = [], [], []
-    for row, reason in over_limit:
-        context.log.warning(f"symphony {row['symphony_id']} skipped: {reason}")
-        run_rows.append({"account_id": row["account_id"], "symphony_id": row["symphony_id"], "session_date": session,
-                         "status": "skipped", "reason": reason, "evaluated_at": _now()})
+    alloc_rows, trace_rows, run_rows = [], [], [_run_row(row, session, "skipped", why) for row, why in over_limit]
     for row, root in syms:
         sid, acct = row["symphony_id"], row["account_id"]
-        status, reason, weights = "ok", None, {}
         try:
-            if not len(cache.sessions) or cache.sessions[-1].date() != session:
-                raise ValueError(f"no prices for session {session}")
-            ev = evaluate(root, cache, start=session)  # only today's decisions; indicators use all history
-            if not bool(ev.valid.iloc[-1]):
-                raise ValueError("some indicator or price is undefined on this session (warm-up or missing bar)")
-            weights = ev.weights_on(session)
-            for seq, entry in enumerate(ev.trace(session)):
-                trace_rows.append({"account_id": acct, "symphony_id": sid, "session_date": session, "seq": seq,
-                                   "node_path": entry["node_path"], "node_type": entry["node_type"],
-                                   "summary": entry["summary"], "detail_json": json.dumps(entry["detail"])})
+            weights, trace = _evaluate_one(root, row, cache, session)
+            status, reason = "ok", None
         except Exception as exc:  # one symphony's failure must not stop the others
-            status, reason, weights = "failed", f"{type(exc).__name__}: {exc}", {}
+            weights, trace = {}, []
+            status, reason = "failed", (str(exc) if root is None else f"{type(exc).__name__}: {exc}")
             context.log.warning(f"symphony {sid} failed on {session}: {reason}; target is cash")
+        trace_rows += [{"account_id": acct, "symphony_id": sid, "session_date": session, "seq": seq,
+                        "node_path": e["node_path"], "node_type": e["node_type"], "summary": e["summary"],
+                        "detail_json": json.dumps(e["detail"])} for seq, e in enumerate(trace)]
+        weights = dict(weights)
         cash = max(0.0, 1.0 - sum(weights.values()))
         if cash > 1e-9:
             weights[CASH] = cash
-        for t, w in sorted(weights.items()):
-            alloc_rows.append({"account_id": acct, "symphony_id": sid, "session_date": session, "ticker": t,
-                               "target_weight": float(w)})
-        run_rows.append({"account_id": acct, "symphony_id": sid, "session_date": session, "status": status,
-                         "reason": reason, "evaluated_at": _now()})
+        alloc_rows += [{"account_id": acct, "symphony_id": sid, "session_date": session, "ticker": t,
+                        "target_weight": float(w)} for t, w in sorted(weights.items())]
+        run_rows.append(_run_row(row, session, status, reason))
     wh.replace("target_allocations", pd.DataFrame(alloc_rows), where={"session_date": session})
     wh.replace("decision_traces", pd.DataFrame(trace_rows), where={"session_date": session})
     wh.replace("symphony_runs", pd.DataFrame(run_rows), where={"session_date": session})
@@ -341,11 +333,24 @@ def _accounts(wh: Warehouse) -> dict[str, dict]:
     return {r["account_id"]: r for r in wh.read("accounts").to_dict("records")}
 
 
-def _by_account(syms: list[tuple[dict, Root]]) -> dict[str, list[tuple[dict, Root]]]:
-    out: dict[str, list[tuple[dict, Root]]] = {}
+def _by_account(syms: list) -> dict[str, list]:
+    out: dict[str, list] = {}
     for row, root in syms:
         out.setdefault(row["account_id"], []).append((row, root))
     return out
+
+
+def _symphony_intents(row: dict, root: Root | None, weights: dict[str, float], book: SessionBook,
+                      session: dt.date) -> tuple[list[SymphonyIntent], str]:
+    """One symphony's intents for the session and why (an unparseable row trades to cash every session)."""
+    led, has_traded = book.book(row)
+    prices = book.prices(sorted(set(led.holdings) | set(weights)))
+    rule, corridor = (root.rebalance, root.corridor_width) if root is not None else ("daily", None)
+    trade, why = needs_rebalance(rule=rule, corridor=corridor, session=session,
+                                 previous_session=previous_session(session), holdings=led.holdings, cash=led.cash,
+                                 prices=prices, targets=weights, has_traded=has_traded)
+    return (intents_for(row["symphony_id"], led.holdings, led.cash, prices, weights) if trade else []), \
+        f"{'trade' if trade else 'hold'} — {why}"
 
 
 @dg.asset(partitions_def=sessions_partitions, group_name="trading", deps=[target_allocations], kinds={"python"},
@@ -355,49 +360,50 @@ def order_plan(context: dg.AssetExecutionContext, warehouse: WarehouseResource) 
 
     Each symphony's rebalance rule decides whether its ledger trades today (daily; first session of the week,
     month, quarter or year; threshold corridor), as in the backtest. Symphonies on opposite sides of a ticker are
-    crossed inside the account; only the net goes to the broker. Orders are written with status ``planned`` and
-    the per-symphony intents behind them to ``order_intents``.
+    crossed inside the account; only the net goes to the broker. Orders are written ``planned`` with their
+    deterministic client ids before anything is sent (rows a broker already answered are kept), and the
+    per-symphony intents behind them to ``order_intents``. A symphony whose planning fails (e.g. a held ticker
+    without price) plans nothing and is marked failed in ``symphony_runs``; the others are planned.
     """
     session = partition_session(context)
     wh = warehouse.open()
     targets = wh.read("target_allocations", where={"session_date": session})
-    prev_session = previous_session(session)
+    weights_of = {sid: {r["ticker"]: float(r["target_weight"]) for r in g.to_dict("records") if r["ticker"] != CASH}
+                  for sid, g in targets.groupby("symphony_id")}
     book = SessionBook(wh, session)
-    order_rows, intent_rows, holding = [], [], []
+    order_rows, intent_rows, failed = [], [], []
     for account_id, syms in sorted(_by_account(tradable_symphonies(wh)).items()):
-        intents = []
+        intents: list[SymphonyIntent] = []
         for row, root in syms:
-            sid = row["symphony_id"]
-            tw = targets[targets["symphony_id"] == sid]
-            weights = {r["ticker"]: float(r["target_weight"]) for r in tw.to_dict("records") if r["ticker"] != CASH}
-            holdings, cash, has_traded = book.ledger(row)
-            prices = book.prices(sorted(set(holdings) | set(weights)))
-            trade, why = needs_rebalance(rule=root.rebalance, corridor=root.corridor_width, session=session,
-                                         previous_session=prev_session, holdings=holdings, cash=cash, prices=prices,
-                                         targets=weights, has_traded=has_traded)
-            context.log.info(f"{sid}: {'trade' if trade else 'hold'} — {why}")
-            if not trade:
-                holding.append(sid)
+            try:
+                mine, why = _symphony_intents(row, root, weights_of.get(row["symphony_id"], {}), book, session)
+            except Exception as exc:   # planning one symphony fails alone
+                failed.append(_run_row(row, session, "failed", f"order planning: {type(exc).__name__}: {exc}"))
+                context.log.warning(f"{row['symphony_id']}: {failed[-1]['reason']}")
                 continue
-            intents.extend(intents_for(sid, holdings, cash, prices, weights))
+            context.log.info(f"{row['symphony_id']}: {why}")
+            intents.extend(mine)
         plan = net_orders(account_id, session, intents)
-        for o in plan.orders:
-            order_rows.append({"client_order_id": o.client_order_id, "account_id": account_id, "symphony_id": NET,
-                               "session_date": session, "ticker": o.ticker, "side": o.side,
-                               "notional_usd": o.notional_usd, "qty": o.qty, "status": "planned",
-                               "broker_order_id": None, "reason": f"net of {len(o.intents)} symphony intent(s)",
-                               "submitted_at": None, "filled_qty": None, "filled_avg_price": None,
-                               "ref_price": o.price})
-            for i in o.intents:
-                intent_rows.append(_intent_row(account_id, session, i, o.client_order_id, "order"))
-        for disposition, groups in (("crossed", plan.crossed), ("skipped", plan.skipped)):
-            for group in groups.values():
-                for i in group:
-                    intent_rows.append(_intent_row(account_id, session, i, None, disposition))
-    n = wh.replace("orders", pd.DataFrame(order_rows), where={"session_date": session})
+        order_rows += [_order_row(account_id, session, o) for o in plan.orders]
+        intent_rows += [_intent_row(account_id, session, i, o.client_order_id, "order")
+                        for o in plan.orders for i in o.intents]
+        intent_rows += [_intent_row(account_id, session, i, None, disposition)
+                        for disposition, groups in (("crossed", plan.crossed), ("skipped", plan.skipped))
+                        for group in groups.values() for i in group]
+    n = order_repo.replace_plan(wh, session, order_rows)
     wh.replace("order_intents", pd.DataFrame(intent_rows), where={"session_date": session})
+    if failed:
+        wh.upsert("symphony_runs", pd.DataFrame(failed), ["symphony_id", "session_date"])
     return dg.MaterializeResult(metadata={"orders_planned": n, "intents": len(intent_rows),
-                                          "symphonies_holding": len(holding)})
+                                          "planning_failed": len(failed)})
+
+
+def _order_row(account_id: str, session: dt.date, o) -> dict:
+    return {"client_order_id": o.client_order_id, "account_id": account_id, "symphony_id": NET,
+            "session_date": session, "ticker": o.ticker, "side": o.side, "notional_usd": o.notional_usd,
+            "qty": o.qty, "status": "planned", "broker_order_id": None,
+            "reason": f"net of {len(o.intents)} symphony intent(s)", "submitted_at": None, "filled_qty": None,
+            "filled_avg_price": None, "ref_price": o.price}
 
 
 def _intent_row(account_id, session, i, cid, disposition) -> dict:
@@ -406,107 +412,111 @@ def _intent_row(account_id, session, i, cid, disposition) -> dict:
             "client_order_id": cid, "disposition": disposition}
 
 
-def _account_nav_change(book: SessionBook, syms: list[tuple[dict, Root]]) -> float | None:
-    """The account's loss since the last close (fraction, > 0 = loss), valuing today's ledgers at today's prices."""
-    prev_total, now_total = 0.0, 0.0
+def _account_loss(book: SessionBook, syms: list) -> float | None:
+    """The account's loss since the last close (fraction, > 0 = loss), its ledgers valued at today's prices."""
+    navs = []
     for row, _root in syms:
-        holdings, cash, has_traded = book.ledger(row)
+        led, has_traded = book.book(row)
         last = book.nav_before(row["symphony_id"]) if has_traded else None
-        if last is None:
+        navs.append((last, led.nav(book.prices(sorted(led.holdings))) if last is not None else 0.0))
+    return account_loss(navs)
+
+
+def _submit_account(context, acct, wh: Warehouse, rows: list[dict], limits: RiskLimits,
+                    loss: float | None, connect_error: str | None) -> dict[str, int]:
+    """Send one account's planned orders in turn (sells first), recording each one as its answer arrives.
+
+    A gated order (dry run, size limit, kill switch) is recorded with its reason and not sent. Once the account's
+    broker fails (retries exhausted, down), every order not yet answered is recorded ``failed`` with the reason
+    and nothing more is sent for this account. Orders answered by an earlier run are not sent again.
+    """
+    counts = {"sent": 0, "new_at_broker": 0, "blocked": 0, "failed": 0, "already_recorded": 0}
+    failure = connect_error
+    for r in sorted(rows, key=lambda r: (r["side"] != "sell", r["ticker"])):
+        if order_repo.answered(r):
+            counts["already_recorded"] += 1
             continue
-        prices = book.prices(sorted(holdings))
-        prev_total += last
-        now_total += cash + sum(q * prices[t] for t, q in holdings.items())
-    if prev_total <= 0:
-        return None
-    return 1.0 - now_total / prev_total
+        notional = None if pd.isna(r["notional_usd"]) else float(r["notional_usd"])
+        qty = None if pd.isna(r["qty"]) else float(r["qty"])
+        held = gate(limits, r["side"], notional if notional is not None else qty * float(r["ref_price"]), loss)
+        if held is not None:
+            order_repo.record(wh, r, status=held[0], reason=held[1])
+            counts["blocked"] += held[0] == "blocked"
+            continue
+        if failure is None:
+            try:
+                created = acct.created
+                result = acct.submit(OrderRequest(r["client_order_id"], r["ticker"], r["side"], notional, qty))
+                counts["sent"] += 1
+                counts["new_at_broker"] += acct.created - created
+                order_repo.record(wh, r, status=result.status, reason=result.reason,
+                                  broker_order_id=result.broker_order_id, submitted_at=result.submitted_at or _now(),
+                                  filled_qty=result.filled_qty, filled_avg_price=result.filled_avg_price)
+                continue
+            except BrokerError as exc:
+                failure = f"account {r['account_id']}: broker failed: {exc}"
+                context.log.error(failure)
+        order_repo.record(wh, r, status="failed", reason=failure)
+        counts["failed"] += 1
+    return counts
 
 
 @dg.asset(partitions_def=sessions_partitions, group_name="trading", deps=[order_plan], kinds={"python"},
           metadata={"partition_expr": "session_date"})
 def submitted_orders(context: dg.AssetExecutionContext, broker: BrokerResource,
                      warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """Send the session's planned orders, each exactly once, through the account's broker; record the outcome.
+    """Send the session's planned orders, each exactly once, through the account's broker; record each outcome
+    as soon as the broker answers it.
 
-    Risk gates per account (``accounts`` row): ``dry_run`` records orders as ``dry_run`` and sends nothing;
-    ``max_order_notional_usd`` blocks larger orders; ``daily_loss_kill_pct`` blocks new buys once the account has
-    lost more than that fraction since the last close. Before every submission the client order id is looked up
-    at the broker (``engine.broker.send_exactly_once``), so a re-run after a crash, or a retry after a lost answer,
-    never sends an order twice. Rejections are recorded with the broker's reason.
+    Risk gates per account (:mod:`engine.risk`). Every broker call goes through the resource's one retry policy
+    (:meth:`BrokerResource.connect`): before every submission the client order id is looked up, so a re-run after
+    a crash, or a retry after a lost answer, never sends an order twice. Rejections are recorded with the
+    broker's reason. An account whose broker fails has its unanswered orders ``failed`` (with the reason); the
+    other accounts trade as if it did not exist.
     """
     session = partition_session(context)
     wh = warehouse.open()
-    planned = wh.read("orders", where={"session_date": session})
-    accounts = _accounts(wh)
-    by_acct = _by_account(tradable_symphonies(wh))
-    book = SessionBook(wh, session)
-    sent = created = blocked = 0
-    out_rows = []
+    planned = order_repo.session_orders(wh, session)
+    accounts, by_acct, book = _accounts(wh), _by_account(tradable_symphonies(wh)), SessionBook(wh, session)
+    totals: dict[str, int] = {}
+    failed_accounts = []
     for account_id, rows in planned.groupby("account_id", sort=True):
-        settings = accounts.get(account_id, {})
-        dry = bool(settings.get("dry_run") or False)
-        limit = settings.get("max_order_notional_usd")
-        limit = None if limit is None or pd.isna(limit) else float(limit)
-        kill = settings.get("daily_loss_kill_pct")
-        kill = None if kill is None or pd.isna(kill) else float(kill)
-        loss = _account_nav_change(book, by_acct.get(account_id, [])) if kill is not None else None
-        buys_blocked = kill is not None and loss is not None and loss > kill
-        if buys_blocked:
-            context.log.warning(f"{account_id}: kill switch — lost {loss:.2%} since the last close "
-                                f"(limit {kill:.2%}); no new buys")
-        ref = {r["ticker"]: float(r["ref_price"]) for r in rows.to_dict("records")}
-        acct_broker = None if dry else broker.for_account(account_id, wh, ref, session)
-        records = sorted(rows.to_dict("records"), key=lambda r: (r["side"] != "sell", r["ticker"]))
-        for r in records:
-            notional = None if pd.isna(r["notional_usd"]) else float(r["notional_usd"])
-            qty = None if pd.isna(r["qty"]) else float(r["qty"])
-            value = notional if notional is not None else qty * float(r["ref_price"])
-            reason = None
-            if dry:
-                status, reason = "dry_run", "dry-run account: planned, not sent"
-            elif limit is not None and value > limit:
-                status, reason = "blocked", f"order value {value:,.2f} USD above the limit {limit:,.2f} USD"
-            elif buys_blocked and r["side"] == "buy":
-                status, reason = "blocked", f"kill switch: account lost {loss:.2%} since the last close"
-            else:
-                status = None
-            if status is not None:
-                blocked += status == "blocked"
-                out_rows.append({**r, "status": status, "reason": reason})
-                continue
-            req = OrderRequest(r["client_order_id"], r["ticker"], r["side"], notional_usd=notional, qty=qty)
-            before = acct_broker.get_order(req.client_order_id)
-            sender = getattr(acct_broker, "submit_exactly_once", None)   # a broker's own back-off loop
-            result = sender(req) if sender is not None else send_exactly_once(acct_broker, req)
-            sent += 1
-            created += before is None
-            out_rows.append({**r, "status": result.status, "broker_order_id": result.broker_order_id,
-                             "reason": result.reason or r["reason"], "submitted_at": result.submitted_at or _now(),
-                             "filled_qty": result.filled_qty, "filled_avg_price": result.filled_avg_price})
-    wh.replace("orders", pd.DataFrame(out_rows), where={"session_date": session})
-    wh.replace("fills", pd.DataFrame(_fill_rows(out_rows, session)), where={"session_date": session})
-    return dg.MaterializeResult(metadata={"orders_recorded": len(out_rows), "orders_sent": sent,
-                                          "new_at_broker": created, "blocked": blocked,
-                                          "unique_client_ids": len({r["client_order_id"] for r in out_rows})})
+        limits = RiskLimits.from_row(accounts.get(account_id))
+        loss = _account_loss(book, by_acct.get(account_id, [])) if limits.daily_loss_kill_pct is not None else None
+        if loss is not None and limits.daily_loss_kill_pct is not None and loss > limits.daily_loss_kill_pct:
+            context.log.warning(f"{account_id}: kill switch — lost {loss:.2%} since the last close; no new buys")
+        acct, error = None, None
+        if not limits.dry_run:
+            try:
+                acct = broker.connect(account_id, wh, {r["ticker"]: float(r["ref_price"])
+                                                       for r in rows.to_dict("records")}, session)
+            except Exception as exc:   # no keys, refused endpoint: this account fails alone
+                error = f"account {account_id}: broker unavailable: {type(exc).__name__}: {exc}"
+                context.log.error(error)
+        counts = _submit_account(context, acct, wh, rows.to_dict("records"), limits, loss, error)
+        failed_accounts += [account_id] if counts["failed"] else []
+        totals = {k: totals.get(k, 0) + v for k, v in counts.items()}
+    recorded = order_repo.session_orders(wh, session)
+    order_repo.replace_fills(wh, session, recorded.to_dict("records"))
+    return dg.MaterializeResult(metadata={
+        "orders_recorded": len(recorded), "orders_sent": totals.get("sent", 0),
+        "new_at_broker": totals.get("new_at_broker", 0), "blocked": totals.get("blocked", 0),
+        "failed": totals.get("failed", 0), "already_recorded": totals.get("already_recorded", 0),
+        "failed_accounts": ", ".join(failed_accounts) or "none",
+        "unique_client_ids": int(recorded["client_order_id"].nunique())})
 
 
-def _fill_rows(order_rows: list[dict], session: dt.date, filled_at: dt.datetime | None = None) -> list[dict]:
-    """One ``fills`` row per recorded order with a positive filled quantity (the broker's aggregate fill).
-
-    ``filled_at`` defaults to the order's submission time (the fill is immediate for market orders).
-    """
-    out = []
-    for r in order_rows:
-        qty = r.get("filled_qty")
-        if qty is None or pd.isna(qty) or float(qty) <= 0:
-            continue
-        price = float(r["filled_avg_price"]) if r.get("filled_avg_price") is not None and \
-            not pd.isna(r["filled_avg_price"]) else 0.0
-        out.append({"fill_id": f"{r['client_order_id']}-fill", "client_order_id": r["client_order_id"],
-                    "account_id": r["account_id"], "symphony_id": NET, "session_date": session,
-                    "ticker": r["ticker"], "side": r["side"], "qty": float(qty), "price": price,
-                    "notional_usd": float(qty) * price, "filled_at": filled_at or r.get("submitted_at") or _now()})
-    return out
+@dg.asset_check(asset=submitted_orders, blocking=False,
+                description="Every planned order of the session has a broker answer (none planned or failed).")
+def orders_answered(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    """WARN when an account's orders are still ``planned`` or ``failed`` (its broker failed): re-running the
+    session later sends them exactly once (or finds them, if the broker had accepted them)."""
+    tag = context.run.tags.get("dagster/partition")
+    rows = order_repo.session_orders(warehouse.open(), dt.date.fromisoformat(tag)) if tag else pd.DataFrame()
+    bad = rows[rows["status"].isin(sorted(order_repo.UNANSWERED))] if len(rows) else rows
+    reasons = sorted({f"{r['account_id']}: {r['reason']}" for r in bad.to_dict("records")}) if len(bad) else []
+    return dg.AssetCheckResult(passed=not reasons, severity=dg.AssetCheckSeverity.WARN,
+                               metadata={"unanswered": len(bad), "reasons": "; ".join(reasons) or "none"})
 
 
 OPEN_STATUSES = ("new", "accepted", "partially_filled", "pending_new", "accepted_for_bidding")
@@ -514,28 +524,69 @@ OPEN_STATUSES = ("new", "accepted", "partially_filled", "pending_new", "accepted
 
 def _refresh_open_orders(context, broker: BrokerResource, wh: Warehouse, session: dt.date,
                          rows: pd.DataFrame) -> pd.DataFrame:
-    """Ask the broker again about the session's orders that were still open when recorded (fills can arrive
-    after the submission step): their status, filled quantity and average price are updated in ``orders`` and
-    ``fills``. Re-materialising ``positions`` after the close therefore picks up late fills."""
+    """Ask the broker again (with the retry policy) about the session's orders still open when recorded (fills
+    can arrive after the submission step): status, filled quantity and average price are updated in ``orders``
+    and ``fills``. An account whose broker fails keeps its recorded rows (logged). Re-materialising
+    ``positions`` after the close therefore picks up late fills."""
     open_rows = rows[rows["status"].isin(OPEN_STATUSES)]
     if open_rows.empty:
         return rows
-    brokers: dict[str, object] = {}
     rows = rows.copy()
-    for idx, r in open_rows.iterrows():
-        acct = r["account_id"]
-        if acct not in brokers:
-            brokers[acct] = broker.for_account(acct, wh, {}, session)
-        now = brokers[acct].get_order(r["client_order_id"])
-        if now is None:
-            continue
-        rows.loc[idx, ["status", "filled_qty", "filled_avg_price"]] = [now.status, now.filled_qty,
-                                                                       now.filled_avg_price]
-        context.log.info(f"{r['client_order_id']}: {r['status']} → {now.status}, filled {now.filled_qty}")
-    wh.replace("orders", rows, where={"session_date": session})
-    wh.replace("fills", pd.DataFrame(_fill_rows(rows.to_dict("records"), session, filled_at=_now())),
-               where={"session_date": session})
+    for acct_id, group in open_rows.groupby("account_id"):
+        try:
+            acct = broker.connect(acct_id, wh, {}, session)
+            for idx, r in group.iterrows():
+                now = acct.get_order(r["client_order_id"])
+                if now is None:
+                    continue
+                rows.loc[idx, ["status", "filled_qty", "filled_avg_price"]] = [now.status, now.filled_qty,
+                                                                               now.filled_avg_price]
+                order_repo.record(wh, rows.loc[idx].to_dict(), status=now.status, reason=now.reason,
+                                  broker_order_id=now.broker_order_id or r["broker_order_id"],
+                                  submitted_at=r["submitted_at"], filled_qty=now.filled_qty,
+                                  filled_avg_price=now.filled_avg_price)
+                context.log.info(f"{r['client_order_id']}: {r['status']} → {now.status}, filled {now.filled_qty}")
+        except Exception as exc:
+            context.log.error(f"account {acct_id}: late fills not read ({type(exc).__name__}: {exc})")
+    order_repo.replace_fills(wh, session, rows.to_dict("records"), filled_at=_now())
     return rows
+
+
+def _settled_ledgers(wh: Warehouse, session: dt.date, syms: list, order_rows: pd.DataFrame,
+                     book: SessionBook) -> dict[str, Ledger]:
+    """Every tradable symphony's ledger after the session (engine.ledger.settle over the stored intents)."""
+    intents = wh.read("order_intents", where={"session_date": session})
+    groups = []
+    for (cid, _ticker), g in intents.groupby([intents["client_order_id"].fillna(""), "ticker"], sort=True):
+        recs = g.to_dict("records")
+        if recs[0]["disposition"] == "skipped":
+            continue
+        groups.append((cid or None, tuple(SymphonyIntent(r["symphony_id"], r["ticker"], float(r["delta_qty"]),
+                                                         float(r["ref_price"]), bool(r["liquidate"])) for r in recs)))
+    outcomes = {r["client_order_id"]: OrderOutcome(float(r["filled_qty"]), float(r["filled_avg_price"]))
+                for r in order_rows.to_dict("records")
+                if not pd.isna(r["filled_qty"]) and float(r["filled_qty"]) > 0}
+    return settle({row["symphony_id"]: book.book(row)[0] for row, _ in syms}, groups, outcomes)
+
+
+def _reconcile(broker: BrokerResource, wh: Warehouse, session: dt.date, syms: list,
+               settled: dict[str, Ledger]) -> list[str]:
+    """Differences between each account's summed ledgers and the broker's positions (retried reads; an account
+    whose broker cannot be read is one line saying so)."""
+    diffs = []
+    for account_id, acct_syms in _by_account(syms).items():
+        ours: dict[str, float] = {}
+        for row, _ in acct_syms:
+            for t, q in settled[row["symphony_id"]].holdings.items():
+                ours[t] = ours.get(t, 0.0) + q
+        try:
+            theirs = broker.connect(account_id, wh, {}, session).account().positions
+        except Exception as exc:
+            diffs.append(f"{account_id}: broker positions not read ({type(exc).__name__}: {exc})")
+            continue
+        diffs += [f"{account_id} {t}: ledgers {ours.get(t, 0.0):.6f} vs broker {theirs.get(t, 0.0):.6f}"
+                  for t in sorted(set(ours) | set(theirs)) if abs(ours.get(t, 0.0) - theirs.get(t, 0.0)) > 1e-6]
+    return diffs
 
 
 @dg.asset(partitions_def=sessions_partitions, group_name="trading", deps=[submitted_orders], kinds={"python"},
@@ -545,70 +596,38 @@ def positions(context: dg.AssetExecutionContext, broker: BrokerResource,
     """End-of-session ledgers of every symphony (shares and ``$USD`` cash) after its share of the fills.
 
     Each ticker's broker fill is split among the symphonies behind the netted order and crossed intents change
-    hands at the reference price (engine.netting.attribute). With an external broker, the sum of the ledgers is
-    reconciled against the broker's positions (differences logged and returned as metadata).
+    hands at the reference price (:func:`engine.ledger.settle`). With an external broker, late fills are read
+    first and the sum of the ledgers is reconciled against the broker's positions (differences logged and
+    returned as metadata). The ledger invariant is checked by the ``ledgers_hold`` asset check.
     """
     session = partition_session(context)
     wh = warehouse.open()
-    intents = wh.read("order_intents", where={"session_date": session})
-    order_rows = wh.read("orders", where={"session_date": session})
+    order_rows = order_repo.session_orders(wh, session)
     if broker.reconciles():
         order_rows = _refresh_open_orders(context, broker, wh, session, order_rows)
-    orders = {r["client_order_id"]: r for r in order_rows.to_dict("records")}
-    ledgers: dict[str, tuple[dict[str, float], float]] = {}
-    rows_meta: dict[str, dict] = {}
-    book = SessionBook(wh, session)
-    syms = tradable_symphonies(wh)
-    for row, _root in syms:
-        holdings, cash, _ = book.ledger(row)
-        ledgers[row["symphony_id"]] = (holdings, cash)
-        rows_meta[row["symphony_id"]] = row
-    for (cid, ticker), group in intents.groupby([intents["client_order_id"].fillna(""), "ticker"], sort=True):
-        recs = group.to_dict("records")
-        if recs[0]["disposition"] == "skipped":
-            continue
-        its = tuple(SymphonyIntent(r["symphony_id"], r["ticker"], float(r["delta_qty"]), float(r["ref_price"]),
-                                   bool(r["liquidate"])) for r in recs)
-        o = orders.get(cid) if cid else None
-        filled = float(o["filled_qty"]) if o is not None and o["filled_qty"] is not None and \
-            not pd.isna(o["filled_qty"]) else 0.0
-        price = float(o["filled_avg_price"]) if filled else None
-        for m in attribute(its, filled, price, its[0].price):
-            if m.symphony_id not in ledgers:
-                continue
-            h, c = ledgers[m.symphony_id]
-            h = dict(h)
-            h[m.ticker] = h.get(m.ticker, 0.0) + m.qty
-            if abs(h[m.ticker]) < 1e-9:
-                del h[m.ticker]
-            ledgers[m.symphony_id] = (h, c + m.cash_usd)
-    out = []
-    for sid, (holdings, cash) in sorted(ledgers.items()):
-        row = rows_meta[sid]
-        prices = book.prices(sorted(holdings))
-        for t, q in sorted(holdings.items()):
-            out.append({"account_id": row["account_id"], "symphony_id": sid, "session_date": session, "ticker": t,
-                        "qty": q, "price": prices[t], "market_value_usd": q * prices[t]})
-        out.append({"account_id": row["account_id"], "symphony_id": sid, "session_date": session, "ticker": CASH,
-                    "qty": cash, "price": 1.0, "market_value_usd": cash})
-    n = wh.replace("positions", pd.DataFrame(out), where={"session_date": session})
-    meta: dict = {"position_rows": n}
+    book, syms = SessionBook(wh, session), tradable_symphonies(wh)
+    settled = _settled_ledgers(wh, session, syms, order_rows, book)
+    out = [p for row, _ in syms for p in ledgers.position_rows(
+        row["account_id"], row["symphony_id"], session, settled[row["symphony_id"]],
+        book.prices(sorted(settled[row["symphony_id"]].holdings)))]
+    meta: dict = {"position_rows": wh.replace("positions", pd.DataFrame(out), where={"session_date": session})}
     if broker.reconciles():
-        diffs = []
-        for account_id, acct_syms in _by_account(syms).items():
-            ours: dict[str, float] = {}
-            for row, _ in acct_syms:
-                for t, q in ledgers[row["symphony_id"]][0].items():
-                    ours[t] = ours.get(t, 0.0) + q
-            theirs = broker.for_account(account_id, wh, {}, session).account().positions
-            for t in sorted(set(ours) | set(theirs)):
-                if abs(ours.get(t, 0.0) - theirs.get(t, 0.0)) > 1e-6:
-                    diffs.append(f"{account_id} {t}: ledgers {ours.get(t, 0.0):.6f} vs broker {theirs.get(t, 0.0):.6f}")
+        diffs = _reconcile(broker, wh, session, syms, settled)
         for d in diffs:
             context.log.warning(f"reconciliation: {d}")
         meta["reconciliation_differences"] = len(diffs)
         meta["reconciliation"] = "; ".join(diffs) or "ledgers match the broker"
     return dg.MaterializeResult(metadata=meta)
+
+
+@dg.asset_check(asset=positions, blocking=True,
+                description="No stored ledger holds a negative quantity or cash below −1 cent (engine.ledger).")
+def ledgers_hold(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    """Fails (blocking NAV and metrics) when a stored ledger of the session breaks the invariant of
+    :mod:`engine.ledger`, naming the symphony, ticker and amount."""
+    tag = context.run.tags.get("dagster/partition")
+    bad = ledgers.stored_violations(warehouse.open(), dt.date.fromisoformat(tag), ALL_ACCOUNTS) if tag else []
+    return dg.AssetCheckResult(passed=not bad, metadata={"violations": len(bad), "detail": "; ".join(bad) or "none"})
 
 
 @dg.asset(partitions_def=sessions_partitions, group_name="performance", deps=[positions], kinds={"python"},
@@ -662,6 +681,6 @@ def performance_metrics(context: dg.AssetExecutionContext, warehouse: WarehouseR
 
 DAILY_ASSETS = [daily_bars, indicator_values, target_allocations, order_plan, submitted_orders, positions, daily_nav,
                 performance_metrics]
-DAILY_CHECKS = [daily_bars_complete, calendar_matches_broker]
+DAILY_CHECKS = [daily_bars_complete, calendar_matches_broker, orders_answered, ledgers_hold]
 
 __all__ = ["DAILY_ASSETS", "DAILY_CHECKS", "BundledMarketData"]

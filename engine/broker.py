@@ -1,4 +1,4 @@
-"""The broker contract the trading assets talk to (pure types; implementations live in ``orchestration/``).
+"""The broker contract the trading assets talk to (pure types and the one retry policy; implementations live in ``resources/``).
 
 Every implementation — the offline simulated broker and the Alpaca paper adapter — provides :class:`Broker`.
 Orders are identified by their deterministic ``client_order_id`` (``engine.orders.client_order_id``): before any
@@ -7,8 +7,12 @@ Orders are identified by their deterministic ``client_order_id`` (``engine.order
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import time
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Callable, Literal, Protocol, TypeVar
+
+logger = logging.getLogger(__name__)
 
 OrderStatus = Literal["new", "accepted", "partially_filled", "filled", "canceled", "rejected", "expired"]
 FINAL_STATUSES = frozenset({"filled", "canceled", "rejected", "expired"})
@@ -67,8 +71,83 @@ class BrokerError(RuntimeError):
     """The broker could not be reached or answered with an error (the message never contains credentials)."""
 
 
+class RetryableBrokerError(BrokerError):
+    """A transient failure (rate limit, timeout, 5xx, dropped connection): the order may or may not exist."""
+
+    retryable = True
+
+
+def is_retryable(exc: BaseException) -> bool:
+    """True for a transient broker failure (:class:`RetryableBrokerError` or any error with ``retryable = True``)."""
+    return isinstance(exc, BrokerError) and bool(getattr(exc, "retryable", False))
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """The one bounded retry policy of every broker call the trading assets make.
+
+    Submissions (:func:`send_exactly_once`), client-id look-ups, reconciliation reads (account, positions) and
+    late-fill refreshes all go through it: at most ``attempts`` tries; before retry ``n`` (1-based) it waits
+    ``wait_s(n) = min(max_wait_s, first_wait_s · 2^(n−1))`` seconds. Only transient errors
+    (:func:`is_retryable`) are retried; a permanent error is raised at once.
+
+    Attributes:
+        attempts: tries in all (≥ 1).
+        first_wait_s / max_wait_s: seconds; tests pass 0.
+        sleep: how to wait (injectable).
+    """
+
+    attempts: int = 4
+    first_wait_s: float = 0.5
+    max_wait_s: float = 8.0
+    sleep: Callable[[float], None] = field(default=time.sleep, compare=False, repr=False)
+    backoff: Callable[[int], float] | None = field(default=None, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.attempts < 1:
+            raise ValueError("attempts must be ≥ 1")
+
+    def wait_s(self, retry: int) -> float:
+        """Seconds to wait before retry ``retry`` (1-based)."""
+        if self.backoff is not None:
+            return float(self.backoff(retry))
+        return min(self.max_wait_s, self.first_wait_s * 2 ** max(0, retry - 1))
+
+    def pause(self, retry: int) -> None:
+        """Wait before retry ``retry`` (1-based)."""
+        self.sleep(self.wait_s(retry))
+
+    def call(self, what: str, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)`` with up to ``attempts`` tries on transient errors.
+
+        Raises:
+            BrokerError: a permanent error at once; after the last try, the last transient error (``retryable``
+                stays True: calling again later is safe for a read).
+        """
+        for attempt in range(1, self.attempts + 1):
+            if attempt > 1:
+                self.pause(attempt - 1)
+            try:
+                return fn(*args)
+            except BrokerError as exc:
+                if not is_retryable(exc) or attempt == self.attempts:
+                    raise
+                logger.info("%s: attempt %d/%d failed, retrying: %s", what, attempt, self.attempts, exc)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+
+NO_WAIT = RetryPolicy(first_wait_s=0.0, max_wait_s=0.0, sleep=lambda s: None)
+
+
 class Broker(Protocol):
-    """What the trading assets need from a broker account."""
+    """What the trading assets need from one broker account.
+
+    Every method is ONE request (no retry inside); callers retry through a :class:`RetryPolicy`
+    (:class:`ReliableBroker` does it for all of them).
+    """
 
     def account(self) -> AccountSnapshot:
         """Cash, buying power and positions now."""
@@ -82,38 +161,105 @@ class Broker(Protocol):
     def orders_for_session(self, session: dt.date) -> list[BrokerOrder]:
         """Every order submitted on ``session`` (New York date), with current status and fills."""
 
-
-class RetryableBrokerError(BrokerError):
-    """A transient failure (rate limit, timeout, 5xx, dropped connection): the order may or may not exist."""
-
-    retryable = True
+    def calendar(self, start: dt.date, end: dt.date) -> list[tuple[dt.date, dt.datetime, dt.datetime]]:
+        """The broker's trading sessions ``[(date, open, close)]`` (tz-aware New York); ``[]`` when it has none."""
 
 
-def send_exactly_once(broker: Broker, order: OrderRequest, *, attempts: int = 4, wait=None) -> BrokerOrder:
+def send_exactly_once(broker: Broker, order: OrderRequest, policy: RetryPolicy = NO_WAIT) -> BrokerOrder:
     """Submit ``order`` so that the broker holds it at most once, whatever fails in between.
 
     Before every attempt the client order id is looked up; an order the broker already holds (from an earlier
-    attempt whose answer was lost, or an earlier run that crashed before recording) is returned, never resent.
-    Only transient errors (:class:`RetryableBrokerError`, or any error with ``retryable = True``) are retried;
-    ``wait(attempt)`` is called between attempts (back-off; tests pass a no-op).
+    attempt whose answer was lost, or an earlier run that crashed before recording) is returned, never resent. A
+    look-up that fails transiently is retried (never followed by a blind submission). Only transient errors are
+    retried, at most ``policy.attempts`` tries with ``policy``'s waits; then one last look-up.
 
     Raises:
-        BrokerError: the broker still does not hold the order after ``attempts`` tries, or a permanent error.
+        BrokerError: a permanent error at once; ``retryable=True`` when the broker still does not hold the order
+            after every try (submitting it again later is safe: the id never changes).
     """
-    last: Exception | None = None
-    for attempt in range(attempts):
-        found = broker.get_order(order.client_order_id)
+    cid = order.client_order_id
+    last: BaseException | None = None
+    for attempt in range(1, policy.attempts + 1):
+        if attempt > 1:
+            policy.pause(attempt - 1)
+        try:
+            found = broker.get_order(cid)
+        except BrokerError as exc:
+            if not is_retryable(exc):
+                raise
+            last = exc
+            logger.info("%s: look-up attempt %d failed (%s); not submitting blind", cid, attempt, exc)
+            continue
         if found is not None:
             return found
         try:
             return broker.submit(order)
         except BrokerError as exc:
-            if not getattr(exc, "retryable", False):
+            if not is_retryable(exc):
                 raise
             last = exc
-            if wait is not None:
-                wait(attempt)
-    found = broker.get_order(order.client_order_id)
+            logger.warning("%s: submit attempt %d/%d failed; the id is looked up before any retry: %s", cid,
+                           attempt, policy.attempts, exc)
+    policy.pause(policy.attempts)
+    try:
+        found = broker.get_order(cid)
+    except BrokerError as exc:
+        if not is_retryable(exc):
+            raise
+        last = exc
+        found = None
     if found is not None:
         return found
-    raise BrokerError(f"{order.client_order_id}: not accepted after {attempts} attempts ({last})")
+    err = RetryableBrokerError(f"{cid}: not placed after {policy.attempts} attempts (last error: {last}); the "
+                               "broker does not know the order, so submitting it again later is safe")
+    err.status_code = getattr(last, "status_code", None)  # type: ignore[attr-defined]
+    raise err
+
+
+class ReliableBroker:
+    """A :class:`Broker` whose every call goes through one :class:`RetryPolicy` (implements :class:`Broker`).
+
+    ``submit`` is exactly-once (:func:`send_exactly_once`); reads (``account``, ``get_order``,
+    ``orders_for_session``, ``calendar``) are retried on transient errors. ``account_id`` names the account in
+    errors and logs; ``created`` counts the orders this object's submissions created at the broker (a look-up
+    that found the order creates none).
+    """
+
+    def __init__(self, inner: Broker, policy: RetryPolicy, account_id: str = "") -> None:
+        self.inner = inner
+        self.policy = policy
+        self.account_id = account_id
+        self.created = 0
+
+    def __repr__(self) -> str:
+        return f"ReliableBroker({self.inner!r}, attempts={self.policy.attempts})"
+
+    def account(self) -> AccountSnapshot:
+        return self.policy.call(f"{self.account_id}: account", self.inner.account)
+
+    def get_order(self, client_order_id: str) -> BrokerOrder | None:
+        return self.policy.call(f"{client_order_id}: look-up", self.inner.get_order, client_order_id)
+
+    def submit(self, order: OrderRequest) -> BrokerOrder:
+        return send_exactly_once(_Counting(self), order, self.policy)
+
+    def orders_for_session(self, session: dt.date) -> list[BrokerOrder]:
+        return self.policy.call(f"{self.account_id}: orders of {session}", self.inner.orders_for_session, session)
+
+    def calendar(self, start: dt.date, end: dt.date) -> list[tuple[dt.date, dt.datetime, dt.datetime]]:
+        return self.policy.call(f"{self.account_id}: calendar", self.inner.calendar, start, end)
+
+
+class _Counting:
+    """The inner broker of a :class:`ReliableBroker`, counting the orders its ``submit`` creates."""
+
+    def __init__(self, outer: ReliableBroker) -> None:
+        self._outer = outer
+
+    def get_order(self, client_order_id: str) -> BrokerOrder | None:
+        return self._outer.inner.get_order(client_order_id)
+
+    def submit(self, order: OrderRequest) -> BrokerOrder:
+        placed = self._outer.inner.submit(order)
+        self._outer.created += bool(placed.broker_order_id)
+        return placed

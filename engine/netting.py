@@ -9,21 +9,32 @@ at the reference price ``p_t`` (the live price). Per ticker the account sends on
 * the net side's symphonies share the broker fill pro rata to their ``|Δq|`` — a partial fill or a rejection
   reduces each of them proportionally, and the other side is always fully crossed against the net side's matched
   part (which needs no broker);
-* a net sale of every share any symphony holds is sent by quantity (a full liquidation leaves no dust); other
-  orders are notional USD market DAY orders (fractional). Nets below ``min_notional_usd`` are not sent (the wanted
-  changes are then not made: crossing only happens together with an order or when both sides match exactly).
+* every net **sale is sent by quantity** (shares, fractional): a full exit sells the ledgers' exact quantity, and
+  since no symphony wants to sell more than it holds (``delta ≥ −held``), a netted sale never exceeds what the
+  ledgers hold — no fill can leave a ledger below zero (a notional sale filled at a price below the reference
+  would sell more shares than planned: the demo's −0.0107 BIL);
+* net **buys are notional** USD market DAY orders, floored to the cent, and each symphony's buys are capped at
+  the cash it has after its sells: ``Σ buys ≤ cash + (1 − cost_buffer)·Σ sells`` at the reference price, so
+  slippage and fees on the sales cannot take its cash below zero (``cost_buffer`` is a fraction, default
+  :data:`DEFAULT_COST_BUFFER`).
 
-Sells are sent before buys. All amounts: shares (float, fractional), USD.
+Nets below ``min_notional_usd`` are not sent (the wanted changes are then not made: crossing only happens
+together with an order or when both sides match exactly). Sells are sent before buys. All amounts: shares (float,
+fractional), USD.
 """
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass, field
 from typing import Literal, Mapping
 
 from engine.orders import client_order_id
 
 NET = "net"  # the symphony id used in client order ids of netted account orders
+#: Fraction of a symphony's planned sale proceeds not spent on its buys the same session (slippage + fees +
+#: the move between the reference price and the fill): 10 bp.
+DEFAULT_COST_BUFFER = 0.001
 
 
 @dataclass(frozen=True)
@@ -43,7 +54,7 @@ class NetOrder:
 
     Attributes:
         client_order_id: deterministic id (account, session, ticker, side).
-        notional_usd / qty: exactly one is set (qty for full liquidations).
+        notional_usd / qty: exactly one is set: ``qty`` (shares) for sells, ``notional_usd`` (USD) for buys.
         intents: every symphony intent on this ticker (both sides).
     """
 
@@ -73,24 +84,40 @@ class NettingPlan:
 
 
 def intents_for(symphony_id: str, holdings: Mapping[str, float], cash: float, prices: Mapping[str, float],
-                targets: Mapping[str, float]) -> list[SymphonyIntent]:
+                targets: Mapping[str, float], *, cost_buffer: float = DEFAULT_COST_BUFFER) -> list[SymphonyIntent]:
     """A symphony's wanted share changes to reach ``targets`` (weights of its NAV) at ``prices``.
+
+    Sales never exceed the holding (a zero target sells exactly the held quantity, ``liquidate=True``); buys are
+    scaled down pro rata so that their value ≤ ``cash + (1 − cost_buffer)·(value of the sales)`` — never
+    borrow (cash itself is never negative going in).
+
+    Args:
+        holdings: shares per ticker; cash: USD; prices: USD per share; targets: weights (fractions, Σ ≤ 1).
+        cost_buffer: fraction of sale proceeds held back from the buys (0 … 1).
 
     Raises:
         KeyError: naming a held or targeted ticker without price.
     """
     nav = cash + sum(q * prices[t] for t, q in holdings.items() if q)
-    out = []
+    sells: list[SymphonyIntent] = []
+    buys: list[SymphonyIntent] = []
     for t in sorted(set(holdings) | {t for t, w in targets.items() if w > 0}):
         if t not in prices:
             raise KeyError(f"no price for {t!r}")
         want = targets.get(t, 0.0) * nav / prices[t]
-        have = holdings.get(t, 0.0)
+        have = max(0.0, holdings.get(t, 0.0))
         liquidate = targets.get(t, 0.0) <= 1e-12 and have > 0
-        delta = -have if liquidate else want - have
-        if delta != 0.0:
-            out.append(SymphonyIntent(symphony_id, t, delta, prices[t], liquidate))
-    return out
+        delta = -have if liquidate else max(want - have, -have)
+        if delta < 0:
+            sells.append(SymphonyIntent(symphony_id, t, delta, prices[t], liquidate))
+        elif delta > 0:
+            buys.append(SymphonyIntent(symphony_id, t, delta, prices[t], False))
+    spend = sum(i.delta_qty * i.price for i in buys)
+    available = max(0.0, cash) + (1.0 - cost_buffer) * sum(-i.delta_qty * i.price for i in sells)
+    if spend > available > 0 or (spend > 0 and available <= 0):
+        scale = available / spend if available > 0 else 0.0
+        buys = [SymphonyIntent(i.symphony_id, i.ticker, i.delta_qty * scale, i.price) for i in buys if scale > 0]
+    return sorted(sells + buys, key=lambda i: i.ticker)
 
 
 def net_orders(account_id: str, session_date: dt.date, intents: list[SymphonyIntent], *,
@@ -111,14 +138,12 @@ def net_orders(account_id: str, session_date: dt.date, intents: list[SymphonyInt
                 plan.skipped[ticker] = tuple(group)
             continue
         side: Literal["buy", "sell"] = "buy" if net > 0 else "sell"
-        sellers = [i for i in group if i.delta_qty < 0]
-        full_exit = side == "sell" and all(i.liquidate for i in sellers) and not any(i.delta_qty > 0 for i in group)
         cid = client_order_id(account_id, NET, session_date, ticker, side)
-        if full_exit:
+        if side == "sell":   # by quantity: never more shares than the sellers' ledgers give up
             order = NetOrder(cid, account_id, session_date, ticker, side, None, float(-net), price, tuple(group))
-        else:
-            order = NetOrder(cid, account_id, session_date, ticker, side, round(abs(net) * price, 2), None, price,
-                             tuple(group))
+        else:                # notional, floored to the cent: never more cash than the buyers planned
+            order = NetOrder(cid, account_id, session_date, ticker, side,
+                             math.floor(net * price * 100 + 1e-6) / 100, None, price, tuple(group))
         plan.orders.append(order)
     plan.orders.sort(key=lambda o: (o.side != "sell", o.ticker))
     return plan

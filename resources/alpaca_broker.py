@@ -378,7 +378,8 @@ class AlpacaPaperBroker:
 
     def submit_exactly_once(self, order: OrderRequest, max_attempts: int = 4,
                             backoff: Callable[[int], float] | None = None) -> BrokerOrder:
-        """Place ``order`` at most once, retrying safely.
+        """Place ``order`` at most once, retrying safely (:func:`engine.broker.send_exactly_once` with this
+        adapter's back-off as the :class:`engine.broker.RetryPolicy`).
 
         Each attempt first looks ``order.client_order_id`` up: if the broker knows it, that order is returned and
         nothing is sent. Otherwise one POST is made (:meth:`submit`). After a retryable error the loop waits
@@ -391,42 +392,14 @@ class AlpacaPaperBroker:
             AlpacaBrokerError: a non-retryable error, or still no answer after ``max_attempts`` attempts and a
                 final lookup (``retryable=True``: calling again later is safe for the same reason).
         """
-        if max_attempts < 1:
-            raise ValueError("max_attempts must be ≥ 1")
-        wait = backoff or self._backoff
-        cid = order.client_order_id
-        last: AlpacaBrokerError | None = None
-        for attempt in range(1, max_attempts + 1):
-            if attempt > 1:
-                self._sleep(wait(attempt - 1))
-            try:
-                existing = self.get_order(cid)
-            except AlpacaBrokerError as err:
-                if not err.retryable:
-                    raise
-                last = err
-                logger.info("%s: lookup attempt %d failed (%s); not submitting blind", cid, attempt, err)
-                continue
-            if existing is not None:
-                if attempt > 1:
-                    logger.info("%s: broker already has the order (status %s); not resubmitting", cid,
-                                existing.status)
-                return existing
-            try:
-                return self.submit(order)
-            except AlpacaBrokerError as err:
-                if not err.retryable:
-                    raise
-                last = err
-                logger.warning("%s: submit attempt %d/%d failed, will look the id up before any retry: %s", cid,
-                               attempt, max_attempts, err)
-        self._sleep(wait(max_attempts))
-        existing = self.get_order(cid)
-        if existing is not None:
-            return existing
-        raise AlpacaBrokerError(f"{cid}: not placed after {max_attempts} attempts (last error: {last}); the broker "
-                                "does not know the order, so submitting it again later is safe",
-                                retryable=True, status_code=last.status_code if last else None)
+        from engine.broker import RetryableBrokerError, RetryPolicy, send_exactly_once
+
+        policy = RetryPolicy(attempts=max_attempts, sleep=self._sleep, backoff=backoff or self._backoff)
+        try:
+            return send_exactly_once(self, order, policy)
+        except RetryableBrokerError as err:   # gave up: the same error type as every other failure here
+            failure = AlpacaBrokerError(str(err), retryable=True, status_code=getattr(err, "status_code", None))
+        raise failure
 
     def orders_for_session(self, session: dt.date) -> list[BrokerOrder]:
         """Every order submitted on ``session`` (New York date), oldest first, with current status and fills."""

@@ -16,17 +16,36 @@ import dagster as dg
 import pandas as pd
 from pydantic import Field
 
-from engine.broker import AccountSnapshot, Broker, BrokerOrder, OrderRequest
+from engine.broker import AccountSnapshot, Broker, BrokerOrder, OrderRequest, ReliableBroker, RetryPolicy
 from engine.costs import CostModel
 from warehouse import Warehouse
 
 
 class BrokerResource(dg.ConfigurableResource):
-    """Gives the trading assets one :class:`engine.broker.Broker` per account."""
+    """Gives the trading assets one :class:`engine.broker.Broker` per account.
+
+    Subclasses implement :meth:`for_account` (one request per call, no retry); the assets use :meth:`connect`,
+    which wraps it in the resource's one :class:`engine.broker.RetryPolicy` (exactly-once submission, retried
+    look-ups, reconciliation reads and late-fill refreshes).
+    """
 
     def for_account(self, account_id: str, warehouse: Warehouse, prices: dict[str, float],
                     session: dt.date) -> Broker:  # pragma: no cover - overridden
         raise NotImplementedError
+
+    def retry_policy(self) -> RetryPolicy:
+        """The bounded retry policy of every broker call (default: 4 tries, no wait — the offline broker)."""
+        return RetryPolicy(attempts=4, first_wait_s=0.0, max_wait_s=0.0, sleep=lambda s: None)
+
+    def connect(self, account_id: str, warehouse: Warehouse, prices: dict[str, float],
+                session: dt.date) -> ReliableBroker:
+        """The account's broker with :meth:`retry_policy` applied to every call (see :class:`ReliableBroker`).
+
+        Args:
+            prices: reference price per ticker (USD) the simulated broker fills at; ignored by real brokers.
+        """
+        return ReliableBroker(self.for_account(account_id, warehouse, prices, session), self.retry_policy(),
+                              account_id)
 
     def reconciles(self) -> bool:
         """True when the broker's own positions are independent of our ledgers (worth reconciling)."""
@@ -83,10 +102,11 @@ class SimulatedAccount:
         def num(x):
             return None if x is None or (isinstance(x, float) and x != x) else float(x)
 
+        reason = r["reason"] if isinstance(r["reason"], str) and r["reason"] else None   # NULL reads as NaN
         return BrokerOrder(client_order_id=r["client_order_id"], broker_order_id=r["broker_order_id"],
                            ticker=r["ticker"], side=r["side"], status=r["status"], notional_usd=num(r["notional_usd"]),
                            qty=num(r["qty"]), filled_qty=num(r["filled_qty"]) or 0.0,
-                           filled_avg_price=num(r["filled_avg_price"]), reason=r["reason"],
+                           filled_avg_price=num(r["filled_avg_price"]), reason=reason,
                            submitted_at=r["submitted_at"])
 
     def account(self) -> AccountSnapshot:
@@ -132,6 +152,10 @@ class SimulatedAccount:
         rows = self._wh.read("sim_broker_orders", where={"account_id": self.account_id, "session_date": session})
         return [self._row_to_order(r) for r in rows.to_dict("records")]
 
+    def calendar(self, start: dt.date, end: dt.date) -> list[tuple[dt.date, dt.datetime, dt.datetime]]:
+        """The offline broker has no calendar of its own (``exchange_calendars`` is the source): ``[]``."""
+        return []
+
 
 def _env_key(account_id: str) -> str:
     return "".join(ch if ch.isalnum() else "_" for ch in account_id.upper())
@@ -163,11 +187,15 @@ class AlpacaBroker(BrokerResource):
         if not key or not secret:
             raise ValueError(f"no Alpaca paper keys for account {account_id!r}: set ALPACA_API_KEY_{suffix} and "
                              f"ALPACA_SECRET_KEY_{suffix} (or ALPACA_API_KEY / ALPACA_SECRET_KEY)")
-        base = self.backoff_s
         url = os.environ.get(f"ALPACA_URL_{suffix}") or self.url_override or None   # paper or loopback only
-        inner = AlpacaPaperBroker(key, secret, url_override=url,
-                                  backoff=lambda attempt: base * (2 ** attempt), label=f"alpaca-paper:{account_id}")
+        policy = self.retry_policy()
+        inner = AlpacaPaperBroker(key, secret, url_override=url, backoff=policy.wait_s, sleep=policy.sleep,
+                                  label=f"alpaca-paper:{account_id}")
         return ComposerTickers(inner)
+
+    def retry_policy(self) -> RetryPolicy:
+        """4 tries; waits ``backoff_s``, 2·``backoff_s``, 4·``backoff_s`` (capped at 8 s) between them."""
+        return RetryPolicy(attempts=4, first_wait_s=self.backoff_s, max_wait_s=max(8.0, self.backoff_s))
 
     def reconciles(self) -> bool:
         return True
@@ -211,10 +239,6 @@ class ComposerTickers:
 
     def submit(self, order: OrderRequest) -> BrokerOrder:
         return self._back(self._inner.submit(self._out(order)))
-
-    def submit_exactly_once(self, order: OrderRequest) -> BrokerOrder:
-        """The adapter's own loop: look up, send once, back off, look up again before any resend."""
-        return self._back(self._inner.submit_exactly_once(self._out(order)))
 
     def orders_for_session(self, session: dt.date) -> list[BrokerOrder]:
         return [self._back(o) for o in self._inner.orders_for_session(session)]

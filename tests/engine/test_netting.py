@@ -60,8 +60,33 @@ def test_exact_cross_needs_no_order_and_tiny_nets_are_skipped():
 
 
 def test_intents_for_a_symphony():
-    got = intents_for("A", {"SPY": 10.0, "TLT": 5.0}, 0.0, {"SPY": 100.0, "TLT": 100.0, "GLD": 50.0},
-                      {"SPY": 0.5, "GLD": 0.5})
+    args = ("A", {"SPY": 10.0, "TLT": 5.0}, 0.0, {"SPY": 100.0, "TLT": 100.0, "GLD": 50.0}, {"SPY": 0.5, "GLD": 0.5})
+    got = intents_for(*args, cost_buffer=0.0)
     # NAV 1500: SPY 750 → 7.5 shares (−2.5), TLT liquidated (−5), GLD 750/50 = +15
     assert [(i.ticker, i.delta_qty, i.liquidate) for i in got] == [
         ("GLD", 15.0, False), ("SPY", -2.5, False), ("TLT", -5.0, True)]
+    # default: 10 bp of the 750 USD of sales is held back, so GLD buys 749.25 / 50 = 14.985 shares
+    capped = {i.ticker: i.delta_qty for i in intents_for(*args)}
+    assert capped == pytest.approx({"GLD": 14.985, "SPY": -2.5, "TLT": -5.0}, abs=1e-12)
+
+
+def test_buys_are_capped_at_cash_and_sells_at_the_holding():
+    # weights above 1 cannot borrow: 1,000 cash buys 1,000 of A and B pro rata (500 each), not 1,400
+    got = {i.ticker: i.delta_qty for i in intents_for("A", {}, 1000.0, {"A": 10.0, "B": 10.0},
+                                                      {"A": 0.7, "B": 0.7})}
+    assert got == pytest.approx({"A": 50.0, "B": 50.0})
+    # a negative cash going in (an old ledger) buys nothing
+    assert intents_for("A", {}, -5.0, {"A": 10.0}, {"A": 1.0}) == []
+
+
+def test_every_sale_is_by_quantity_and_a_fill_below_the_reference_cannot_go_negative():
+    # A liquidates its 0.5 shares of BIL, B sells 0.3 of its 1: net sale of 0.8 shares, sent as 0.8 shares
+    plan = net_orders("acct", D, [intent("A", -0.5, "BIL", 91.0, True), intent("B", -0.3, "BIL", 91.0)])
+    (o,) = plan.orders
+    assert (o.side, o.qty, o.notional_usd) == ("sell", 0.8, None)
+    moves = attribute(o.intents, filled_qty=0.8, fill_price=90.99, ref_price=91.0)   # 1 bp below
+    got = {m.symphony_id: m.qty for m in moves}
+    assert got == pytest.approx({"A": -0.5, "B": -0.3}, abs=1e-15)          # exactly what each held/wanted
+    # a buy notional is floored to the cent, never rounded up beyond the buyers' cash
+    (b,) = net_orders("acct", D, [intent("A", 1.00009, "SPY", 100.0)]).orders
+    assert b.notional_usd == 100.0

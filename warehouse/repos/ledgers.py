@@ -1,5 +1,8 @@
 """The symphony ledgers as stored: target allocations, end-of-session holdings and daily NAV.
 
+:class:`SessionBook` reads what the trading assets need about one session (prices, carried ledgers, last NAVs);
+:func:`stored_violations` checks the stored ledgers against :mod:`engine.ledger`'s invariant.
+
 Every function takes an :class:`~warehouse.scope.AccountScope` (required): the daily job passes
 :data:`~warehouse.scope.ALL_ACCOUNTS`, a dashboard page the signed-in user's scope.
 """
@@ -10,7 +13,8 @@ from typing import Any
 import pandas as pd
 import sqlalchemy as sa
 
-from warehouse.schema import positions, target_allocations
+from engine.ledger import Ledger, violations
+from warehouse.schema import CASH_TICKER, DEFAULT_CAPITAL_USD, positions, target_allocations
 from warehouse.scope import AccountScope, require_scope
 from warehouse.store import Between, Warehouse, to_python
 
@@ -103,3 +107,88 @@ def positions_before(wh: Warehouse, session_date: Any, scope: AccountScope) -> p
             .join(latest, sa.and_(p.c.symphony_id == latest.c.symphony_id, p.c.session_date == latest.c.last))
             .order_by(p.c.symphony_id, p.c.ticker))
     return wh.fetch(stmt)
+
+
+class SessionBook:
+    """What the trading assets read about one session, in a few batched queries (not one per symphony).
+
+    * prices: each ticker's latest adjusted close on or before the session (the live-price proxy offline; the
+      live price itself once ``daily_bars`` stored one), USD;
+    * ledgers: every symphony's holdings snapshot carried into the session (``positions`` of its newest earlier
+      session) as an :class:`engine.ledger.Ledger`, or its starting capital in cash if it never traded;
+    * NAVs: every symphony's last NAV before the session, USD.
+
+    Reads every account (the daily job's :data:`~warehouse.scope.ALL_ACCOUNTS`).
+    """
+
+    def __init__(self, wh: Warehouse, session: Any) -> None:
+        from warehouse.scope import ALL_ACCOUNTS
+
+        self.wh = wh
+        self.session = session
+        self._prices: dict[str, float] = {}
+        self._asked: set[str] = set()
+        before = positions_before(wh, session, ALL_ACCOUNTS)
+        self._ledgers = {sid: g for sid, g in before.groupby("symphony_id")}
+        self._navs: dict[str, float] | None = None
+
+    def prices(self, tickers) -> dict[str, float]:
+        """``{ticker: USD}`` for the tickers that have a close on or before the session (others absent)."""
+        from warehouse.repos import bars as bar_repo
+
+        tickers = list(tickers)
+        want = [t for t in set(tickers) if t not in self._asked]
+        if want:
+            self._prices.update(bar_repo.latest_closes(self.wh, sorted(want), self.session))
+            self._asked.update(want)
+        return {t: self._prices[t] for t in tickers if t in self._prices}
+
+    def book(self, row: dict) -> tuple[Ledger, bool]:
+        """``(ledger carried into the session, has traded before)`` of a symphony row (``capital_usd`` default
+        :data:`~warehouse.schema.DEFAULT_CAPITAL_USD` when it never traded)."""
+        prev = self._ledgers.get(row["symphony_id"])
+        if prev is None or prev.empty:
+            capital = row.get("capital_usd")
+            return Ledger({}, float(capital) if capital is not None and capital == capital and capital
+                          else DEFAULT_CAPITAL_USD), False
+        holdings = {r["ticker"]: float(r["qty"]) for r in prev.to_dict("records") if r["ticker"] != CASH_TICKER}
+        cash_rows = prev.loc[prev["ticker"] == CASH_TICKER, "qty"]
+        return Ledger(holdings, float(cash_rows.iloc[0]) if len(cash_rows) else 0.0), True
+
+    def ledger(self, row: dict) -> tuple[dict[str, float], float, bool]:
+        """``(shares per ticker, cash USD, has traded before)`` — :meth:`book` unpacked."""
+        led, traded = self.book(row)
+        return dict(led.holdings), led.cash, traded
+
+    def nav_before(self, symphony_id: str) -> float | None:
+        """The symphony's NAV at its last session before this one, USD (None if it has none)."""
+        if self._navs is None:
+            from engine.calendar import previous_session
+
+            navs = self.wh.read("daily_nav", where={"session_date": Between(None, previous_session(self.session))},
+                                columns=["symphony_id", "session_date", "nav_usd"])
+            navs = navs.sort_values(["symphony_id", "session_date"]).groupby("symphony_id").tail(1)
+            self._navs = dict(zip(navs["symphony_id"], navs["nav_usd"].astype(float)))
+        return self._navs.get(symphony_id)
+
+
+def position_rows(account_id: str, symphony_id: str, session: Any, ledger: Ledger,
+                  prices: dict[str, float]) -> list[dict]:
+    """A ledger as ``positions`` rows: one per holding (``market_value_usd = qty·price``) and the cash row."""
+    out = [{"account_id": account_id, "symphony_id": symphony_id, "session_date": session, "ticker": t, "qty": q,
+            "price": prices[t], "market_value_usd": q * prices[t]} for t, q in sorted(ledger.holdings.items())]
+    out.append({"account_id": account_id, "symphony_id": symphony_id, "session_date": session, "ticker": CASH_TICKER,
+                "qty": ledger.cash, "price": 1.0, "market_value_usd": ledger.cash})
+    return out
+
+
+def stored_violations(wh: Warehouse, session: Any, scope: AccountScope) -> list[str]:
+    """Every stored ledger of ``session`` that breaks :func:`engine.ledger.violations` (negative shares, or cash
+    below −1 cent), in words; empty when all hold."""
+    pos = wh.read("positions", where=require_scope(scope).where({"session_date": session}))
+    out: list[str] = []
+    for sid, g in pos.groupby("symphony_id", sort=True):
+        holdings = {r["ticker"]: float(r["qty"]) for r in g.to_dict("records") if r["ticker"] != CASH_TICKER}
+        cash = float(g.loc[g["ticker"] == CASH_TICKER, "qty"].sum())
+        out.extend(violations(str(sid), Ledger(holdings, cash)))
+    return out

@@ -1,0 +1,103 @@
+"""The session's account orders and fills as stored: the plan, and each broker answer recorded as it arrives.
+
+An order row is written ``planned`` (with its deterministic client id) before anything is sent, and updated as
+soon as the broker answers that one order (:func:`record`) — never only after the whole loop — so a crash or a
+failing account leaves every answered order recorded. Re-planning a session (:func:`replace_plan`) keeps every
+row the broker already answered. All amounts: USD, shares.
+"""
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Iterable
+
+import pandas as pd
+
+from warehouse.store import Warehouse
+
+NET = "net"   # symphony id of netted account orders (engine.netting.NET)
+#: statuses written by us, not by a broker: the row has no broker answer (yet).
+UNANSWERED = frozenset({"planned", "failed"})
+
+
+def _num(x: Any) -> float | None:
+    return None if x is None or (isinstance(x, float) and x != x) else float(x)
+
+
+def _text(x: Any) -> str | None:
+    return x if isinstance(x, str) and x else None
+
+
+def session_orders(wh: Warehouse, session: dt.date) -> pd.DataFrame:
+    """Every account order of ``session`` (the ``orders`` columns)."""
+    return wh.read("orders", where={"session_date": session})
+
+
+def answered(row: dict) -> bool:
+    """True when the broker has answered this order (it has a broker status, not planned/failed/gated)."""
+    return _text(row.get("status")) not in UNANSWERED | {None, "dry_run", "blocked"}
+
+
+def replace_plan(wh: Warehouse, session: dt.date, planned: list[dict]) -> int:
+    """Write the session's planned orders, keeping every row a broker already answered.
+
+    A planned row whose client id was already answered keeps the answer (status, broker id, fills; its
+    ``reason`` is the plan's unless the broker gave one). Answered rows no longer in the plan are kept too: they
+    exist at the broker. Returns the number of rows written.
+    """
+    old = {r["client_order_id"]: r for r in session_orders(wh, session).to_dict("records") if answered(r)}
+    rows = []
+    for r in planned:
+        prev = old.pop(r["client_order_id"], None)
+        if prev is not None:
+            r = {**r, **{k: prev[k] for k in ("status", "broker_order_id", "submitted_at", "filled_qty",
+                                              "filled_avg_price")},
+                 "reason": _text(prev.get("reason")) or r.get("reason")}
+        rows.append(r)
+    rows.extend(old.values())
+    return wh.replace("orders", pd.DataFrame(rows), where={"session_date": session})
+
+
+def record(wh: Warehouse, row: dict, *, status: str, reason: str | None = None, broker_order_id: str | None = None,
+           submitted_at: dt.datetime | None = None, filled_qty: float | None = None,
+           filled_avg_price: float | None = None) -> dict:
+    """Update ONE order row at once with the broker's answer (or our own status) and its fill.
+
+    ``reason`` replaces the stored one only when given (a broker's silence never clears the plan's reason).
+    Returns the row as written.
+    """
+    new = {**row, "status": status, "reason": _text(reason) or _text(row.get("reason"))}
+    if broker_order_id is not None or status not in UNANSWERED:
+        new.update(broker_order_id=broker_order_id, submitted_at=submitted_at, filled_qty=filled_qty,
+                   filled_avg_price=filled_avg_price)
+    wh.upsert("orders", pd.DataFrame([new]), ["client_order_id"])
+    fills = fill_rows([new], new["session_date"])
+    if fills:
+        wh.upsert("fills", pd.DataFrame(fills), ["fill_id"])
+    return new
+
+
+def fill_rows(order_rows: Iterable[dict], session: dt.date, filled_at: dt.datetime | None = None) -> list[dict]:
+    """One ``fills`` row per order with a positive filled quantity (the broker's aggregate fill).
+
+    ``filled_at`` defaults to the order's submission time (market orders fill at once), else now.
+    """
+    out = []
+    for r in order_rows:
+        qty = _num(r.get("filled_qty"))
+        if qty is None or qty <= 0:
+            continue
+        price = _num(r.get("filled_avg_price")) or 0.0
+        when = filled_at or (r.get("submitted_at") if not pd.isna(r.get("submitted_at")) else None) \
+            or dt.datetime.now(dt.timezone.utc)
+        out.append({"fill_id": f"{r['client_order_id']}-fill", "client_order_id": r["client_order_id"],
+                    "account_id": r["account_id"], "symphony_id": NET, "session_date": session,
+                    "ticker": r["ticker"], "side": r["side"], "qty": qty, "price": price,
+                    "notional_usd": qty * price, "filled_at": when})
+    return out
+
+
+def replace_fills(wh: Warehouse, session: dt.date, order_rows: Iterable[dict],
+                  filled_at: dt.datetime | None = None) -> int:
+    """Rewrite the session's fills from its order rows (after a late-fill refresh)."""
+    return wh.replace("fills", pd.DataFrame(fill_rows(order_rows, session, filled_at)),
+                      where={"session_date": session})
