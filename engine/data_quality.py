@@ -178,13 +178,13 @@ def _series(long: pd.DataFrame) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     if long.empty:
         return {}
     days = pd.to_datetime(long["session_date"]).to_numpy().astype("datetime64[D]")
-    tickers = long["ticker"].astype(str).to_numpy()
+    codes, names = pd.factorize(long["ticker"].astype(str), sort=True)
     values = long["adj_close"].to_numpy(dtype="float64")
-    order = np.lexsort((days, tickers))
-    days, tickers, values = days[order], tickers[order], values[order]
-    cuts = np.flatnonzero(tickers[1:] != tickers[:-1]) + 1
-    bounds = zip(np.r_[0, cuts], np.r_[cuts, len(tickers)])
-    return {str(tickers[i]): (days[i:j], values[i:j]) for i, j in bounds}
+    order = np.lexsort((days.astype("int64"), codes))  # integer keys: fast even for the whole bundle
+    days, codes, values = days[order], codes[order], values[order]
+    cuts = np.flatnonzero(codes[1:] != codes[:-1]) + 1
+    bounds = zip(np.r_[0, cuts], np.r_[cuts, len(codes)])
+    return {str(names[codes[i]]): (days[i:j], values[i:j]) for i, j in bounds}
 
 
 def _missing_sessions(days: np.ndarray, sessions: np.ndarray | None) -> np.ndarray:
@@ -192,7 +192,9 @@ def _missing_sessions(days: np.ndarray, sessions: np.ndarray | None) -> np.ndarr
     if len(days) == 0:
         return cal[:0]
     lo, hi = np.searchsorted(cal, days[0], side="right"), np.searchsorted(cal, days[-1], side="left")
-    return np.setdiff1d(cal[lo:hi], days, assume_unique=False)
+    expected = cal[lo:hi]
+    at = np.minimum(np.searchsorted(days, expected), len(days) - 1)  # days is sorted (see _series)
+    return expected[days[at] != expected]
 
 
 def check_closes(long: pd.DataFrame, *, last_session=None, sessions: Sequence | None = None,
