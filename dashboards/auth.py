@@ -1,15 +1,16 @@
 """Dashboard sign-in: users, password hashes (bcrypt) and who may see which account.
 
-No Streamlit here: the router (:mod:`dashboards.streamlit_app`) draws the login form and keeps the signed-in
-:class:`User` in ``st.session_state``; this module is plain functions of a :class:`warehouse.Warehouse`.
+No Streamlit here: the router (:mod:`dashboards.streamlit_app`) draws the login form and
+:mod:`dashboards.context` keeps the signed-in :class:`User`; this module is plain functions of a
+:class:`warehouse.Warehouse`.
 
 Access model:
 
 * an **analyst** belongs to one account and sees only its rows (:attr:`User.account_id`);
 * an **operator** (``account_id`` NULL) sees every account and can pick one in the sidebar.
 
-The scope is enforced in the warehouse query layer: every function of :mod:`dashboards.queries` takes the
-``account_id`` returned by :func:`scope_for` and passes it to the warehouse (``None`` only for operators).
+The scope is built once per run by :func:`dashboards.context.scope_for` (an :class:`warehouse.AccountScope`) and
+enforced in the warehouse query: every read of :mod:`dashboards.reads` requires it.
 
 Create a user (the password is asked for, or read from stdin with ``--password-stdin``)::
 
@@ -142,19 +143,6 @@ def create_user(wh: Warehouse, username: str, password: str, role: str, account_
         "account_id": account_id if role == "analyst" else None, "created_at": dt.datetime.now(dt.timezone.utc),
     }]))
     return User(username=username, role=role, account_id=account_id if role == "analyst" else None)
-
-
-def scope_for(user: User, picked_account: str | None = None) -> str | None:
-    """The ``account_id`` the dashboard queries pass to the warehouse for ``user``.
-
-    An analyst always gets their own account, whatever was picked; an operator gets ``picked_account``
-    (``None``: every account).
-    """
-    if user.is_operator:
-        return picked_account
-    if not user.account_id:
-        raise ValueError(f"analyst '{user.username}' has no account")
-    return user.account_id
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,9 +1,10 @@
-"""Backtests page: the account's backtest runs, overlaid equity curves of selected runs, a decision replay of one
+"""Backtests page: the backtest runs in scope, overlaid equity curves of selected runs, a decision replay of one
 run's symphony on a chosen date, and live (paper) vs backtest over the paper window with the days that differed.
 
-Scope: the signed-in account (``st.session_state["account_id"]``; ``None`` = every account). Reads go through
-:mod:`dashboards.data_perf`; computations (rebasing, tracking error, day classification) live in
-:mod:`dashboards.queries_perf` (see :func:`dashboards.queries_perf.classify_days` for the rules).
+Scope: the page context's (:func:`dashboards.context.current`), passed to every read (:mod:`dashboards.cache`).
+The alignment and day causes are :mod:`engine.attribution`'s (see :func:`engine.attribution.classify_days` for the
+rules), the tracking error :func:`engine.metrics.tracking_error`; the replay reads the warehouse's bars (what the
+daily graph traded on). Sections: :func:`_runs_table`, :func:`_compare`, :func:`_replay`, :func:`_live_vs_backtest`.
 """
 from __future__ import annotations
 
@@ -13,8 +14,13 @@ import json
 import pandas as pd
 import streamlit as st
 
-from dashboards import charts, data_perf
-from dashboards import queries_perf as qp
+from dashboards import cache, context, notices
+from dashboards.context import PageContext
+from dashboards.present import charts
+from dashboards.present.format import md
+from dashboards.reads import backtests as bt
+from engine import attribution
+from engine.metrics import tracking_error
 from warehouse import WarehouseLockedError
 
 PLOTLY = {"displaylogo": False}
@@ -62,7 +68,7 @@ def _runs_table(runs: pd.DataFrame, labels: dict[str, str]) -> None:
     )
 
 
-def _compare(url: str, account_id: str | None, runs: pd.DataFrame, labels: dict[str, str]) -> None:
+def _compare(ctx: PageContext, runs: pd.DataFrame, labels: dict[str, str]) -> None:
     st.subheader("Compare runs")
     names = {r["run_id"]: _run_label(r, labels) for _, r in runs.iterrows()}
     default = list(runs.drop_duplicates("symphony_id")["run_id"])[:4]
@@ -71,8 +77,8 @@ def _compare(url: str, account_id: str | None, runs: pd.DataFrame, labels: dict[
         st.info("Pick one or more runs to overlay their equity curves.", icon=":material/info:")
         return
     with st.spinner("Reading the equity curves…"):
-        daily = data_perf.backtest_daily(url, account_id, tuple(chosen))
-    curves = qp.rebased_curves(daily, names)
+        daily = cache.backtest_daily(ctx.url, ctx.scope, tuple(chosen))
+    curves = bt.rebased_curves(daily, names)
     st.plotly_chart(charts.equity_curves_chart(curves), key="backtests_curves", config=PLOTLY)
     st.caption("Each curve rebased to 1.0 on its own first session (log scale).")
     stats = pd.DataFrame([{"run": names[r["run_id"]], **{label: r["stats"].get(key) for key, label in
@@ -84,7 +90,7 @@ def _compare(url: str, account_id: str | None, runs: pd.DataFrame, labels: dict[
                                 for c in STAT_COLUMNS.values()})
 
 
-def _replay(url: str, account_id: str | None, run: pd.Series) -> None:
+def _replay(ctx: PageContext, run: pd.Series) -> None:
     st.markdown("**Decision replay**")
     start, end = run["start_date"], run["end_date"]
     if not isinstance(start, dt.date) or not isinstance(end, dt.date):
@@ -92,11 +98,12 @@ def _replay(url: str, account_id: str | None, run: pd.Series) -> None:
         return
     day = st.date_input("Session", value=end, min_value=start, max_value=end, key=f"backtests_replay_{run['run_id']}")
     with st.spinner(f"Re-evaluating the symphony on {day}…"):
-        result = data_perf.replay(url, account_id, run["symphony_id"], day)
-        stored = data_perf.backtest_weights(url, account_id, run["run_id"], day, day)
+        result = cache.replay(ctx.url, ctx.scope, run["symphony_id"], day)
+        stored = cache.backtest_weights(ctx.url, ctx.scope, run["run_id"], day, day)
     if "error" in result:
-        st.warning(result["error"].replace("$", "\\$"), icon=":material/warning:")
+        st.warning(md(result["error"]), icon=":material/warning:")
     else:
+        st.caption(f"Prices: {md(result['prices'])}.")
         if result["session"] != day:
             st.caption(f"{day} is not a session: showing the next one, {result['session']}.")
         trace = result["trace"]
@@ -108,7 +115,7 @@ def _replay(url: str, account_id: str | None, run: pd.Series) -> None:
                                         "summary": st.column_config.TextColumn("Decision", width="large"),
                                         "detail": st.column_config.TextColumn("Detail", width="medium")})
     shown = result.get("session", day)
-    stored = data_perf.backtest_weights(url, account_id, run["run_id"], shown, shown) if shown != day else stored
+    stored = cache.backtest_weights(ctx.url, ctx.scope, run["run_id"], shown, shown) if shown != day else stored
     left, right = st.columns(2)
     with left:
         st.caption("Re-evaluated target weights")
@@ -125,27 +132,27 @@ def _replay(url: str, account_id: str | None, run: pd.Series) -> None:
                          column_config={"weight": st.column_config.NumberColumn("Weight", format="percent")})
 
 
-def _live_vs_backtest(url: str, account_id: str | None, run: pd.Series, label: str) -> None:
+def _live_vs_backtest(ctx: PageContext, run: pd.Series, label: str) -> None:
     st.markdown("**Live vs backtest**")
     sid = run["symphony_id"]
     with st.spinner("Reading paper and backtest series…"):
-        paper = data_perf.paper_nav(url, account_id, sid)
-        daily = data_perf.backtest_daily(url, account_id, (run["run_id"],))
+        paper = cache.paper_nav(ctx.url, ctx.scope, (sid,))
+        daily = cache.backtest_daily(ctx.url, ctx.scope, (run["run_id"],))
     if paper.empty:
-        st.info(f"No paper NAV for {label} yet — {data_perf.NEXT_STEPS_RUN}.", icon=":material/info:")
+        st.info(f"No paper NAV for {md(label)} yet — {notices.NEXT_STEPS_RUN}.", icon=":material/info:")
         return
-    aligned = qp.align_live_backtest(paper, daily)
+    aligned = bt.live_vs_backtest(paper, daily)
     if aligned.empty:
         st.info("This run shares no session with the paper NAV — rerun the backtest up to the latest session "
-                f"({data_perf.NEXT_STEPS_BACKTEST}).", icon=":material/info:")
+                f"({notices.NEXT_STEPS_BACKTEST}).", icon=":material/info:")
         return
     start, end = aligned.index[0].date(), aligned.index[-1].date()
     with st.spinner("Comparing holdings day by day…"):
-        targets = data_perf.target_allocations(url, account_id, sid, start, end)
-        weights = data_perf.backtest_weights(url, account_id, run["run_id"], start, end)
-        outcomes = data_perf.symphony_order_outcomes(url, account_id, sid, start, end)
-    days = qp.classify_days(aligned, targets, weights, outcomes)
-    te = qp.tracking_error(aligned)
+        targets = cache.target_allocations(ctx.url, ctx.scope, sid, start, end)
+        weights = cache.backtest_weights(ctx.url, ctx.scope, run["run_id"], start, end)
+        outcomes = cache.symphony_order_outcomes(ctx.url, ctx.scope, sid, start, end)
+    days = bt.divergence_table(attribution.classify_days(aligned, targets, weights, outcomes))
+    te = tracking_error(aligned["paper_return"], aligned["backtest_return"])
     paper_ret = aligned["paper_usd"].iloc[-1] / aligned["paper_usd"].iloc[0] - 1
     bt_ret = aligned["backtest_usd"].iloc[-1] / aligned["backtest_usd"].iloc[0] - 1
     c1, c2, c3, c4 = st.columns(4)
@@ -176,36 +183,35 @@ def _live_vs_backtest(url: str, account_id: str | None, run: pd.Series, label: s
 
 def render() -> None:
     st.title("Backtests")
-    url = data_perf.open_warehouse_or_explain()
-    if url is None:
+    ctx = context.current()
+    if not notices.warehouse_ready(ctx):
         return
-    account_id = st.session_state.get("account_id")
     try:
         with st.spinner("Reading the backtest runs…"):
-            runs = data_perf.backtest_runs(url, account_id)
-            syms = data_perf.symphonies(url, account_id)
+            runs = cache.backtest_runs(ctx.url, ctx.scope)
+            syms = cache.symphonies(ctx.url, ctx.scope)
     except WarehouseLockedError:
-        st.warning(data_perf.BUSY, icon=":material/hourglass_top:")
+        notices.busy()
         return
     if runs.empty:
-        st.info(f"No backtests yet — {data_perf.NEXT_STEPS_BACKTEST}.", icon=":material/info:")
+        st.info(f"No backtests yet — {notices.NEXT_STEPS_BACKTEST}.", icon=":material/info:")
         return
     labels = dict(zip(syms["symphony_id"], syms["label"]))
     st.subheader("Runs")
     _runs_table(runs, labels)
     try:
-        _compare(url, account_id, runs, labels)
+        _compare(ctx, runs, labels)
         st.subheader("Inspect one run")
         names = {r["run_id"]: _run_label(r, labels) for _, r in runs.iterrows()}
         run_id = st.selectbox("Run", list(names), format_func=names.get, key="backtests_inspect")
         run = runs[runs["run_id"] == run_id].iloc[0]
         replay_tab, live_tab = st.tabs(["Decision replay", "Live vs backtest"])
         with replay_tab:
-            _replay(url, account_id, run)
+            _replay(ctx, run)
         with live_tab:
-            _live_vs_backtest(url, account_id, run, labels.get(run["symphony_id"], run["symphony_id"]))
+            _live_vs_backtest(ctx, run, labels.get(run["symphony_id"], run["symphony_id"]))
     except WarehouseLockedError:
-        st.warning(data_perf.BUSY, icon=":material/hourglass_top:")
+        notices.busy()
 
 
 render()

@@ -1,25 +1,22 @@
-"""Orders & positions page: for one session, the account's netted orders (status, fills, rejections and blocks
+"""Orders & positions page: for one session, the netted account orders (status, fills, rejections and blocks
 with reasons, dry-run), the per-symphony intents behind them, fills, end-of-session positions (shares, value,
 cash) and the symphony runs (ok / failed / skipped with reasons).
 
-Scope: the signed-in account (``st.session_state["account_id"]``; ``None`` = every account). Reads go through
-:mod:`dashboards.data_perf` (:func:`dashboards.queries_perf.orders_on` and friends).
+Scope: the page context's (:func:`dashboards.context.current`), passed to every read (:mod:`dashboards.cache` over
+:mod:`dashboards.reads.orders`). Sections: :func:`_runs`, :func:`_orders`, :func:`_intents`, :func:`_positions`.
 """
 from __future__ import annotations
 
 import pandas as pd
 import streamlit as st
 
-from dashboards import data_perf
-from dashboards import queries_perf as qp
+from dashboards import cache, context, notices
+from dashboards.present.format import md
+from engine.attribution import MISSED_STATUSES
 from warehouse import CASH_TICKER, WarehouseLockedError
 
 ALL = "__all__"
-PROBLEM_STATUSES = qp.MISSED_STATUSES
-
-
-def _md(text: object) -> str:
-    return str(text).replace("$", "\\$")
+PROBLEM_STATUSES = MISSED_STATUSES
 
 
 def _runs(runs: pd.DataFrame, labels: dict[str, str]) -> None:
@@ -44,7 +41,7 @@ def _orders(orders: pd.DataFrame, fills: pd.DataFrame) -> None:
         return
     problems = orders[orders["status"].isin(PROBLEM_STATUSES)]
     for _, o in problems.iterrows():
-        st.warning(_md(f"{o['ticker']} {o['side']} {o['status']}: {o['reason'] or 'no reason given'}"),
+        st.warning(md(f"{o['ticker']} {o['side']} {o['status']}: {o['reason'] or 'no reason given'}"),
                    icon=":material/block:")
     dry = int((orders["status"] == "dry_run").sum())
     if dry:
@@ -123,19 +120,18 @@ def _positions(positions: pd.DataFrame, labels: dict[str, str]) -> None:
 
 def render() -> None:
     st.title("Orders & positions")
-    url = data_perf.open_warehouse_or_explain()
-    if url is None:
+    ctx = context.current()
+    if not notices.warehouse_ready(ctx):
         return
-    account_id = st.session_state.get("account_id")
     try:
         with st.spinner("Reading the sessions…"):
-            sessions = data_perf.activity_sessions(url, account_id)
-            syms = data_perf.symphonies(url, account_id)
+            sessions = cache.activity_sessions(ctx.url, ctx.scope)
+            syms = cache.symphonies(ctx.url, ctx.scope)
     except WarehouseLockedError:
-        st.warning(data_perf.BUSY, icon=":material/hourglass_top:")
+        notices.busy()
         return
     if not sessions:
-        st.info(f"No orders or evaluations yet — {data_perf.NEXT_STEPS_RUN}.", icon=":material/info:")
+        st.info(f"No orders or evaluations yet — {notices.NEXT_STEPS_RUN}.", icon=":material/info:")
         return
     labels = dict(zip(syms["symphony_id"], syms["label"]))
     left, right = st.columns(2)
@@ -147,9 +143,9 @@ def render() -> None:
                                     "every symphony of the account")
     try:
         with st.spinner(f"Reading orders and positions of {session}…"):
-            d = data_perf.session_activity(url, account_id, session)
+            d = cache.session_activity(ctx.url, ctx.scope, session)
     except WarehouseLockedError:
-        st.warning(data_perf.BUSY, icon=":material/hourglass_top:")
+        notices.busy()
         return
 
     def pick(frame: pd.DataFrame) -> pd.DataFrame:

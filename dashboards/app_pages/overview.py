@@ -1,59 +1,27 @@
 """Overview page: the symphonies, today's target allocations, paper NAV against the backtest, and why.
 
-Scoped: every read passes the signed-in user's account (:func:`dashboards.data.account_scope`) to the warehouse.
-Read-only: every number comes from the warehouse through :mod:`dashboards.data` (cached, read-only, short-lived
-connections). Computations live in :mod:`dashboards.queries`; this file only lays them out.
+Scope: the page context's (:func:`dashboards.context.current`), passed to every read. Reads go through
+:mod:`dashboards.cache` (cached, read-only, short-lived connections) over :mod:`dashboards.reads.overview`; this
+file only lays the answers out, in sections: :func:`_headline`, :func:`_symphony_table`, :func:`_allocation_chart`,
+:func:`_per_symphony`.
 """
 from __future__ import annotations
 
 import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
-import sqlalchemy as sa
 import streamlit as st
 
-from dashboards import data, queries
+from dashboards import cache, context, notices
+from dashboards.present.format import CASH_LABEL, format_usd, format_weight, md, signed_pct, signed_usd
+from dashboards.reads import overview as ov
 from warehouse import CASH_TICKER, WarehouseLockedError
 
-NEXT_STEPS_SEED = "run `make demo` (a demo account trading 20 bundled sessions) or `oragami seed FILE`"
-NEXT_STEPS_RUN = ("run `oragami run-daily --session YYYY-MM-DD`, or materialise the `daily_trading` job in the "
-                  "Dagster UI (`make dagster`)")
-NEXT_STEPS_BACKTEST = "launch the `backtest_all` job in the Dagster UI (`make demo` runs it too)"
 CASH_COLOR = "#B0B7C3"
 
 
-def _md(text: object) -> str:
-    """Text safe inside Markdown labels (``$`` would start LaTeX)."""
-    return str(text).replace("$", "\\$")
-
-
-def _signed_usd(value: float) -> str:
-    return ("+" if value >= 0 else "-") + queries.format_usd(abs(value))
-
-
-def _pct(value: float | None) -> str:
-    return "—" if value is None or pd.isna(value) else f"{value:+.2%}"
-
-
-def _load(url: str, scope: str | None) -> dict[str, pd.DataFrame | object]:
-    """Every frame of the page, for the account in view (``scope``; ``None``: every account, operators only)."""
-    with st.spinner("Reading the warehouse…"):
-        session = data.latest_session(url, scope)
-        return {
-            "session": session,
-            "accounts": data.accounts(url, scope),
-            "symphonies": data.symphonies(url, scope),
-            "allocations": data.latest_allocations(url, scope),
-            "nav": data.paper_nav(url, scope),
-            "backtests": data.latest_backtest_runs(url, scope),
-            "backtest_nav": data.backtest_nav(url, scope),
-            "runs": data.symphony_runs(url, scope),
-            "traces": data.decision_traces(url, session, scope),
-        }
-
-
 def _headline(d: dict) -> None:
-    h = queries.headline(d["symphonies"], d["accounts"], d["nav"], d["session"])
+    h = ov.headline(d["symphonies"], d["accounts"], d["nav"], d["session"])
     c1, c2, c3, c4, c5 = st.columns(5)
     c1.metric("Accounts", str(h["accounts"]), border=True)
     c2.metric("Active symphonies", str(h["active_symphonies"]), border=True,
@@ -62,9 +30,9 @@ def _headline(d: dict) -> None:
               help="Newest session written by the daily graph (evaluations, allocations or NAV)")
     nav_help = (f"Sum of every symphony's paper NAV on {h['nav_date']}; change against the previous session"
                 if h["nav_date"] else "No paper NAV yet")
-    c4.metric("Total paper NAV", queries.format_usd(h["total_nav_usd"]), border=True, help=nav_help,
-              delta=_signed_usd(h["total_nav_change_usd"]) if h["total_nav_change_usd"] is not None else None)
-    c5.metric("Total P&L", _signed_usd(h["total_pnl_usd"]) if h["total_pnl_usd"] is not None else "—", border=True,
+    c4.metric("Total paper NAV", format_usd(h["total_nav_usd"]), border=True, help=nav_help,
+              delta=signed_usd(h["total_nav_change_usd"]) if h["total_nav_change_usd"] is not None else None)
+    c5.metric("Total P&L", signed_usd(h["total_pnl_usd"]) if h["total_pnl_usd"] is not None else "—", border=True,
               help="Paper NAV minus the symphonies' starting capital; the day's P&L is the change under the NAV")
 
 
@@ -107,7 +75,7 @@ def _allocation_chart(d: dict, overview: pd.DataFrame) -> None:
     st.subheader(f"Target allocations — {session.isoformat()}" if session else "Target allocations")
     alloc = d["allocations"]
     if alloc.empty:
-        st.info(f"No allocation yet: the symphonies have never been evaluated — {NEXT_STEPS_RUN}.")
+        st.info(f"No allocation yet: the symphonies have never been evaluated — {notices.NEXT_STEPS_RUN}.")
         return
     labels = dict(zip(overview["symphony_id"], overview["label"]))
     dates = alloc.groupby("symphony_id")["session_date"].max()
@@ -115,13 +83,13 @@ def _allocation_chart(d: dict, overview: pd.DataFrame) -> None:
                for sid, day in dates.items()}
     plot = alloc.assign(
         symphony=alloc["symphony_id"].map(y_label),
-        holding=alloc["ticker"].where(alloc["ticker"] != CASH_TICKER, queries.CASH_LABEL),
-        weight_text=[queries.format_weight(w) for w in alloc["target_weight"]],
+        holding=alloc["ticker"].where(alloc["ticker"] != CASH_TICKER, CASH_LABEL),
+        weight_text=[format_weight(w) for w in alloc["target_weight"]],
     )
     order = [y_label[sid] for sid in overview["symphony_id"] if sid in y_label]
     fig = px.bar(plot, x="target_weight", y="symphony", color="holding", orientation="h", text="holding",
                  custom_data=["weight_text"], category_orders={"symphony": order},
-                 color_discrete_map={queries.CASH_LABEL: CASH_COLOR})
+                 color_discrete_map={CASH_LABEL: CASH_COLOR})
     fig.update_traces(texttemplate="%{text} %{customdata[0]}", textposition="inside", insidetextanchor="middle",
                       hovertemplate="%{y}<br>%{text}: %{customdata[0]}<extra></extra>")
     fig.update_layout(barmode="stack", height=120 + 44 * plot["symphony"].nunique(), legend_title_text="Ticker",
@@ -132,7 +100,7 @@ def _allocation_chart(d: dict, overview: pd.DataFrame) -> None:
 
 def _nav_figure(comparison: pd.DataFrame) -> go.Figure:
     fig = go.Figure()
-    for name, dash in ((queries.PAPER, "solid"), (queries.BACKTEST, "dash")):
+    for name, dash in ((ov.PAPER, "solid"), (ov.BACKTEST, "dash")):
         s = comparison[comparison["series"] == name]
         if s.empty:
             continue
@@ -148,48 +116,48 @@ def _nav_figure(comparison: pd.DataFrame) -> go.Figure:
 def _symphony_detail(row: pd.Series, d: dict, expanded: bool) -> None:
     sid = row["symphony_id"]
     active = row["status"] == "active"
-    holdings = _md(row["holdings"]) or "not evaluated yet"
+    holdings = md(row["holdings"]) or "not evaluated yet"
     if row["holdings"] and row["holdings_date"] != d["session"]:
         holdings += f" (as of {row['holdings_date']})"
-    label = f"**{_md(row['label'])}**{'' if active else ' (inactive)'} — {holdings}"
+    label = f"**{md(row['label'])}**{'' if active else ' (inactive)'} — {holdings}"
     with st.expander(label, expanded=expanded, icon=":material/show_chart:"):
         left, right = st.columns([3, 2], gap="large")
         with left:
             st.markdown("**Paper NAV vs backtest**")
             paper = d["nav"][d["nav"]["symphony_id"] == sid]
             if paper.empty:
-                st.info(f"No paper NAV yet — {NEXT_STEPS_RUN}." if active else
+                st.info(f"No paper NAV yet — {notices.NEXT_STEPS_RUN}." if active else
                         "No paper NAV: the symphony is inactive, so the daily job does not trade it.")
             else:
                 bt = d["backtest_nav"][d["backtest_nav"]["symphony_id"] == sid]
-                comparison = queries.nav_comparison(paper, bt)
+                comparison = ov.nav_comparison(paper, bt)
                 st.plotly_chart(_nav_figure(comparison), key=f"overview_nav_{sid}", config={"displaylogo": False})
-                sessions = int((comparison["series"] == queries.PAPER).sum())
-                parts = [f"Paper {_pct(queries.window_return(comparison, queries.PAPER))} over {sessions} "
+                sessions = int((comparison["series"] == ov.PAPER).sum())
+                parts = [f"Paper {signed_pct(ov.window_return(comparison, ov.PAPER))} over {sessions} "
                          f"session{'s' if sessions != 1 else ''}"]
-                if (comparison["series"] == queries.BACKTEST).any():
-                    parts.append(f"backtest {_pct(queries.window_return(comparison, queries.BACKTEST))} over the "
+                if (comparison["series"] == ov.BACKTEST).any():
+                    parts.append(f"backtest {signed_pct(ov.window_return(comparison, ov.BACKTEST))} over the "
                                  "same window")
                 st.caption(" · ".join(parts))
             runs = d["backtests"][d["backtests"]["symphony_id"] == sid]
             if runs.empty:
-                st.caption(f"No backtest yet — {NEXT_STEPS_BACKTEST}.")
+                st.caption(f"No backtest yet — {notices.NEXT_STEPS_BACKTEST}.")
             else:
                 r = runs.iloc[0]
                 sharpe = "—" if pd.isna(r["sharpe"]) else f"{r['sharpe']:.2f}"
-                st.caption(f"Backtest {r['start_date']} → {r['end_date']}: CAGR {_pct(r['cagr'])}, "
-                           f"Sharpe {sharpe}, max drawdown {_pct(-abs(r['max_drawdown']))}")
+                st.caption(f"Backtest {r['start_date']} → {r['end_date']}: CAGR {signed_pct(r['cagr'])}, "
+                           f"Sharpe {sharpe}, max drawdown {signed_pct(-abs(r['max_drawdown']))}")
         with right:
             session = d["session"]
             st.markdown(f"**Why it holds this on {session}**" if session else "**Why it holds this**")
             if isinstance(row["last_run_status"], str) and row["last_run_status"] != "ok" \
                     and row["last_run_date"] == session:
-                st.error(f"Evaluation {row['last_run_status']}: {_md(row['last_run_reason'])}",
+                st.error(f"Evaluation {row['last_run_status']}: {md(row['last_run_reason'])}",
                          icon=":material/error:")
             traces = d["traces"][d["traces"]["symphony_id"] == sid]
             if traces.empty:
                 if session is None:
-                    st.caption(f"Not evaluated yet — {NEXT_STEPS_RUN}.")
+                    st.caption(f"Not evaluated yet — {notices.NEXT_STEPS_RUN}.")
                 else:
                     st.caption(f"No decision trace for {session} (the symphony was not evaluated that session, or "
                                "it has no conditions to explain).")
@@ -205,50 +173,36 @@ def _symphony_detail(row: pd.Series, d: dict, expanded: bool) -> None:
                 )
 
 
-def _busy() -> None:
-    st.warning("The warehouse is busy: another process (Dagster) is writing to it. Wait a moment and press "
-               "**Refresh data**.", icon=":material/hourglass_top:")
-
-
-def render() -> None:
-    st.title("Overview")
-    url = data.warehouse_url()
-    where = queries.duckdb_file(url) or queries.safe_url(url)
-    try:
-        state = data.warehouse_state(url)
-    except WarehouseLockedError:
-        _busy()
-        return
-    except sa.exc.OperationalError as exc:  # e.g. PostgreSQL not reachable
-        reason = str(getattr(exc, "orig", exc)).strip().splitlines()[0]
-        st.error(f"Cannot read the warehouse at `{where}`: {_md(reason)}", icon=":material/error:")
-        return
-    if state == "missing":
-        st.info(f"No warehouse at `{where}` yet — {NEXT_STEPS_SEED}.", icon=":material/info:")
-        return
-    if state == "no_schema":
-        st.info(f"The warehouse at `{where}` has no tables yet — {NEXT_STEPS_SEED}.", icon=":material/info:")
-        return
-    try:
-        d = _load(url, data.account_scope())
-    except WarehouseLockedError:
-        _busy()
-        return
-    if d["symphonies"].empty:
-        st.info(f"No symphonies yet — {NEXT_STEPS_SEED}.", icon=":material/info:")
-        return
-    overview = queries.symphony_overview(d["symphonies"], d["allocations"], d["runs"], d["nav"], d["backtests"])
-    _headline(d)
-    if d["session"] is None:
-        st.info(f"Symphonies are registered but no session has been evaluated yet — {NEXT_STEPS_RUN}.",
-                icon=":material/info:")
-    _symphony_table(overview)
-    _allocation_chart(d, overview)
+def _per_symphony(d: dict, overview: pd.DataFrame) -> None:
     st.subheader("Per symphony")
     st.caption("Paper NAV (solid) against the newest backtest over the same window, rebased to the paper NAV on "
                "the first common session (dashed); on the right, the decisions of the latest session.")
     for i, (_, row) in enumerate(overview.iterrows()):
         _symphony_detail(row, d, expanded=(i == 0))
+
+
+def render() -> None:
+    st.title("Overview")
+    ctx = context.current()
+    if not notices.warehouse_ready(ctx):
+        return
+    try:
+        with st.spinner("Reading the warehouse…"):
+            d = cache.overview_frames(ctx.url, ctx.scope)
+    except WarehouseLockedError:
+        notices.busy()
+        return
+    if d["symphonies"].empty:
+        st.info(f"No symphonies yet — {notices.NEXT_STEPS_SEED}.", icon=":material/info:")
+        return
+    overview = ov.symphony_overview(d["symphonies"], d["allocations"], d["runs"], d["nav"], d["backtests"])
+    _headline(d)
+    if d["session"] is None:
+        st.info(f"Symphonies are registered but no session has been evaluated yet — {notices.NEXT_STEPS_RUN}.",
+                icon=":material/info:")
+    _symphony_table(overview)
+    _allocation_chart(d, overview)
+    _per_symphony(d, overview)
 
 
 render()

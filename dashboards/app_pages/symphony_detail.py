@@ -1,9 +1,11 @@
 """Symphony detail: the tree of one symphony with the path taken on a chosen day, and the strategy in words.
 
-The symphony list is scoped to the signed-in user's account (:func:`dashboards.data.account_scope`). The day's
-path comes from evaluating the stored model on the bundled adjusted closes up to that day
-(:func:`dashboards.data.day_path`); the tree is DOT text built by :mod:`dashboards.tree`, the description by
-:mod:`engine.describe`.
+Scope: the page context's (:func:`dashboards.context.current`): only the symphonies in scope can be chosen or
+read. The day's path comes from evaluating the stored model on the closes the daily graph traded on — the
+warehouse's bars, through the one price reader (:func:`dashboards.reads.prices.symphony_closes`; the bundled
+closes only for a symphony whose tickers the warehouse has never stored, and the page says so). The tree is DOT
+text built by :mod:`dashboards.present.tree`, the description by :mod:`engine.describe`. Sections:
+:func:`_choice`, :func:`_words`, :func:`_path_and_tree`.
 """
 from __future__ import annotations
 
@@ -12,17 +14,18 @@ import datetime as dt
 import sqlalchemy as sa
 import streamlit as st
 
-from dashboards import data, queries, tree
+from dashboards import cache, context, notices
+from dashboards.context import PageContext
+from dashboards.present import tree
+from dashboards.present.format import holdings_string_from_weights, md
+from dashboards.reads.library import parse_stored
 from engine import describe
+from engine.model import Root
 from warehouse import WarehouseLockedError
 
 
-def _md(text: object) -> str:
-    return str(text).replace("$", "\\$")
-
-
-def _default_day(url: str, scope: str | None) -> dt.date:
-    session = data.latest_session(url, scope)
+def _default_day(ctx: PageContext) -> dt.date:
+    session = cache.latest_session(ctx.url, ctx.scope)
     if session is not None:
         return session
     try:
@@ -33,52 +36,36 @@ def _default_day(url: str, scope: str | None) -> dt.date:
         return dt.date.today()
 
 
-def render() -> None:
-    st.title("Symphony detail")
-    url = data.warehouse_url()
-    scope = data.account_scope()
-    try:
-        if data.warehouse_state(url) != "ok":
-            st.info("The warehouse has no tables yet — run `make demo` or `oragami seed FILE`.",
-                    icon=":material/info:")
-            return
-        lib = data.library(url, scope)
-        if lib.empty:
-            st.info("No symphonies in view — upload one on the Symphony library page.", icon=":material/info:")
-            return
-        labels = dict(zip(lib["symphony_id"], lib["label"]))
-        left, right = st.columns([3, 1])
-        sid = left.selectbox("Symphony", list(labels), format_func=lambda s: labels[s], key="detail_symphony")
-        day = right.date_input("Day", value=_default_day(url, scope), key="detail_day",
-                               help="Default: the latest session in the warehouse (or of the bundled prices)")
-        record = data.symphony_record(url, sid, scope)
-    except WarehouseLockedError:
-        st.warning("The warehouse is busy: another process (Dagster) is writing to it. Try again in a moment.",
-                   icon=":material/hourglass_top:")
-        return
-    except sa.exc.OperationalError as exc:
-        st.error(f"Cannot read the warehouse: {_md(str(getattr(exc, 'orig', exc)).splitlines()[0])}",
-                 icon=":material/error:")
-        return
-    if record is None:
-        st.warning("That symphony is not in your account.", icon=":material/block:")
-        return
-    root = queries.parse_stored(record.get("parsed_json"), record.get("source_text"), record.get("source_format"))
-    if root is None:
-        st.error("The stored text of this symphony cannot be read; upload it again.", icon=":material/error:")
-        return
-    st.markdown(f"### {_md(root.name)}")
-    st.caption(f"`{sid}` · account `{record['account_id']}` · {record['status']}")
-    st.markdown(_md(describe.describe(root)))
+def _choice(ctx: PageContext) -> tuple[str, dt.date, dict | None] | None:
+    """The symphony and day chosen, with the stored record (``None`` when there is nothing to choose)."""
+    lib = cache.library_table(ctx.url, ctx.scope)
+    if lib.empty:
+        st.info("No symphonies in view — upload one on the Symphony library page.", icon=":material/info:")
+        return None
+    labels = dict(zip(lib["symphony_id"], lib["label"]))
+    left, right = st.columns([3, 1])
+    sid = left.selectbox("Symphony", list(labels), format_func=lambda s: labels[s], key="detail_symphony")
+    day = right.date_input("Day", value=_default_day(ctx), key="detail_day",
+                           help="Default: the latest session in the warehouse (or of the bundled prices)")
+    return sid, day, cache.symphony_record(ctx.url, ctx.scope, sid)
 
-    path, reason = data.day_path(root.model_dump_json(), day)
+
+def _words(sid: str, record: dict, root: Root) -> None:
+    st.markdown(f"### {md(root.name)}")
+    st.caption(f"`{sid}` · account `{record['account_id']}` · {record['status']}")
+    st.markdown(md(describe.describe(root)))
+
+
+def _path_and_tree(ctx: PageContext, root: Root, day: dt.date) -> None:
+    path, source = cache.day_path(ctx.url, root.model_dump_json(), day)
     if path is None:
-        st.warning(f"Cannot evaluate on {day}: {_md(reason)}. The tree is drawn without the day's path.",
+        st.warning(f"Cannot evaluate on {day}: {md(source)}. The tree is drawn without the day's path.",
                    icon=":material/warning:")
     else:
-        held = queries.holdings_string_from_weights(path.weights)
+        held = holdings_string_from_weights(path.weights)
         note = "" if path.session == day else f" (the last session on or before {day})"
-        st.markdown(f"**Path taken on {path.session}{note}:** holds {_md(held) or 'nothing'}")
+        st.markdown(f"**Path taken on {path.session}{note}:** holds {md(held) or 'nothing'}")
+        st.caption(f"Prices: {md(source)}.")
         if not path.valid:
             st.caption("Some indicator was still warming up that day: the evaluation is not valid yet.")
     st.graphviz_chart(tree.tree_dot(root, path), width="stretch")
@@ -86,6 +73,34 @@ def render() -> None:
         with st.expander("Decisions of the day", icon=":material/rule:"):
             st.dataframe([{"node": e["node_path"], "type": e["node_type"], "decision": e["summary"]}
                           for e in path.trace.values()], hide_index=True, key="detail_trace")
+
+
+def render() -> None:
+    st.title("Symphony detail")
+    ctx = context.current()
+    if not notices.warehouse_ready(ctx):
+        return
+    try:
+        chosen = _choice(ctx)
+    except WarehouseLockedError:
+        notices.busy()
+        return
+    except sa.exc.OperationalError as exc:
+        st.error(f"Cannot read the warehouse: {md(str(getattr(exc, 'orig', exc)).splitlines()[0])}",
+                 icon=":material/error:")
+        return
+    if chosen is None:
+        return
+    sid, day, record = chosen
+    if record is None:
+        st.warning("That symphony is not in your account.", icon=":material/block:")
+        return
+    root = parse_stored(record.get("parsed_json"), record.get("source_text"), record.get("source_format"))
+    if root is None:
+        st.error("The stored text of this symphony cannot be read; upload it again.", icon=":material/error:")
+        return
+    _words(sid, record, root)
+    _path_and_tree(ctx, root, day)
 
 
 render()

@@ -1,21 +1,25 @@
-"""The Streamlit app end to end with AppTest: router + overview page on seeded, empty and missing warehouses."""
+"""The Streamlit app end to end with AppTest: router + overview page on seeded, empty and missing warehouses.
+
+These run with the login off (``ORAGAMI_DASHBOARD_AUTH=off``, the local demo's door: the anonymous operator sees
+every account); the signed-in analyst's door is exercised by :mod:`tests.dashboards.test_tenancy` and the page
+tests."""
 from __future__ import annotations
 
 import functools
 import subprocess
 import sys
-from pathlib import Path
 
 import pandas as pd
 from streamlit.testing.v1 import AppTest
 
-from dashboards import data, queries
+from dashboards import cache
+from dashboards.present.format import format_usd
+from dashboards.reads import store
+from tests.dashboards.door import APP
 from tests.dashboards.seed_data import D3
 from warehouse import Warehouse, open_read_only
 from warehouse.repos import symphonies as symphony_repo
 from warehouse.scope import ALL_ACCOUNTS
-
-APP = Path(__file__).resolve().parents[2] / "dashboards" / "streamlit_app.py"
 
 
 def _run() -> AppTest:
@@ -43,7 +47,7 @@ def test_overview_shows_the_seeded_warehouse(seeded_duckdb, use_duckdb):
     assert metrics["Accounts"] == "2"
     assert metrics["Active symphonies"] == str(active) == "2"
     assert metrics["Latest session"] == D3.isoformat()
-    assert metrics["Total paper NAV"] == queries.format_usd(total) == "$15,150.00"
+    assert metrics["Total paper NAV"] == format_usd(total) == "$15,150.00"
     assert [m.delta for m in at.main.metric if m.label == "Total paper NAV"] == ["+$50.00"]
     assert metrics["Total P&L"] == "-$4,850.00"   # 10,200 + 4,950 − 2 × 10,000 starting capital
 
@@ -117,8 +121,8 @@ def test_locked_warehouse_shows_a_warning(seeded_duckdb, use_duckdb, monkeypatch
     use_duckdb(seeded_duckdb)
     # no retries, so that the test does not wait through the backoff
     fast = functools.partial(open_read_only, lock_retries=0)
-    monkeypatch.setattr(data, "open_read_only", fast)
-    monkeypatch.setattr(queries, "open_read_only", fast)
+    monkeypatch.setattr(cache, "open_read_only", fast)
+    monkeypatch.setattr(store, "open_read_only", fast)
     writer = subprocess.Popen(
         [sys.executable, "-c", "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('ready', flush=True); "
                                "sys.stdin.read()", str(seeded_duckdb)],

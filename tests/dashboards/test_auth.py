@@ -1,13 +1,18 @@
-"""Dashboard sign-in (dashboards.auth) and tenant scoping of the dashboard queries (dashboards.queries)."""
+"""Dashboard sign-in (dashboards.auth), the page scope (dashboards.context.scope_for) and tenant scoping of
+every read of the one data layer (dashboards.reads) and its cache (dashboards.cache)."""
 from __future__ import annotations
 
+import importlib
 import inspect
+import pkgutil
 
 import pytest
 
-from dashboards import auth, queries
+import dashboards.reads
+from dashboards import auth, cache, context
+from dashboards.reads import backtests, common, library, orders, overview
 from tests.dashboards.seed_data import D3
-from warehouse import Warehouse, open_read_only
+from warehouse import AccountScope, Warehouse, open_read_only
 
 
 @pytest.fixture
@@ -56,9 +61,11 @@ def test_create_user_refuses_bad_input(wh, args, message):
 def test_scope_for():
     analyst = auth.User("alice", "analyst", "acct-a")
     operator = auth.User("root", "operator", None)
-    assert auth.scope_for(analyst, "acct-b") == "acct-a"  # an analyst cannot pick another account
-    assert auth.scope_for(operator, "acct-b") == "acct-b"
-    assert auth.scope_for(operator) is None
+    assert context.scope_for(analyst, "acct-b") == AccountScope.only("acct-a")  # an analyst cannot pick another
+    assert context.scope_for(operator, "acct-b") == AccountScope.only("acct-b")
+    assert context.scope_for(operator) == AccountScope.all()  # "every account", said explicitly
+    with pytest.raises(ValueError, match="no account"):
+        context.scope_for(auth.User("eve", "analyst", None))
 
 
 def test_auth_env(monkeypatch):
@@ -68,28 +75,71 @@ def test_auth_env(monkeypatch):
     assert auth.auth_enabled()
 
 
-def test_every_query_takes_account_id():
-    for name, fn in inspect.getmembers(queries, inspect.isfunction):
-        params = list(inspect.signature(fn).parameters)
-        if fn.__module__ == queries.__name__ and params[:1] == ["wh"]:
-            assert "account_id" in params, name
+#: Reads of market data (no account) or pure helpers that take a warehouse but no tenant rows.
+NOT_TENANT = {"dashboards.reads.performance.benchmark_closes", "dashboards.reads.prices.symphony_closes",
+              "dashboards.reads.store.has_users_table"}
+
+
+def _read_functions():
+    for info in pkgutil.iter_modules(dashboards.reads.__path__):
+        module = importlib.import_module(f"dashboards.reads.{info.name}")
+        for name, fn in inspect.getmembers(module, inspect.isfunction):
+            params = list(inspect.signature(fn).parameters)
+            if fn.__module__ == module.__name__ and params[:1] == ["wh"] and not name.startswith("_"):
+                yield f"{module.__name__}.{name}", fn
+
+
+def test_every_read_requires_a_scope_and_refuses_none(seeded_duckdb_shared):
+    found = dict(_read_functions())
+    assert {"dashboards.reads.common.symphonies", "dashboards.reads.orders.orders_on",
+            "dashboards.reads.backtests.backtest_runs", "dashboards.reads.overview.decision_traces"} <= set(found)
+    with open_read_only(seeded_duckdb_shared) as ro:
+        for qualname, fn in found.items():
+            if qualname in NOT_TENANT:
+                continue
+            params = inspect.signature(fn).parameters
+            names = list(params)
+            assert names[1] == "scope", qualname
+            assert params["scope"].default is inspect.Parameter.empty, f"{qualname}: scope has a default"
+            extra = [D3 if p == "session_date" else "sym-6040" if p == "symphony_id" else "bt-new"
+                     if p == "run_id" else ["bt-new"] for p in names[2:]
+                     if params[p].default is inspect.Parameter.empty]
+            for bad in (None, "acct-a"):
+                with pytest.raises(TypeError, match="AccountScope is required"):
+                    fn(ro, bad, *extra)
+
+
+def test_every_cached_tenant_read_requires_a_scope():
+    tenant = [fn for name, fn in inspect.getmembers(cache, callable)
+              if getattr(fn, "__module__", None) == cache.__name__ and not name.startswith("_")
+              and list(inspect.signature(fn).parameters)[:2] == ["url", "scope"]]
+    assert len(tenant) >= 15
+    for fn in tenant:
+        assert inspect.signature(fn).parameters["scope"].default is inspect.Parameter.empty, fn.__name__
+
+
+A, B = AccountScope.only("acct-a"), AccountScope.only("acct-b")
 
 
 def test_analyst_queries_return_only_their_account(seeded_duckdb_shared):
     with open_read_only(seeded_duckdb_shared) as ro:
-        assert set(queries.symphonies(ro, "acct-b")["symphony_id"]) == {"sym-qqq"}
-        assert set(queries.symphonies(ro, "acct-a")["symphony_id"]) == {"sym-6040", "sym-old"}
-        assert set(queries.symphonies(ro)["symphony_id"]) == {"sym-6040", "sym-old", "sym-qqq"}
-        assert list(queries.accounts(ro, "acct-b")["account_id"]) == ["acct-b"]
-        assert set(queries.latest_allocations(ro, "acct-b")["symphony_id"]) == {"sym-qqq"}
-        assert set(queries.paper_nav(ro, account_id="acct-b")["symphony_id"]) == {"sym-qqq"}
-        assert queries.latest_backtest_runs(ro, "acct-b").empty
-        assert queries.backtest_nav(ro, account_id="acct-b").empty
-        assert set(queries.symphony_runs(ro, "acct-b")["symphony_id"]) == {"sym-qqq"}
-        assert queries.decision_traces(ro, D3, "acct-b").empty
-        assert set(queries.decision_traces(ro, D3, "acct-a")["symphony_id"]) == {"sym-6040"}
-        assert set(queries.library(ro, "acct-b")["symphony_id"]) == {"sym-qqq"}
-        assert queries.symphony_record(ro, "sym-6040", "acct-b") is None
-        assert queries.symphony_record(ro, "sym-6040", "acct-a")["name"] == "Sixty Forty"
-        assert queries.latest_session(ro, "acct-b") == D3
-        assert list(queries.account_usage(ro, "acct-a")["active"]) == [1]
+        assert set(common.symphonies(ro, B)["symphony_id"]) == {"sym-qqq"}
+        assert set(common.symphonies(ro, A)["symphony_id"]) == {"sym-6040", "sym-old"}
+        assert set(common.symphonies(ro, AccountScope.all())["symphony_id"]) == {"sym-6040", "sym-old", "sym-qqq"}
+        assert list(common.accounts(ro, B)["account_id"]) == ["acct-b"]
+        assert set(overview.latest_allocations(ro, B)["symphony_id"]) == {"sym-qqq"}
+        assert set(common.paper_nav(ro, B)["symphony_id"]) == {"sym-qqq"}
+        assert overview.latest_backtest_runs(ro, B).empty
+        assert overview.backtest_nav(ro, B).empty
+        assert set(overview.symphony_runs(ro, B)["symphony_id"]) == {"sym-qqq"}
+        assert overview.decision_traces(ro, B, D3).empty
+        assert set(overview.decision_traces(ro, A, D3)["symphony_id"]) == {"sym-6040"}
+        assert set(library.library(ro, B)["symphony_id"]) == {"sym-qqq"}
+        assert common.symphony_record(ro, B, "sym-6040") is None
+        assert common.symphony_record(ro, A, "sym-6040")["name"] == "Sixty Forty"
+        assert common.latest_session(ro, B) == D3
+        assert list(library.account_usage(ro, A)["active"]) == [1]
+        assert orders.activity_sessions(ro, B) == [D3]  # sym-qqq's run; acct-a's sessions are not listed
+        assert backtests.backtest_runs(ro, B).empty and len(backtests.backtest_runs(ro, A)) == 2
+        assert common.symphony_model_json(ro, B, "sym-6040") is None
+        assert common.symphonies(ro, AccountScope.only()).empty  # a scope of no account sees nothing

@@ -6,18 +6,17 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
-from streamlit.testing.v1 import AppTest
-
-from dashboards import auth, queries, tree
+from dashboards import auth
+from dashboards.present import tree
+from dashboards.reads import library as lib_reads
 from engine import describe
 from engine.model import tickers
 from engine.parsing import load_symphony
+from tests.dashboards.door import ROOT, add_users, open_app, open_page, sign_in
 from warehouse import Warehouse
 from warehouse.repos import symphonies as symphony_repo
 from warehouse.bundled import load_adjusted_closes
 
-ROOT = Path(__file__).resolve().parents[2]
-APP = ROOT / "dashboards" / "streamlit_app.py"
 SYMPHONIES = ROOT / "symphonies"
 
 
@@ -66,21 +65,21 @@ def test_tree_highlights_the_path_of_a_known_day():
 
 def test_upload_validation():
     bad = (SYMPHONIES / "sector_surfing_rsi_bottom2.clj").read_text().replace("{:window 14}", "{:window -3}")
-    check = queries.check_upload(bad.encode(), "bad.clj")
+    check = lib_reads.check_upload(bad.encode(), "bad.clj")
     assert not check.ok and check.node_path == "root/0/0" and check.field == "window"
     assert "window" in check.message
-    good = queries.check_upload((SYMPHONIES / "sector_surfing_rsi_bottom2.clj").read_bytes(), "ok.clj")
+    good = lib_reads.check_upload((SYMPHONIES / "sector_surfing_rsi_bottom2.clj").read_bytes(), "ok.clj")
     assert good.ok and good.fmt == "defsymphony" and good.root.name == "Sector Surfing"
-    assert queries.check_upload(b"\xff\xfe", "x.json").message.startswith("not UTF-8")
+    assert lib_reads.check_upload(b"\xff\xfe", "x.json").message.startswith("not UTF-8")
 
 
 def test_library_filters():
     lib = pd.DataFrame({"symphony_id": ["a", "b"], "name": ["TQQQ FTLT", "Sectors"], "status": ["active", "inactive"],
                         "tickers": ["SPY, TQQQ", "SPYG, VEA"]})
-    assert list(queries.filter_library(lib, "spy")["symphony_id"]) == ["a"]  # SPY matches whole tickers only
-    assert list(queries.filter_library(lib, "sect")["symphony_id"]) == ["b"]
-    assert list(queries.filter_library(lib, "", "inactive")["symphony_id"]) == ["b"]
-    assert queries.usage_label(3, 40) == "3/40 active"
+    assert list(lib_reads.filter_library(lib, "spy")["symphony_id"]) == ["a"]  # SPY matches whole tickers only
+    assert list(lib_reads.filter_library(lib, "sect")["symphony_id"]) == ["b"]
+    assert list(lib_reads.filter_library(lib, "", "inactive")["symphony_id"]) == ["b"]
+    assert lib_reads.usage_label(3, 40) == "3/40 active"
 
 
 def _row(sid: str) -> dict:
@@ -89,7 +88,7 @@ def _row(sid: str) -> dict:
             "parsed_json": root.model_dump_json(), "rebalance": root.rebalance}
 
 
-# -- the pages, signed in --------------------------------------------------------------------------------------
+# -- the pages, signed in through the router's form -----------------------------------------------------------
 
 @pytest.fixture
 def with_users(seeded_duckdb, use_duckdb, monkeypatch):
@@ -97,36 +96,31 @@ def with_users(seeded_duckdb, use_duckdb, monkeypatch):
     monkeypatch.setenv(auth.ENV_AUTH, "on")
     with Warehouse(f"duckdb:///{seeded_duckdb}") as wh:
         symphony_repo.register(wh, "acct-a", **_row("surf-a"))
-        auth.create_user(wh, "alice", "alice-pass-1", "analyst", "acct-a")
-        auth.create_user(wh, "root", "root-pass-12", "operator")
+        add_users(wh, ("alice", "root"))
     return seeded_duckdb
 
 
-def _app() -> AppTest:
-    return AppTest.from_file(str(APP), default_timeout=60)
-
-
 def test_login_form_then_pages_render(with_users):
-    at = _app().run()
+    at = open_app().run()
     assert not at.exception and len(at.sidebar.metric) == 0  # nothing but the form before signing in
-    at.text_input(key="login_username").set_value("alice")
-    at.text_input(key="login_password").set_value("wrong-pass")
-    at.button[0].click().run()
+    assert not at.get("dataframe") and not at.expander
+    at = sign_in("alice", "wrong-pass", at=at)
     assert [e.value for e in at.error] == ["Wrong username or password."]
     at.text_input(key="login_password").set_value("alice-pass-1")
     at.button[0].click().run()
     assert not at.exception
-    assert at.session_state["user"] == auth.User("alice", "analyst", "acct-a")
+    assert "**Signed in** as `alice` (analyst)" in [m.value for m in at.sidebar.markdown]
+    assert "Account `acct-a`" in [c.value for c in at.sidebar.caption]
     labels = [e.label for e in at.expander]
     assert labels and all("Nasdaq Tilt" not in lab for lab in labels)  # overview scoped to acct-a
 
-    at.switch_page("app_pages/library.py").run()
+    open_page(at, "app_pages/library.py")
     assert not at.exception
     table = at.dataframe[0].value
     assert set(table["account_id"]) == {"acct-a"} and not any("Nasdaq" in o for o in at.selectbox(key="library_pick").options)
     assert [m.value for m in at.main.metric] == ["2/40 active"]
 
-    at.switch_page("app_pages/symphony_detail.py").run()
+    open_page(at, "app_pages/symphony_detail.py")
     assert not at.exception
     assert set(at.selectbox(key="detail_symphony").options) == {"Sixty Forty", "Retired", "Sector Surfing"}
     at.selectbox(key="detail_symphony").set_value("surf-a")
@@ -134,22 +128,26 @@ def test_login_form_then_pages_render(with_users):
     assert not at.exception
     assert any("Holds the 2 assets with the lowest 14-day RSI" in m.value for m in at.markdown)
     assert len(at.get("graphviz_chart")) == 1
+    # the seeded warehouse has no bars of these tickers: the bundled closes are used, and the page says so
+    assert any("Path taken on 2022-05-09" in m.value for m in at.markdown)
+    assert any(c.value.startswith("Prices: bundled closes (the warehouse has no bars of") for c in at.caption)
+
+    at.sidebar.button[0].click().run()  # sign out
+    assert not at.exception and at.text_input(key="login_username") is not None and not at.expander
 
 
 def test_operator_sees_every_account_and_can_pick_one(with_users):
-    at = _app()
-    at.session_state["user"] = auth.User("root", "operator", None)
-    at.switch_page("app_pages/library.py").run()
+    at = open_page(sign_in("root"), "app_pages/library.py")
     assert not at.exception
     assert set(at.dataframe[0].value["account_id"]) == {"acct-a", "acct-b"}
-    at.sidebar.selectbox(key="account_scope").set_value("acct-b").run()
+    picker = at.sidebar.selectbox(key="account_pick")
+    assert picker.options == ["All accounts", "Alice (acct-a)", "Bob (acct-b)"]
+    picker.set_value("acct-b").run()
     assert set(at.dataframe[0].value["account_id"]) == {"acct-b"}
 
 
 def test_library_activation_buttons(with_users):
-    at = _app()
-    at.session_state["user"] = auth.User("alice", "analyst", "acct-a")
-    at.switch_page("app_pages/library.py").run()
+    at = open_page(sign_in("alice"), "app_pages/library.py")
     at.selectbox(key="library_pick").set_value("sym-old").run()
     at.button(key="library_activate").click().run()
     assert not at.exception
@@ -158,9 +156,20 @@ def test_library_activation_buttons(with_users):
         assert wh.read("symphonies", where={"symphony_id": "sym-old"})["status"].tolist() == ["active"]
 
 
+def test_a_page_opened_without_the_router_shows_nothing(with_users):
+    """A page file run on its own has no page context: it stops with a message, never "all accounts"."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(ROOT / "dashboards" / "app_pages" / "library.py"), default_timeout=60).run()
+    assert not at.exception
+    assert [w.value for w in at.warning] == [
+        "Open the dashboard through `streamlit run dashboards/streamlit_app.py` and sign in."]
+    assert not at.get("dataframe") and not at.main.metric
+
+
 def test_no_users_shows_the_hint(seeded_duckdb, use_duckdb, monkeypatch):
     use_duckdb(seeded_duckdb)
     monkeypatch.setenv(auth.ENV_AUTH, "on")
-    at = _app().run()
+    at = open_app().run()
     assert not at.exception
     assert [i.value for i in at.info][0].startswith("No dashboard user yet")

@@ -1,6 +1,6 @@
 """Pure plotly figure builders for the Performance and Backtests pages (no Streamlit, no warehouse).
 
-Each function takes the frames computed by :mod:`dashboards.queries_perf` and returns a ``go.Figure``; empty
+Each function takes the frames computed by :mod:`dashboards.reads` and returns a ``go.Figure``; empty
 inputs give an empty (but valid) figure.
 """
 from __future__ import annotations
@@ -70,7 +70,7 @@ def equity_curves_chart(curves: pd.DataFrame, height: int = 380) -> go.Figure:
 
 
 def live_vs_backtest_chart(aligned: pd.DataFrame, height: int = 340) -> go.Figure:
-    """Paper NAV against the backtest rebased to the paper start (:func:`queries_perf.align_live_backtest`)."""
+    """Paper NAV against the backtest rebased to the paper start (:func:`engine.attribution.align_live_backtest`)."""
     fig = go.Figure()
     for col, name, dash in (("paper_usd", "Paper", "solid"), ("backtest_usd", "Backtest (rebased)", "dash")):
         if col in aligned:

@@ -1,0 +1,73 @@
+"""The few uncached warehouse calls of the dashboard: sign-in and the Symphony library's writes.
+
+Each call opens a short-lived warehouse (read-only for the sign-in and the id proposal, writable for the writes)
+and the writes clear every cached read (:func:`dashboards.cache.clear`) so the pages show them at once. Writes
+take the page context's :class:`~warehouse.AccountScope` and refuse an account outside it.
+"""
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from dashboards import auth, cache
+from warehouse import AccountScope, Warehouse
+from warehouse.repos import symphonies as symphony_repo
+from warehouse.scope import require_scope
+
+
+def authenticate(url: str, username: str, password: str) -> auth.User | None:
+    """:func:`dashboards.auth.authenticate` against the warehouse at ``url`` (read-only, never cached)."""
+    with cache.reading(url) as wh:
+        return auth.authenticate(wh, username, password)
+
+
+@contextlib.contextmanager
+def _writing(url: str) -> Iterator[Warehouse]:
+    wh = Warehouse(url)
+    try:
+        yield wh
+    finally:
+        wh.dispose()
+        cache.clear()
+
+
+def register_symphony(url: str, scope: AccountScope, row: dict, account_id: str) -> str:
+    """:func:`warehouse.repos.symphonies.register` into ``account_id`` (status decided by the account's limit).
+
+    Returns:
+        The status stored (``"active"`` or ``"inactive"``).
+
+    Raises:
+        PermissionError: ``account_id`` is outside ``scope``.
+        LookupError, ValueError: as :func:`~warehouse.repos.symphonies.register` (e.g. another account's id).
+    """
+    if not require_scope(scope).allows(account_id):
+        raise PermissionError(f"account '{account_id}' is not in your scope ({scope})")
+    with _writing(url) as wh:
+        return symphony_repo.register(wh, account_id, **row).status
+
+
+def set_symphony_status(url: str, scope: AccountScope, symphony_id: str, status: str) -> None:
+    """:func:`warehouse.repos.symphonies.set_status` within ``scope``.
+
+    Raises:
+        warehouse.ActivationLimitError: activating beyond the account's limit.
+        LookupError: the symphony is not in ``scope``.
+    """
+    with _writing(url) as wh:
+        symphony_repo.set_status(wh, symphony_id, status, require_scope(scope))
+
+
+def propose_symphony_id(url: str, scope: AccountScope, name: str, account_id: str) -> str:
+    """:func:`warehouse.repos.symphonies.propose_id`: the id an upload named ``name`` gets in ``account_id``.
+
+    Raises:
+        PermissionError: ``account_id`` is outside ``scope``.
+    """
+    if not require_scope(scope).allows(account_id):
+        raise PermissionError(f"account '{account_id}' is not in your scope ({scope})")
+    with cache.reading(url) as wh:
+        return symphony_repo.propose_id(wh, name, account_id)
+
+
+__all__ = ["authenticate", "register_symphony", "set_symphony_status", "propose_symphony_id"]

@@ -1,0 +1,28 @@
+"""The dashboard's pages, in sidebar order: the one list the router registers (``st.navigation``) and the
+all-pages tests iterate, so a new page file is added here once and covered everywhere."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class PageSpec:
+    """One page: ``path`` relative to ``dashboards/`` (``app_pages/x.py``), its title, icon and URL path
+    (``None``: the default page at ``/``)."""
+
+    path: str
+    title: str
+    icon: str
+    url_path: str | None = None
+
+
+PAGES: tuple[PageSpec, ...] = (
+    PageSpec("app_pages/overview.py", "Overview", ":material/dashboard:"),
+    PageSpec("app_pages/library.py", "Symphony library", ":material/library_books:", "library"),
+    PageSpec("app_pages/symphony_detail.py", "Symphony detail", ":material/account_tree:", "symphony"),
+    PageSpec("app_pages/performance.py", "Performance", ":material/trending_up:", "performance"),
+    PageSpec("app_pages/backtests.py", "Backtests", ":material/history:", "backtests"),
+    PageSpec("app_pages/orders.py", "Orders & positions", ":material/receipt_long:", "orders"),
+)
+
+__all__ = ["PageSpec", "PAGES"]
