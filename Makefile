@@ -43,7 +43,9 @@ clean:
 	rm -rf $(VENV) var/*.duckdb var/dagster_home
 
 ## Benchmarks: per-symphony backtest time, reference/vectorised ratio, 1,600 one-session evaluations, and the
-## whole daily job for 40 accounts × 40 symphonies against local fake Alpaca servers.
+## whole daily job for 40 accounts × 40 symphonies against local fake Alpaca servers; then daily_trading for the demo
+## warehouse launched as the schedule does (webserver → run queue → daemon → code server), multiprocess vs in-process.
 bench: install
 	$(BIN)/python scripts/bench.py
 	$(BIN)/python scripts/bench_daily.py
+	$(BIN)/python scripts/bench_scheduled.py

@@ -6,6 +6,12 @@
 * ``daily_trading_schedule`` — ticks at 12:50 and 15:50 America/New_York on weekdays and launches the run at the
   tick that is ten minutes before that session's close (12:50 on early-close days, 15:50 otherwise); holidays,
   weekends and the other tick are skipped with a reason. Default STOPPED: an operator turns it on.
+
+Executor: both jobs run in-process (``dg.in_process_executor``): the run worker imports the stack once and runs the
+steps one after the other. The default multiprocess executor starts a process per step, each importing the whole
+stack again (about 11 steps for ``daily_trading``), which is what made a UI run last minutes instead of seconds;
+the steps form a chain and write one DuckDB file one at a time, so parallel steps buy nothing
+(``scripts/bench_scheduled.py`` measures both).
 """
 from __future__ import annotations
 
@@ -19,11 +25,13 @@ daily_trading = dg.define_asset_job(
     selection=dg.AssetSelection.groups("market_data", "strategy", "trading", "performance"),
     description="Evaluate every active symphony on the session and trade its paper ledger at the close.",
     tags={"dagster/max_retries": "0"},
+    executor_def=dg.in_process_executor,  # one process per run, not per step: fits the 10-minute window
 )
 
 backtest_all = dg.define_asset_job(
     "backtest_all", selection=dg.AssetSelection.groups("backtest"),
     description="Backtest every active symphony from its warm-up to the last bar.",
+    executor_def=dg.in_process_executor,
 )
 
 

@@ -1,0 +1,166 @@
+"""Dagster's documented deployment, as processes: gRPC code server + webserver + daemon on a Postgres instance.
+
+* ``test_daily_run_through_the_deployed_topology`` starts ``dagster code-server start`` (the code location
+  ``orchestration.definitions``), ``dagster-webserver`` and ``dagster-daemon run`` on the instance configuration of
+  ``deploy/dagster.yaml`` (Postgres storage through psycopg2, queued run coordinator, default run launcher) with a
+  fresh Postgres database, launches ``daily_trading`` for the last bundled session through the webserver's GraphQL
+  API, waits for the daemon to dequeue and the code server to run it, and checks the warehouse rows.
+* ``test_compose_file_validates`` runs ``docker compose config`` (or ``docker-compose config``) when a binary is
+  installed; otherwise it checks the structure it needs with YAML.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import uuid
+import warnings
+from pathlib import Path
+
+import pytest
+import yaml
+
+ROOT = Path(__file__).resolve().parents[2]
+SYMPHONY = ROOT / "symphonies" / "sector_surfing_rsi_bottom2.clj"
+ADMIN_URL = os.environ.get("ORAGAMI_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture
+def instance_database():
+    """A fresh Postgres database for Dagster's instance storage (dropped afterwards); skips without a server."""
+    import sqlalchemy as sa
+
+    admin_url = sa.engine.make_url(ADMIN_URL)
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool,
+                             connect_args={"connect_timeout": 3})
+    name = f"oragami_dagster_{uuid.uuid4().hex[:10]}"
+    try:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    except sa.exc.OperationalError as exc:
+        admin.dispose()
+        pytest.skip(f"PostgreSQL not reachable: {str(exc.orig).strip().splitlines()[0]}")
+    try:
+        yield admin_url.set(database=name)
+    finally:
+        with admin.connect() as conn:
+            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_daily_run_through_the_deployed_topology(tmp_path, instance_database):
+    import sqlalchemy as sa
+
+    from engine.evaluate import evaluate
+    from engine.model import tickers
+    from engine.parsing import load_symphony
+    from orchestration.cli import seed_symphonies
+    from scripts.bench_scheduled import Topology
+    from warehouse import Warehouse
+    from warehouse.bundled import last_session, load_adjusted_closes
+
+    session = last_session()
+    warehouse_url = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
+    wh = Warehouse(warehouse_url)
+    wh.create_schema()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        [sid] = seed_symphonies(wh, [SYMPHONY], "acct-topo", "Topology test")
+    wh.dispose()
+
+    pg = instance_database
+    env = {"ORAGAMI_WAREHOUSE_URL": warehouse_url, "DAGSTER_PG_HOST": pg.host or "127.0.0.1",
+           "DAGSTER_PG_PORT": str(pg.port or 5432), "DAGSTER_PG_USER": pg.username or "postgres",
+           "DAGSTER_PG_PASSWORD": pg.password or "trust-auth-ignores-this", "DAGSTER_PG_DB": pg.database}
+    instance_yaml = (ROOT / "deploy" / "dagster.yaml").read_text()  # the deployed configuration itself
+    with Topology(tmp_path / "dagster_home", instance_yaml, env=env) as topo:
+        topo.wait_ready(timeout=300)
+        run_id = topo.launch("daily_trading", session.isoformat())
+        info = topo.wait_for_run(run_id, timeout=420)
+        failures = topo.step_failures(run_id) if info["status"] != "SUCCESS" else []
+        assert info["status"] == "SUCCESS", f"{failures}\n{topo.logs()}"
+        tags = {t["key"]: t["value"] for t in info["tags"]}
+        assert tags["dagster/partition"] == session.isoformat()
+        assert info["startTime"] >= info["creationTime"]  # queued first, then started by the daemon
+
+    # the run lives in the shared Postgres instance storage (not in a per-process SQLite file)
+    engine = sa.create_engine(pg, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as conn:
+            status = conn.exec_driver_sql("SELECT status FROM runs WHERE run_id = %(r)s", {"r": run_id}).scalar()
+            daemons = {r[0] for r in conn.exec_driver_sql("SELECT daemon_type FROM daemon_heartbeats")}
+    finally:
+        engine.dispose()
+    assert status == "SUCCESS"
+    assert "QUEUED_RUN_COORDINATOR" in daemons
+
+    # the warehouse rows of that session: allocations equal the engine's own evaluation, orders filled, one NAV row
+    wh = Warehouse(warehouse_url, read_only=True)
+    try:
+        alloc = wh.read("target_allocations", where={"session_date": session})
+        orders = wh.read("orders", where={"session_date": session})
+        nav = wh.read("daily_nav", where={"session_date": session})
+    finally:
+        wh.dispose()
+    root = load_symphony(SYMPHONY)
+    want = evaluate(root, load_adjusted_closes(sorted(tickers(root)), end=session.isoformat())).weights_on(
+        session.isoformat())
+    got = {r["ticker"]: r["target_weight"] for r in alloc[alloc["symphony_id"] == sid].to_dict("records")}
+    assert got.keys() == want.keys()
+    for ticker, weight in want.items():
+        assert got[ticker] == pytest.approx(weight, abs=1e-12)
+    assert len(orders) == len(want) and set(orders["status"]) == {"filled"}
+    assert set(orders["side"]) == {"buy"}
+    assert list(nav["symphony_id"]) == [sid]
+    # first trading day: 10,000 invested with 1 bp fills → NAV = 10,000 − 10,000·s/(1+s) ≈ 9,999.00
+    assert nav["nav_usd"].iloc[0] == pytest.approx(10_000 - 10_000 * 1e-4 / (1 + 1e-4), abs=0.02)
+
+
+def _compose_binary() -> list[str] | None:
+    if shutil.which("docker-compose"):
+        return ["docker-compose"]
+    if shutil.which("docker"):
+        probe = subprocess.run(["docker", "compose", "version"], capture_output=True, text=True, timeout=30)
+        if probe.returncode == 0:
+            return ["docker", "compose"]
+    return None
+
+
+def test_compose_file_validates():
+    """The compose file is valid for Compose itself (when installed) and has the documented topology."""
+    compose = ROOT / "docker-compose.yml"
+    binary = _compose_binary()
+    if binary:
+        base = {k: v for k, v in os.environ.items() if not k.startswith("ORAGAMI_")}
+        out = subprocess.run([*binary, "-f", str(compose), "config"], capture_output=True, text=True, timeout=60,
+                             cwd=ROOT, env={**base, "ORAGAMI_PG_PASSWORD": "pg-secret",
+                                            "ORAGAMI_ADMIN_PASSWORD": "admin-secret"})
+        assert out.returncode == 0, out.stderr
+        resolved = yaml.safe_load(out.stdout)["services"]
+        assert resolved["dagster-daemon"]["environment"]["DAGSTER_PG_PASSWORD"] == "pg-secret"
+        assert resolved["user-code"]["environment"]["ORAGAMI_WAREHOUSE_URL"] == \
+            "postgresql+psycopg2://oragami:pg-secret@postgres:5432/oragami"
+        # the passwords have no default: without them Compose refuses to start, naming the variable
+        missing = subprocess.run([*binary, "-f", str(compose), "config", "--quiet"], capture_output=True,
+                                 text=True, timeout=60, cwd=ROOT, env=base)
+        assert missing.returncode != 0 and "ORAGAMI_PG_PASSWORD" in missing.stderr
+    spec = yaml.safe_load(compose.read_text())
+    services = spec["services"]
+    assert {"postgres", "init", "user-code", "dagster-webserver", "dagster-daemon", "dashboard"} <= set(services)
+    for name in ("dagster-webserver", "dagster-daemon"):
+        svc = services[name]
+        assert svc["environment"]["DAGSTER_PG_HOST"] == "postgres"  # one shared instance, in Postgres
+        assert "user-code" in svc["depends_on"]
+        assert "healthcheck" in svc or name == "dagster-daemon"
+    assert "healthcheck" in services["user-code"] and "healthcheck" in services["postgres"]
+    assert services["dagster-webserver"]["depends_on"]["init"]["condition"] == "service_completed_successfully"
+    assert "dagster code-server start" in " ".join(services["user-code"]["command"])
+    assert (ROOT / ".dockerignore").read_text().count(".venv") == 1
+    instance = yaml.safe_load((ROOT / "deploy" / "dagster.yaml").read_text())
+    assert instance["storage"]["postgres"]["postgres_db"]["scheme"] == "postgresql+psycopg2"
+    assert instance["run_coordinator"]["class"] == "QueuedRunCoordinator"
+    assert instance["run_launcher"]["class"] == "DefaultRunLauncher"
+    if not binary:
+        pytest.skip("neither `docker compose` nor `docker-compose` is installed: validated the structure only")
