@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import sys
 import uuid
 import warnings
 from pathlib import Path
@@ -164,3 +165,44 @@ def test_compose_file_validates():
     assert instance["run_launcher"]["class"] == "DefaultRunLauncher"
     if not binary:
         pytest.skip("neither `docker compose` nor `docker-compose` is installed: validated the structure only")
+
+
+def test_jobs_run_in_process():
+    """The daily and backtest jobs run every step in the run worker (no process per step): see pipelines.jobs."""
+    from orchestration.definitions import defs
+
+    for name in ("daily_trading", "backtest_all"):
+        assert defs.resolve_job_def(name).executor_def.name == "in_process"
+
+
+@pytest.mark.postgres
+def test_init_step_creates_schema_operator_and_demo(postgres_database_url, monkeypatch):
+    """``python -m deploy.init_warehouse`` (the compose ``init`` service) on Postgres, run twice (idempotent)."""
+    import sqlalchemy as sa
+
+    from dashboards.auth import authenticate
+    from warehouse import Warehouse
+
+    engine = sa.create_engine(postgres_database_url, poolclass=sa.pool.NullPool)
+    with engine.begin() as conn:
+        conn.exec_driver_sql("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public")
+    engine.dispose()
+    env = {**os.environ, "ORAGAMI_WAREHOUSE_URL": postgres_database_url, "ORAGAMI_ADMIN_USER": "ops",
+           "ORAGAMI_ADMIN_PASSWORD": "ops-password-1", "ORAGAMI_SEED_DEMO": "1", "ORAGAMI_DEMO_PASSWORD": "demo-pass-1"}
+    for _ in range(2):
+        out = subprocess.run([sys.executable, "-m", "deploy.init_warehouse"], cwd=ROOT, env=env,
+                             capture_output=True, text=True, timeout=180)
+        assert out.returncode == 0, out.stderr
+        assert "ops-password-1" not in out.stdout + out.stderr  # secrets never printed
+    with Warehouse(postgres_database_url) as wh:
+        ops = authenticate(wh, "ops", "ops-password-1")
+        demo = authenticate(wh, "demo", "demo-pass-1")
+        assert authenticate(wh, "ops", "wrong-password") is None
+        symphonies = wh.read("symphonies")
+    assert ops is not None and ops.role == "operator" and ops.account_id is None
+    assert demo is not None and demo.role == "analyst" and demo.account_id == "demo"
+    assert len(symphonies) == 6 and set(symphonies["account_id"]) == {"demo"}
+    missing = subprocess.run([sys.executable, "-m", "deploy.init_warehouse"], cwd=ROOT, capture_output=True,
+                             text=True, timeout=180,
+                             env={k: v for k, v in env.items() if k != "ORAGAMI_ADMIN_PASSWORD"})
+    assert missing.returncode == 2 and "ORAGAMI_ADMIN_PASSWORD" in missing.stderr
