@@ -28,7 +28,13 @@ Fault injection (:meth:`FakeAlpacaServer.inject`): the next ``times`` requests m
 * ``drop_before`` — connection closed without a response, nothing processed;
 * ``drop_after`` — processed (order created), then the connection is closed without a response;
 * ``slow_after`` — processed, then the response is delayed ``delay_s`` seconds (client read timeouts);
-* ``stale_404`` — answered 404 ``order not found`` without processing: a lookup that lags behind the order book.
+* ``stale_404`` — answered 404 ``order not found`` without processing: a lookup that lags behind the order book;
+* ``503`` — service unavailable, nothing processed.
+
+Any endpoint can be faulted, the look-ups included: ``GET /v2/orders:by_client_order_id`` (the look-up before each
+submission and the late-fill refresh), ``GET /v2/account`` and ``GET /v2/positions`` (reconciliation), ``POST
+/v2/orders``; ``method="*"`` and ``path="*"`` match every request. :attr:`FakeAlpacaServer.down` set to True answers
+every authorised request 503 without processing it (a broker that is down), until it is set back to False.
 
 Every request is logged (:attr:`FakeAlpacaServer.requests`: method, path, query, body, status — ``None`` when the
 connection was dropped — and the fault applied); :attr:`FakeAlpacaServer.orders_created` lists every order the fake
@@ -56,7 +62,7 @@ from tests.fakes._loopback import LoopbackServer
 NY = ZoneInfo("America/New_York")
 UTC = dt.timezone.utc
 
-FAULTS = ("429", "504_before", "504_after", "drop_before", "drop_after", "slow_after", "stale_404")
+FAULTS = ("429", "504_before", "504_after", "drop_before", "drop_after", "slow_after", "stale_404", "503")
 FILL_MODES = ("fill", "partial", "reject", "pending")
 OPEN_STATUSES = frozenset({"new", "accepted", "pending_new", "partially_filled"})
 
@@ -157,6 +163,7 @@ class FakeAlpacaServer(LoopbackServer):
         self._orders: dict[str, dict[str, Any]] = {}          # by id, insertion order = creation order
         self._created: list[str] = []
         self._faults: list[_Fault] = []
+        self.down = False
         self._log: list[LoggedRequest] = []
         self._lock = threading.RLock()
 
@@ -168,8 +175,9 @@ class FakeAlpacaServer(LoopbackServer):
 
     # ------------------------------------------------------------------ test controls and observations
     def inject(self, method: str, path: str, fault: str, times: int = 1, delay_s: float = 1.0) -> None:
-        """Script ``fault`` (one of :data:`FAULTS`) for the next ``times`` requests matching ``method`` and ``path``
-        (an exact path such as ``/v2/orders`` or an ``fnmatch`` pattern; the query string is not part of it)."""
+        """Script ``fault`` (one of :data:`FAULTS`) for the next ``times`` requests matching ``method`` (``"*"``: any)
+        and ``path`` (an exact path such as ``/v2/orders`` or an ``fnmatch`` pattern; the query string is not part
+        of it)."""
         if fault not in FAULTS:
             raise ValueError(f"fault must be one of {FAULTS}")
         with self._lock:
@@ -193,6 +201,10 @@ class FakeAlpacaServer(LoopbackServer):
     def count(self, method: str, path: str) -> int:
         """Requests seen for ``method`` + ``path`` (exact or fnmatch pattern), answered or not."""
         return sum(1 for r in self.requests if r.method == method.upper() and fnmatch.fnmatchcase(r.path, path))
+
+    def faults_served(self) -> int:
+        """Requests answered with an injected fault (or while :attr:`down`)."""
+        return sum(1 for r in self.requests if r.fault is not None)
 
     @property
     def post_order_attempts(self) -> int:
@@ -220,7 +232,7 @@ class FakeAlpacaServer(LoopbackServer):
     def _take_fault(self, method: str, path: str) -> _Fault | None:
         with self._lock:
             for f in self._faults:
-                if f.remaining > 0 and f.method == method and fnmatch.fnmatchcase(path, f.path):
+                if f.remaining > 0 and f.method in (method, "*") and fnmatch.fnmatchcase(path, f.path):
                     f.remaining -= 1
                     return f
             return None
@@ -560,8 +572,12 @@ class _Handler(BaseHTTPRequestHandler):
             log(401)
             self._send(401, {"code": 40110000, "message": "request is not authorized"})
             return
-        fault = fake._take_fault(method, path)
-        kind = fault.kind if fault else None
+        fault = None if fake.down else fake._take_fault(method, path)   # a down broker consumes no script
+        kind = "503" if fake.down else (fault.kind if fault else None)
+        if kind == "503":
+            log(503, "down" if fake.down else kind)
+            self._send(503, {"code": 50300000, "message": "service unavailable"})
+            return
         if kind == "429":
             log(429, kind)
             self._send(429, {"code": 42910000, "message": "rate limit exceeded"})
