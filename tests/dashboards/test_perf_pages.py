@@ -5,7 +5,6 @@ The metrics and the live-vs-backtest attribution themselves are tested in ``test
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 from pathlib import Path
 
@@ -22,65 +21,11 @@ from dashboards.reads import performance as perf
 from dashboards.reads.prices import WAREHOUSE_SOURCE, symphony_closes
 from engine import attribution
 from engine.metrics import MONTHS, monthly_returns
-from engine.parsing import parse_defsymphony
 from tests.dashboards.door import add_users, as_user, frames, texts
-from tests.dashboards.seed_data import D0, D1, D2, D3, D4, seed_overview
+from tests.dashboards.seed_data import D0, D1, D2, D3, D4, seed_perf
 from warehouse import CASH_TICKER, AccountScope, Warehouse, open_read_only
 
 A, B, NOBODY = AccountScope.only("acct-a"), AccountScope.only("acct-b"), AccountScope.only("acct-nobody")
-TREND = ('(defsymphony "Sixty Forty" {:rebalance-frequency :daily} (weight-equal [(if (> (current-price "SPY") '
-         '(moving-average-price "SPY" {:window 20})) [(asset "SPY")] [(asset "TLT")])]))')
-UTC = dt.timezone.utc
-
-
-# -- a seeded warehouse with trading and backtest detail ---------------------------------------------------------
-
-def seed_perf(wh: Warehouse) -> None:
-    """The overview dataset plus: a stored model for sym-6040, SPY bars, backtest config/stats/weights, and on D3
-    one filled and one rejected netted order with the intents, fills and positions behind them."""
-    seed_overview(wh)
-    wh.upsert("symphonies", pd.DataFrame([{
-        "symphony_id": "sym-6040", "account_id": "acct-a", "name": "Sixty Forty", "source_format": "defsymphony",
-        "source_text": TREND, "parsed_json": parse_defsymphony(TREND).model_dump_json(), "status": "active",
-        "rebalance": "daily"}]))
-    wh.upsert("daily_bars", pd.DataFrame({"session_date": [D0, D1, D2, D3, D4], "ticker": "SPY",
-                                          "adj_close": [470.0, 472.0, 468.0, 467.0, 470.0]}))
-    wh.upsert("backtest_runs", pd.DataFrame([{
-        "run_id": "bt-new", "account_id": "acct-a", "symphony_id": "sym-6040", "start_date": D0, "end_date": D4,
-        "capital_usd": 10000.0, "slippage_bps": 5.0, "config_json": json.dumps({"benchmark": "SPY", "slippage_bps": 5}),
-        "stats_json": json.dumps({"stats": {"cumulative_return": 1.06, "sharpe_ratio": 1.2},
-                                  "costs": {"slippage": 1.5, "reg_fee": 0.1, "taf_fee": 0.0}, "benchmark": {}}),
-        "cagr": 0.10, "sharpe": 1.2, "max_drawdown": 0.2, "created_at": dt.datetime(2024, 2, 1, tzinfo=UTC)}]))
-    bw = pd.DataFrame([(D1, "SPY", 0.5), (D1, "TLT", 0.5), (D2, "TLT", 1.0), (D3, "SPY", 0.6), (D3, "TLT", 0.4),
-                       (D4, "SPY", 1.0)], columns=["session_date", "ticker", "weight"])
-    wh.replace("backtest_weights", bw.assign(run_id="bt-new", account_id="acct-a", symphony_id="sym-6040"),
-               {"run_id": "bt-new"})
-    wh.upsert("orders", pd.DataFrame([
-        {"client_order_id": "o-spy", "account_id": "acct-a", "symphony_id": "net", "session_date": D3,
-         "ticker": "SPY", "side": "buy", "qty": 1.0, "status": "filled", "filled_qty": 1.0,
-         "filled_avg_price": 467.0, "ref_price": 466.5},
-        {"client_order_id": "o-tlt", "account_id": "acct-a", "symphony_id": "net", "session_date": D3,
-         "ticker": "TLT", "side": "sell", "qty": 2.0, "status": "rejected", "filled_qty": 0.0,
-         "reason": "insufficient qty", "ref_price": 95.0},
-    ]))
-    wh.upsert("order_intents", pd.DataFrame([
-        {"account_id": "acct-a", "symphony_id": "sym-6040", "session_date": D3, "ticker": "SPY", "delta_qty": 1.0,
-         "ref_price": 466.5, "liquidate": False, "client_order_id": "o-spy", "disposition": "order"},
-        {"account_id": "acct-a", "symphony_id": "sym-6040", "session_date": D3, "ticker": "TLT", "delta_qty": -2.0,
-         "ref_price": 95.0, "liquidate": False, "client_order_id": "o-tlt", "disposition": "order"},
-    ]))
-    wh.upsert("fills", pd.DataFrame([{"fill_id": "f1", "client_order_id": "o-spy", "account_id": "acct-a",
-                                      "symphony_id": "sym-6040", "session_date": D3, "ticker": "SPY", "side": "buy",
-                                      "qty": 1.0, "price": 467.0, "notional_usd": 467.0,
-                                      "filled_at": dt.datetime(2024, 1, 4, 20, 55, tzinfo=UTC)}]))
-    wh.upsert("positions", pd.DataFrame([
-        {"account_id": "acct-a", "symphony_id": "sym-6040", "session_date": D3, "ticker": "SPY", "qty": 13.0,
-         "price": 467.0, "market_value_usd": 6071.0},
-        {"account_id": "acct-a", "symphony_id": "sym-6040", "session_date": D3, "ticker": "TLT", "qty": 40.0,
-         "price": 95.0, "market_value_usd": 3800.0},
-        {"account_id": "acct-a", "symphony_id": "sym-6040", "session_date": D3, "ticker": CASH_TICKER, "qty": 329.0,
-         "price": 1.0, "market_value_usd": 329.0},
-    ]))
 
 
 @pytest.fixture(scope="module")
