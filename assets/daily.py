@@ -244,7 +244,7 @@ def indicator_values(context: dg.AssetExecutionContext, warehouse: WarehouseReso
     syms = tradable_symphonies(wh)
     tickers = needed_tickers(syms)
     cache = IndicatorCache(_closes_until(wh, tickers, session))
-    refs = sorted({r for _, root in syms for r in indicator_refs(root)},
+    refs = sorted({r for _, root in syms if root is not None for r in indicator_refs(root)},
                   key=lambda r: (r.fn, r.ticker, r.window or 0, r.params_key))
     rows = []
     if len(cache.sessions) and cache.sessions[-1].date() == session:

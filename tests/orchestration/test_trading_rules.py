@@ -178,10 +178,49 @@ def test_second_run_of_a_completed_session_sends_nothing_new(wh, warehouse_url, 
     seed_symphonies(wh, [write(tmp_path, "spy-tlt", '(weight-equal [(asset "SPY") (asset "TLT")])')], "acct")
     assert run(warehouse_url, D1).success
     first = wh.read("sim_broker_orders")
+    first_orders = wh.read("orders")
+    assert list(first_orders["reason"]) == ["net of 1 symphony intent(s)"] * 2
     counts = wh.row_counts(ALL_ACCOUNTS)
     second = run(warehouse_url, D1)
     assert second.success
+    # the idempotent re-run keeps every recorded field, the reason included (it used to become NULL)
+    pd.testing.assert_frame_equal(wh.read("orders"), first_orders)
     meta = second.asset_materializations_for_node("submitted_orders")[0].metadata
     assert meta["new_at_broker"].value == 0
     pd.testing.assert_frame_equal(wh.read("sim_broker_orders"), first)
     assert wh.row_counts(ALL_ACCOUNTS) == counts
+
+
+@pytest.mark.slow
+def test_broken_symphonies_fail_alone_and_ppo_pairs_both_trade(wh, warehouse_url, tmp_path):
+    ppo = '(weight-equal [(if (> (percentage-price-oscillator "SPY" {{:short-window {s}, :long-window {l}}}) -100) ' \
+          '[(asset "SPY")] [(asset "TLT")])])'
+    seed_symphonies(wh, [write(tmp_path, "good", '(weight-equal [(asset "SPY")])'),
+                         write(tmp_path, "ppo-fast", ppo.format(s=5, l=35)),
+                         write(tmp_path, "ppo-slow", ppo.format(s=12, l=26)),
+                         write(tmp_path, "overflow", '(weight-equal [(if (> (rsi "SPY" {:window 10}) 0) '
+                                                     '[(asset "SPY")] [(asset "TLT")])])'),
+                         write(tmp_path, "unknown", '(weight-equal [(asset "SPY") (asset "ZZZQX")])')], "acct")
+    seed_symphonies(wh, [write(tmp_path, "other", '(weight-equal [(asset "TLT")])')], "acct-2")
+    # stored as if before windows were bounded: the row itself carries a window of 2^31
+    sym = wh.read("symphonies", where={"symphony_id": "overflow"}).iloc[0].to_dict()
+    sym["parsed_json"] = sym["parsed_json"].replace('"window":10', '"window":2147483648')
+    assert "2147483648" in sym["parsed_json"]
+    wh.upsert("symphonies", pd.DataFrame([sym]), ["symphony_id"])
+    assert run(warehouse_url, D1).success
+    runs = wh.read("symphony_runs").set_index("symphony_id")
+    print("\n" + "\n".join(f"{sid}: {r.status} {r.reason if isinstance(r.reason, str) else ''}" for sid, r in runs.iterrows()))
+    assert runs.loc["overflow", "status"] == "failed"
+    assert runs.loc["overflow", "reason"].startswith("parse of stored row")
+    assert "field 'window' of SPY is 2147483648" in runs.loc["overflow", "reason"]
+    assert runs.loc["unknown", "status"] == "failed" and "ZZZQX" in runs.loc["unknown", "reason"]
+    assert {runs.loc[s, "status"] for s in ("good", "ppo-fast", "ppo-slow", "other")} == {"ok"}
+    ind = wh.read("indicator_values")
+    assert sorted(ind.loc[ind["fn"] == "percentage-price-oscillator", "params"]) == [
+        '{"long-window":26,"short-window":12}', '{"long-window":35,"short-window":5}']
+    pos = wh.read("positions").groupby("symphony_id")
+    held = {sid: set(g.loc[g["qty"] > 0, "ticker"]) - {"$USD"} for sid, g in pos}
+    assert held["overflow"] == held["unknown"] == set()                      # all cash
+    assert held["good"] == held["ppo-fast"] == held["ppo-slow"] == {"SPY"} and held["other"] == {"TLT"}
+    cash = {sid: float(g.loc[g["ticker"] == "$USD", "qty"].sum()) for sid, g in pos}
+    assert cash["overflow"] == cash["unknown"] == 10_000.0
