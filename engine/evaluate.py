@@ -29,13 +29,20 @@ and trade at the day's close, composer_format.md §6).
 """
 from __future__ import annotations
 
+import hashlib
+import json
+import threading
+import weakref
+from collections import OrderedDict
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Callable, assert_never
 
 import numpy as np
 import pandas as pd
 
 from engine.errors import DataError
+from engine.indicators import check_series, compute_series
 from engine.model import (
     Asset,
     Comparison,
@@ -51,6 +58,7 @@ from engine.model import (
     WeightEqual,
     WeightInverseVol,
     WeightSpecified,
+    children_of,
     iter_nodes,
     tickers as symphony_tickers,
 )
@@ -60,73 +68,314 @@ CASH = "$USD"
 
 
 class IndicatorCache:
-    """Indicator series over a shared wide price frame, computed once per ``(fn, window, params_key, ticker)``.
+    """A price frame held once as a float64 matrix, and the indicator series over it, each computed once.
 
-    The key includes the canonical params (:attr:`engine.model.IndicatorRef.params_key`), so two PPO / MACD /
-    Bollinger settings on one ticker are two series.
+    The frame is converted once to a column-major float64 matrix with a ticker → column map; each column is checked
+    against the input contract of :mod:`engine.indicators` the first time it is read, and every indicator is
+    computed on that 1-D column (:func:`engine.indicators.compute_series`) and kept per
+    ``(fn, window, params, ticker)`` — ``params`` are canonical (sorted by key), so two PPO / MACD / Bollinger
+    settings on one ticker are two series.
 
     Args:
-        closes: wide adjusted closes, index = sessions (ascending ``DatetimeIndex``), columns = tickers, float64,
-            NaN before a ticker's first bar.
-        compute: ``compute(fn, closes, window, params) -> DataFrame`` of the same shape; defaults to
-            :func:`engine.indicators.compute_indicator`.
+        closes: wide adjusted closes, index = sessions (ascending, unique ``DatetimeIndex``), columns = tickers,
+            float64, NaN before a ticker's first bar (and after its last).
+        compute: ``compute(fn, closes, window, params) -> DataFrame`` of the same shape, to replace the indicator
+            functions (tests); the frame path is then used and sub-strategy NAVs are not shared with other caches.
+        substrategies: where sub-strategy NAVs are kept between evaluations (:class:`SubStrategyStore`); default
+            the process-wide store (:func:`substrategy_store`).
+
+    Attributes:
+        closes: the frame as float64 (sessions × tickers).
     """
 
-    def __init__(self, closes: pd.DataFrame, compute: Callable[..., pd.DataFrame] | None = None) -> None:
+    def __init__(self, closes: pd.DataFrame, compute: Callable[..., pd.DataFrame] | None = None, *,
+                 substrategies: "SubStrategyStore | None" = None) -> None:
         if not closes.index.is_monotonic_increasing:
             raise ValueError("closes must be sorted by session ascending")
+        if not closes.index.is_unique:
+            raise ValueError("closes must be indexed by unique sessions in ascending order")
         self.closes = closes.astype("float64")
+        self._matrix = np.asfortranarray(self.closes.to_numpy(dtype="float64"))
+        self._matrix.setflags(write=False)
+        self._col = {t: j for j, t in enumerate(self.closes.columns)}
+        self._checked: set[str] = set()
         self._compute_fn = compute
         self._series: dict[tuple, np.ndarray] = {}
         self._returns: np.ndarray | None = None
-
-    def _compute(self, fn: str, closes: pd.DataFrame, window, params) -> pd.DataFrame:
-        if self._compute_fn is None:
-            from engine.indicators import compute_indicator
-
-            self._compute_fn = compute_indicator
-        return self._compute_fn(fn, closes, window, params)
+        self._digests: dict[tuple, bytes] = {}
+        if substrategies is None:
+            substrategies = SubStrategyStore() if compute is not None else _STORE
+        self.substrategies = substrategies
 
     @property
     def sessions(self) -> pd.DatetimeIndex:
         return self.closes.index
 
-    def series(self, ref: IndicatorRef) -> np.ndarray:
-        """The indicator of ``ref.ticker`` on every session, shape (T,), NaN where not defined.
+    def __contains__(self, ticker: str) -> bool:
+        return ticker in self._col
 
-        Computed on that ticker's column alone and cached per ``(fn, window, params_key, ticker)``, so a cache
-        shared by many symphonies holds only the series they read.
+    def column(self, ticker: str) -> int:
+        """Column of ``ticker`` in the matrix (:meth:`price`, :meth:`daily_returns`); DataError when absent."""
+        j = self._col.get(ticker)
+        if j is None:
+            raise DataError(f"no price history for ticker {ticker!r}")
+        return j
+
+    def price(self, ticker: str) -> np.ndarray:
+        """Adjusted closes of ``ticker``, shape (T,), dollars, NaN outside its bars (a read-only view)."""
+        return self._matrix[:, self.column(ticker)]
+
+    def _checked_price(self, ticker: str, needed_by: str) -> np.ndarray:
+        j = self._col.get(ticker)
+        if j is None:
+            raise DataError(f"no price history for ticker {ticker!r} (needed by {needed_by})")
+        x = self._matrix[:, j]
+        if ticker not in self._checked:
+            check_series(ticker, x, self.closes.index)
+            self._checked.add(ticker)
+        return x
+
+    def indicator(self, fn: str, ticker: str, window: int | None, params: tuple = ()) -> np.ndarray:
+        """Indicator ``fn`` of ``ticker`` on every session, shape (T,), read-only, NaN where not defined.
+
+        Args:
+            fn: JSON function name; window: trading days (None for windowless functions); params: canonical
+                ``(key, value)`` pairs (:attr:`engine.model.IndicatorRef.params`).
+
+        Raises:
+            DataError: no column for ``ticker``. ValueError: invalid parameters, or a gap in the ticker's closes.
         """
-        key = (ref.fn, ref.window, ref.params_key, ref.ticker)
+        key = (fn, window, params, ticker)
         out = self._series.get(key)
         if out is None:
-            if ref.ticker not in self.closes.columns:
-                raise DataError(f"no price history for ticker {ref.ticker!r} (needed by {ref.label()})")
-            frame = self._compute(ref.fn, self.closes[[ref.ticker]], ref.window, ref.params)
-            out = frame[ref.ticker].to_numpy(dtype="float64")
+            label = IndicatorRef.format_label(fn, ticker, window, params)
+            x = self._checked_price(ticker, label)
+            if self._compute_fn is None:
+                out = compute_series(fn, x, window, params, checked=True, name=ticker)
+            else:
+                frame = self._compute_fn(fn, self.closes[[ticker]], window, params)
+                out = frame[ticker].to_numpy(dtype="float64")
             out.setflags(write=False)
             self._series[key] = out
         return out
 
+    def series(self, ref: IndicatorRef) -> np.ndarray:
+        """The indicator of ``ref.ticker`` on every session, shape (T,), NaN where not defined (:meth:`indicator`)."""
+        return self.indicator(ref.fn, ref.ticker, ref.window, ref.params)
+
     def of_series(self, fn: str, window: int | None, params: tuple, values: np.ndarray) -> np.ndarray:
         """Apply indicator ``fn`` to an arbitrary value series (a sub-strategy NAV), shape (T,)."""
+        if self._compute_fn is None:
+            return compute_series(fn, values, window, params, name="sub-strategy NAV")
         frame = pd.DataFrame({"_series": values}, index=self.closes.index)
-        return self._compute(fn, frame, window, params)["_series"].to_numpy(dtype="float64")
-
-    def price(self, ticker: str) -> np.ndarray:
-        if ticker not in self.closes.columns:
-            raise DataError(f"no price history for ticker {ticker!r}")
-        return self.closes[ticker].to_numpy(dtype="float64")
+        return self._compute_fn(fn, frame, window, params)["_series"].to_numpy(dtype="float64")
 
     def daily_returns(self) -> np.ndarray:
-        """Simple daily returns ``P_t/P_{t-1} - 1`` (fraction), shape (T, N); 0 where undefined."""
+        """Simple daily returns ``P_t/P_{t-1} - 1`` (fraction), shape (T, N), column-major; 0 where undefined."""
         if self._returns is None:
-            p = self.closes.to_numpy(dtype="float64")
+            p = self._matrix
             r = np.zeros_like(p)
             with np.errstate(invalid="ignore", divide="ignore"):
                 r[1:] = p[1:] / p[:-1] - 1.0
             self._returns = np.nan_to_num(r, nan=0.0, posinf=0.0, neginf=0.0)
+            self._returns.setflags(write=False)
         return self._returns
+
+    def prefix_digest(self, tickers: tuple[str, ...], n: int) -> bytes:
+        """Identity of the first ``n`` sessions and of ``tickers``' closes on them (16 bytes, BLAKE2b).
+
+        Two caches give the same digest exactly when those sessions and closes are equal, byte for byte: what a
+        sub-strategy computed on one can be reused on the other (:class:`SubStrategyStore`).
+        """
+        key = (tickers, n)
+        out = self._digests.get(key)
+        if out is None:
+            h = hashlib.blake2b(digest_size=16)
+            h.update(self._part_digest(None, n))
+            for t in tickers:
+                h.update(self._part_digest(t, n))
+            out = h.digest()
+            self._digests[key] = out
+        return out
+
+    def _part_digest(self, ticker: str | None, n: int) -> bytes:
+        key = ("_part", ticker, n)
+        out = self._digests.get(key)
+        if out is None:
+            if ticker is None:
+                idx = self.closes.index[:n]
+                data = idx.asi8 if isinstance(idx, pd.DatetimeIndex) else pd.util.hash_pandas_object(
+                    idx, index=False).to_numpy()
+                out = hashlib.blake2b(np.ascontiguousarray(data).tobytes(), digest_size=16).digest()
+            else:
+                j = self._col.get(ticker)
+                col = b"" if j is None else np.ascontiguousarray(self._matrix[:n, j]).tobytes()
+                out = hashlib.blake2b(ticker.encode() + b"\0" + col, digest_size=16).digest()
+            self._digests[key] = out
+        return out
+
+
+@dataclass
+class _SubEntry:
+    """One sub-strategy over the first ``n`` sessions of a price frame (identified by ``digest``)."""
+
+    n: int
+    digest: bytes
+    nav: np.ndarray                       # (n,), NAV = 1 on session 0
+    last: dict[str, float]                # the sub-strategy's weights on session n − 1 (fractions)
+    signals: dict[tuple, np.ndarray] = field(default_factory=dict)  # indicator of the NAV by (fn, window, params)
+
+    @property
+    def nbytes(self) -> int:
+        return self.nav.nbytes + sum(v.nbytes for v in self.signals.values()) + 64 * (len(self.last) + 4)
+
+
+class SubStrategyStore:
+    """Sub-strategy NAVs kept between evaluations, keyed by the subtree's content (composer_format.md §5.2).
+
+    A filter or inverse-vol node ranks a non-asset child on the NAV of that child simulated as its own portfolio
+    from the first session. The NAV depends only on the subtree's content (its canonical hash, without paths or
+    ids: :func:`content_hash`) and on the sessions and closes of the tickers it reads, so one entry serves every
+    symphony that contains the same subtree, and an entry computed over the first ``n`` sessions of one frame is
+    extended — one session per day in live trading — on any frame whose first ``n`` sessions and closes of those
+    tickers are the same (:meth:`IndicatorCache.prefix_digest`). Whole symphonies are not memoised: the evaluation
+    of the tree itself is done on every call.
+
+    Args:
+        max_bytes: memory bound; the least recently used entries are dropped beyond it.
+    """
+
+    def __init__(self, max_bytes: int = 256 * 2**20) -> None:
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[str, _SubEntry] = OrderedDict()
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    @property
+    def nbytes(self) -> int:
+        """Approximate memory held, bytes."""
+        return self._bytes
+
+    def get(self, key: str) -> _SubEntry | None:
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None:
+                self._entries.move_to_end(key)
+            return entry
+
+    def put(self, key: str, entry: _SubEntry) -> None:
+        with self._lock:
+            old = self._entries.pop(key, None)
+            if old is not None:
+                self._bytes -= old.nbytes
+            self._entries[key] = entry
+            self._bytes += entry.nbytes
+            while self._bytes > self.max_bytes and len(self._entries) > 1:
+                _, dropped = self._entries.popitem(last=False)
+                self._bytes -= dropped.nbytes
+
+    def signal(self, key: str, entry: _SubEntry, fn: str, window, params: tuple,
+               compute: Callable[[], np.ndarray]) -> np.ndarray:
+        """Indicator ``(fn, window, params)`` of ``entry``'s NAV, computed once per entry by ``compute()``."""
+        sk = (fn, window, params)
+        out = entry.signals.get(sk)
+        if out is None:
+            out = compute()
+            out.setflags(write=False)
+            with self._lock:
+                entry.signals[sk] = out
+                if self._entries.get(key) is entry:
+                    self._bytes += out.nbytes
+        return out
+
+    def clear(self) -> None:
+        with self._lock:
+            self._entries.clear()
+            self._bytes = 0
+
+
+_STORE = SubStrategyStore()
+
+
+def substrategy_store() -> SubStrategyStore:
+    """The process-wide :class:`SubStrategyStore` that caches use by default."""
+    return _STORE
+
+
+def clear_substrategy_store() -> None:
+    """Empty the process-wide sub-strategy store (benchmarks: time a cold first session)."""
+    _STORE.clear()
+
+
+# -- what a parsed symphony needs, computed once per Root object ---------------------------------------------
+
+@dataclass(frozen=True)
+class _Plan:
+    """Facts about one parsed symphony that do not depend on prices (kept with the :class:`Root` object)."""
+
+    tickers: frozenset[str]
+    tree_order: dict[str, int]
+    content: dict[int, str]                 # id(node) -> content hash, for non-asset filter / inverse-vol children
+    sub_tickers: dict[int, tuple[str, ...]]  # id(node) -> sorted tickers that subtree reads
+    labels: dict[tuple, str] = field(default_factory=dict)  # (id(operand), ticker) -> label, filled on use
+
+
+_PLANS: dict[int, tuple[Any, _Plan]] = {}
+_PLANS_LOCK = threading.Lock()
+
+
+def content_hash(node, memo: dict[int, str] | None = None) -> str:
+    """Canonical hash of a subtree's content: its fields without ``path`` / ``id``, children by their hashes.
+
+    Two subtrees with the same hash allocate the same way on the same prices, wherever they sit in whichever
+    symphony. Hex BLAKE2b, 32 characters.
+    """
+    memo = {} if memo is None else memo
+    h = memo.get(id(node))
+    if h is None:
+        own = node.model_dump(mode="json", exclude={"path", "id", "children", "then_children", "else_children"})
+        if isinstance(node, If):
+            kids = [[content_hash(c, memo) for c in node.then_children],
+                    [content_hash(c, memo) for c in node.else_children]]
+        else:
+            kids = [content_hash(c, memo) for c in children_of(node)]
+        text = json.dumps([type(node).__name__, own, kids], sort_keys=True, separators=(",", ":"))
+        h = hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+        memo[id(node)] = h
+    return h
+
+
+def _plan(root: Root) -> _Plan:
+    """The :class:`_Plan` of ``root``, built on first use and kept while the object lives (models are frozen)."""
+    hit = _PLANS.get(id(root))
+    if hit is not None and hit[0]() is root:
+        return hit[1]
+    nodes = list(iter_nodes(root))
+    memo: dict[int, str] = {}
+    content, sub_tickers = {}, {}
+    for n in nodes:
+        if isinstance(n, (Filter, WeightInverseVol)):
+            for c in n.children:
+                if not isinstance(c, Asset):
+                    content[id(c)] = content_hash(c, memo)
+                    sub_tickers[id(c)] = tuple(sorted(symphony_tickers(c)))
+    plan = _Plan(tickers=frozenset(symphony_tickers(root)),
+                 tree_order={getattr(n, "path", ""): i for i, n in enumerate(nodes)},
+                 content=content, sub_tickers=sub_tickers)
+    key = id(root)
+
+    def _drop(_ref, key=key) -> None:
+        with _PLANS_LOCK:
+            cur = _PLANS.get(key)
+            if cur is not None and cur[0]() is None:
+                del _PLANS[key]
+
+    with _PLANS_LOCK:
+        _PLANS[key] = (weakref.ref(root, _drop), plan)
+    return plan
 
 
 @dataclass
@@ -138,9 +387,12 @@ class NodeRecord:
     data: dict[str, Any] = field(default_factory=dict)
 
 
-@dataclass
+@dataclass(eq=False)
 class Evaluation:
-    """Result of :func:`evaluate` for one symphony over all sessions of the price frame.
+    """Result of :func:`evaluate` for one symphony over the evaluated sessions of the price frame.
+
+    The frames are built on first access from the arrays the evaluator produced (a one-session evaluation read
+    through :meth:`weights_on` never builds them).
 
     Attributes:
         weights: target weights, index = sessions, columns = tickers held on some session; each row sums to
@@ -148,34 +400,48 @@ class Evaluation:
         cash: unallocated share per session (from ``empty`` nodes), fraction.
         valid: True on sessions where every price and indicator the tree reads is defined (warm-up done).
         records: per decision node (if / filter / inverse-vol), keyed by node path, what it saw.
+        held: the tickers of ``weights``' columns; weight_matrix: ``weights`` as an array (sessions × held);
+            cash_share, valid_mask: ``cash`` and ``valid`` as arrays (sessions,).
     """
 
     root: Root
     sessions: pd.DatetimeIndex
-    weights: pd.DataFrame
-    cash: pd.Series
-    valid: pd.Series
     records: dict[str, NodeRecord]
+    held: tuple[str, ...]
+    weight_matrix: np.ndarray
+    cash_share: np.ndarray
+    valid_mask: np.ndarray
+
+    @cached_property
+    def weights(self) -> pd.DataFrame:
+        return pd.DataFrame(self.weight_matrix, index=self.sessions, columns=list(self.held))
+
+    @cached_property
+    def cash(self) -> pd.Series:
+        return pd.Series(self.cash_share, index=self.sessions, name=CASH)
+
+    @cached_property
+    def valid(self) -> pd.Series:
+        return pd.Series(self.valid_mask, index=self.sessions, name="valid")
 
     @property
     def first_valid_session(self) -> pd.Timestamp | None:
         """First session on which the symphony can be evaluated (composer_format.md §4, warm-up)."""
-        idx = np.flatnonzero(self.valid.to_numpy())
+        idx = np.flatnonzero(self.valid_mask)
         return self.sessions[idx[0]] if len(idx) else None
 
     def weights_on(self, session) -> dict[str, float]:
         """Target weights on one session: ``{ticker: fraction}`` without zero entries."""
-        i = self._index(session)
-        row = self.weights.iloc[i]
-        return {t: float(w) for t, w in row.items() if w > 1e-12}
+        row = self.weight_matrix[self._index(session)]
+        return {t: float(w) for t, w in zip(self.held, row) if w > 1e-12}
 
     def _index(self, session) -> int:
         ts = pd.Timestamp(session)
-        i = self.sessions.get_indexer([ts])[0]
-        if i < 0:
+        i = int(self.sessions.searchsorted(ts))
+        if i >= len(self.sessions) or self.sessions[i] != ts:
             raise DataError(f"{ts.date()} is not a session of the price history "
                             f"({self.sessions[0].date()} .. {self.sessions[-1].date()})")
-        return int(i)
+        return i
 
     def trace(self, session) -> list[dict[str, Any]]:
         """The decisions taken on ``session``: one entry per reached if / filter / inverse-vol node, tree order.
@@ -278,18 +544,19 @@ class _Evaluator:
     """Evaluates nodes on the sessions ``cache.sessions[lo:]`` (arrays of length ``T = len(sessions) - lo``).
 
     Indicator series always come from the full history in the cache; only the tree arithmetic is restricted to the
-    window. Sub-strategy series need the child's whole history, so such children are evaluated by a full-range
-    evaluator (``lo = 0``) and sliced.
+    window. A sub-strategy's NAV needs its whole history: it comes from the cache's :class:`SubStrategyStore` when
+    an entry for the same subtree and price prefix exists (extended to the last session by evaluating the subtree
+    on the missing sessions only), else from a full-range evaluation of the subtree (``lo = 0``), then stored.
     """
 
-    def __init__(self, root: Root, cache: IndicatorCache, lo: int = 0) -> None:
+    def __init__(self, root: Root, cache: IndicatorCache, lo: int = 0, plan: _Plan | None = None) -> None:
         self.root = root
         self.cache = cache
         self.lo = lo
         self.T = len(cache.sessions) - lo
         self.valid = np.ones(self.T, dtype=bool)
         self.records: dict[str, NodeRecord] = {}
-        self._full_range: _Evaluator | None = None
+        self.plan = plan if plan is not None else _plan(root)
 
     # -- allocation algebra on sparse {ticker: (T,)} maps ---------------------------------------------------
     def _zeros(self) -> np.ndarray:
@@ -297,8 +564,9 @@ class _Evaluator:
 
     @staticmethod
     def _add(acc: Alloc, alloc: Alloc, scale: np.ndarray | float) -> None:
+        one = isinstance(scale, float) and scale == 1.0  # w * 1.0 is w: share the (never mutated) array
         for t, w in alloc.items():
-            contrib = w * scale
+            contrib = w if one else w * scale
             if t in acc:
                 acc[t] = acc[t] + contrib
             else:
@@ -342,16 +610,19 @@ class _Evaluator:
     def _value(self, operand, ticker: str | None = None) -> np.ndarray:
         if isinstance(operand, Constant):
             return np.full(self.T, operand.value)
-        ref = operand if ticker is None or operand.ticker != "%" else operand.model_copy(update={"ticker": ticker})
-        return self.cache.series(ref)[self.lo:]
+        tk = ticker if ticker is not None and operand.ticker == "%" else operand.ticker
+        return self.cache.indicator(operand.fn, tk, operand.window, operand.params)[self.lo:]
 
-    @staticmethod
-    def _label(operand, ticker: str | None = None) -> str:
-        if isinstance(operand, Constant):
-            return f"{operand.value:g}"
-        if ticker is not None and operand.ticker == "%":
-            operand = operand.model_copy(update={"ticker": ticker})
-        return operand.label()
+    def _label(self, operand, ticker: str | None = None) -> str:
+        key = (id(operand), ticker)
+        out = self.plan.labels.get(key)
+        if out is None:
+            if isinstance(operand, Constant):
+                out = f"{operand.value:g}"
+            else:
+                out = operand.label(ticker if ticker is not None and operand.ticker == "%" else None)
+            self.plan.labels[key] = out
+        return out
 
     def _condition(self, cond, comps: list) -> np.ndarray:
         match cond:
@@ -371,8 +642,7 @@ class _Evaluator:
         rv = self._value(rhs, ticker)
         defined = np.isfinite(lv) & np.isfinite(rv)
         self.valid &= defined
-        with np.errstate(invalid="ignore"):
-            res = _COMPARE[comparator](lv, rv) & defined
+        res = _COMPARE[comparator](lv, rv) & defined  # evaluate() ignores invalid-value warnings
         comps.append({"lhs": lv, "rhs": rv, "result": res, "comparator": comparator,
                       "lhs_label": self._label(lhs, ticker), "rhs_label": self._label(rhs, ticker),
                       "rhs_constant": isinstance(rhs, Constant)})
@@ -397,13 +667,12 @@ class _Evaluator:
         return f"{name}" if name else f"{child.step} {child.path}"
 
     def _sub_nav(self, alloc: Alloc) -> np.ndarray:
-        """Daily-rebalanced NAV of a sub-allocation (composer_format.md §5.2), NAV = 1 on the first session."""
+        """Daily-rebalanced NAV of a full-range sub-allocation (composer_format.md §5.2), NAV = 1 on session 0."""
         returns = self.cache.daily_returns()
-        cols = {t: i for i, t in enumerate(self.cache.closes.columns)}
         r = np.zeros(self.T)
         for t, w in alloc.items():
             prev_w = np.concatenate(([0.0], w[:-1]))
-            r += prev_w * returns[:, cols[t]]
+            r += prev_w * returns[:, self.cache.column(t)]
         return np.cumprod(1.0 + r)
 
     def _child_signals(self, children, fn: str, window, params) -> tuple[list[Alloc], np.ndarray]:
@@ -411,29 +680,65 @@ class _Evaluator:
         for child in children:
             if isinstance(child, Asset):
                 allocs.append(self.node(child))
-                ref = IndicatorRef(fn=fn, ticker=child.ticker, window=window, params=params)
-                values.append(self.cache.series(ref)[self.lo:])
-            elif self.lo == 0:
-                alloc = self.node(child)
-                allocs.append(alloc)
-                values.append(self.cache.of_series(fn, window, params, self._sub_nav(alloc)))
+                values.append(self.cache.indicator(fn, child.ticker, window, params)[self.lo:])
             else:
-                # the sub-strategy's NAV needs its whole history: evaluate it on the full range, then slice
-                full = self._full()
-                alloc = full.node(child)
-                values.append(self.cache.of_series(fn, window, params, full._sub_nav(alloc))[self.lo:])
-                allocs.append({t: w[self.lo:] for t, w in alloc.items()})
-                self.valid &= full.valid[self.lo:]
-                for n in iter_nodes(child):
-                    rec = full.records.get(getattr(n, "path", ""))
-                    if rec is not None and rec.node is n:
-                        self.records[n.path] = _slice_record(rec, self.lo)
+                alloc, value = self._substrategy(child, fn, window, params)
+                allocs.append(alloc)
+                values.append(value)
         return allocs, np.column_stack(values) if values else np.zeros((self.T, 0))
 
-    def _full(self) -> "_Evaluator":
-        if self._full_range is None:
-            self._full_range = _Evaluator(self.root, self.cache, lo=0)
-        return self._full_range
+    def _substrategy(self, child, fn: str, window, params) -> tuple[Alloc, np.ndarray]:
+        """``(allocation on this evaluator's sessions, fn of the child's NAV on them)`` for a non-asset child.
+
+        The NAV covers every session of the cache: taken from the store (and extended to the last session) when
+        an entry for this subtree and this price prefix exists, else built from a full-range evaluation. Either
+        way the stored entry then ends on the last session.
+        """
+        cache, store = self.cache, self.cache.substrategies
+        key, toks = self.plan.content[id(child)], self.plan.sub_tickers[id(child)]
+        n_all = len(cache.sessions)
+        entry = store.get(key)
+        if entry is not None and not (entry.n <= n_all and entry.digest == cache.prefix_digest(toks, entry.n)):
+            entry = None
+        if self.lo == 0:
+            alloc = self.node(child)
+            if entry is None or entry.n != n_all:
+                entry = self._store(key, toks, self._sub_nav(alloc), alloc, -1)
+        else:
+            base = 0 if entry is None else min(self.lo, entry.n)
+            sub = _Evaluator(self.root, cache, lo=base, plan=self.plan)
+            alloc = sub.node(child)
+            if entry is None:
+                entry = self._store(key, toks, sub._sub_nav(alloc), alloc, -1)
+            elif entry.n < n_all:
+                entry = self._extend(key, toks, entry, alloc, base)
+            k = self.lo - base
+            alloc = {t: w[k:] for t, w in alloc.items()} if k else alloc
+            self.valid &= sub.valid[k:]
+            for path, rec in sub.records.items():
+                self.records[path] = _slice_record(rec, k) if k else rec
+        value = store.signal(key, entry, fn, window, params, lambda: cache.of_series(fn, window, params, entry.nav))
+        return alloc, value[self.lo:]
+
+    def _store(self, key: str, toks: tuple[str, ...], nav: np.ndarray, alloc: Alloc, at: int) -> _SubEntry:
+        n_all = len(self.cache.sessions)
+        nav.setflags(write=False)
+        entry = _SubEntry(n=n_all, digest=self.cache.prefix_digest(toks, n_all), nav=nav,
+                          last={t: float(w[at]) for t, w in alloc.items()})
+        self.cache.substrategies.put(key, entry)
+        return entry
+
+    def _extend(self, key: str, toks: tuple[str, ...], entry: _SubEntry, alloc: Alloc, base: int) -> _SubEntry:
+        """``entry`` (sessions ``0..n-1``) extended to the last session with ``alloc`` (sessions ``base..``,
+        ``base <= n``), operation for operation as :meth:`_sub_nav` would compute it over the whole range."""
+        returns = self.cache.daily_returns()
+        n, n_all = entry.n, len(self.cache.sessions)
+        r = np.zeros(n_all - n)
+        for t, w in alloc.items():
+            prev_w = np.concatenate(([entry.last.get(t, 0.0)], w[n - base:n_all - 1 - base]))
+            r += prev_w * returns[n:, self.cache.column(t)]
+        tail = np.cumprod(np.concatenate(([entry.nav[-1]], 1.0 + r)))[1:]
+        return self._store(key, toks, np.concatenate((entry.nav, tail)), alloc, -1)
 
     def _filter(self, node: Filter) -> Alloc:
         allocs, vals = self._child_signals(node.children, node.sort_fn, node.sort_window, node.sort_params)
@@ -527,22 +832,22 @@ def evaluate(root: Root, closes: pd.DataFrame | IndicatorCache, *, start=None) -
         DataError: a ticker the symphony needs has no column in ``closes``.
     """
     cache = closes if isinstance(closes, IndicatorCache) else IndicatorCache(closes)
-    missing = sorted(t for t in symphony_tickers(root) if t not in cache.closes.columns)
+    plan = _plan(root)
+    missing = sorted(t for t in plan.tickers if t not in cache)
     if missing:
         raise DataError(f"no price history for {', '.join(missing)} (symphony {root.name!r})")
     lo = 0 if start is None else int(cache.sessions.searchsorted(pd.Timestamp(start), side="left"))
     if lo >= len(cache.sessions):
         raise DataError(f"no session on or after {pd.Timestamp(start).date()} in the price history")
-    ev = _Evaluator(root, cache, lo)
-    alloc = ev._equal(root.children) if root.children else {}
+    ev = _Evaluator(root, cache, lo, plan)
+    with np.errstate(invalid="ignore"):
+        alloc = ev._equal(root.children) if root.children else {}
     ev.assign_reach(root, np.ones(ev.T, dtype=bool))
-    tree_order = {getattr(n, "path", ""): i for i, n in enumerate(iter_nodes(root))}
+    tree_order = plan.tree_order
     records = dict(sorted(ev.records.items(), key=lambda kv: tree_order.get(kv[0], len(tree_order))))
     held = sorted(alloc)
     mat = np.column_stack([alloc[t] for t in held]) if held else np.zeros((ev.T, 0))
     mat = np.where(np.abs(mat) < 1e-15, 0.0, mat)
     sessions = cache.sessions[lo:]
-    weights = pd.DataFrame(mat, index=sessions, columns=held)
-    cash = pd.Series(np.clip(1.0 - mat.sum(axis=1), 0.0, 1.0), index=sessions, name=CASH)
-    valid = pd.Series(ev.valid, index=sessions, name="valid")
-    return Evaluation(root=root, sessions=sessions, weights=weights, cash=cash, valid=valid, records=records)
+    return Evaluation(root=root, sessions=sessions, records=records, held=tuple(held), weight_matrix=mat,
+                      cash_share=np.clip(1.0 - mat.sum(axis=1), 0.0, 1.0), valid_mask=ev.valid)

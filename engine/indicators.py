@@ -38,7 +38,9 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 __all__ = [
     "BOLLINGER_DEFAULT_WIDTH",
+    "check_series",
     "compute_indicator",
+    "compute_series",
     "cumulative_return",
     "current_price",
     "exponential_moving_average_price",
@@ -569,3 +571,190 @@ def compute_indicator(fn: str, closes: pd.DataFrame, window: int | None,
     from engine.functions import compute  # the registry imports this module's functions
 
     return compute(fn, closes, window, params)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The same fifteen functions on one 1-D series (the evaluator's inner loop: no frame, no per-call validation)
+# ---------------------------------------------------------------------------------------------------------------
+
+def check_series(name: str, values: np.ndarray, index: pd.Index | None = None, fn: str | None = None) -> None:
+    """Check one series against the input contract of the module docstring (one contiguous run of values).
+
+    Args:
+        name: the series' name in the error message (a ticker).
+        values: 1-D float64 array over sessions, NaN before the first and after the last value allowed.
+        index: the sessions of ``values`` (the error names the session of the gap), else the row is named.
+        fn: the function name that prefixes the message, if any.
+
+    Raises:
+        ValueError: a NaN between the first and the last value.
+    """
+    valid = ~np.isnan(values)
+    if not valid.any():
+        return
+    rows = np.flatnonzero(valid)
+    lo, hi = rows[0], rows[-1] + 1
+    if rows.size < hi - lo:
+        gap = lo + int(np.flatnonzero(~valid[lo:hi])[0])
+        where = repr(index[gap]) if index is not None else f"row {gap}"
+        prefix = f"{fn}: " if fn else ""
+        raise ValueError(f"{prefix}closes of {name!r} have a gap at {where} (NaN between the first and last bar); "
+                         "forward-fill interior gaps first")
+
+
+def _run_1d(x: np.ndarray, kernel: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """:func:`_per_column` for one series: ``kernel`` on the run of values, NaN elsewhere."""
+    out = np.full(x.shape, np.nan)
+    rows = np.flatnonzero(~np.isnan(x))
+    if rows.size:
+        lo, hi = rows[0], rows[-1] + 1
+        out[lo:hi] = kernel(x[lo:hi])
+    return out
+
+
+def _shift_1d(x: np.ndarray, n: int) -> np.ndarray:
+    """``x`` moved ``n`` sessions later (NaN in the first ``n``), as ``DataFrame.shift(n)``."""
+    out = np.full(x.shape, np.nan)
+    if n < x.size:
+        out[n:] = x[:x.size - n]
+    return out
+
+
+def _ratio_1d(x: np.ndarray, n: int) -> np.ndarray:
+    """``x_t / x_{t−n} − 1`` (NaN where undefined), elementwise as the frame form ``frame / frame.shift(n) - 1``."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return x / _shift_1d(x, n) - 1.0
+
+
+def _rolling_1d(x: np.ndarray, n: int):
+    return pd.Series(x, copy=False).rolling(n, min_periods=n)
+
+
+def _ema_1d(x: np.ndarray, n: int) -> np.ndarray:
+    return _run_1d(x, lambda v: talib.EMA(v, timeperiod=n))
+
+
+def _rsi_kernel(n: int) -> Callable[[np.ndarray], np.ndarray]:
+    def kernel(x: np.ndarray) -> np.ndarray:
+        rsi = talib.RSI(x, timeperiod=n)
+        flat = np.zeros(x.shape, dtype=bool)
+        flat[1:] = np.maximum.accumulate(np.abs(np.diff(x))) == 0.0
+        return np.where(flat & ~np.isnan(rsi), FLAT_RSI, rsi)
+    return kernel
+
+
+def _mdd_kernel(width: int) -> Callable[[np.ndarray], np.ndarray]:
+    block = max(1, _MDD_BLOCK_ELEMENTS // width)
+
+    def kernel(x: np.ndarray) -> np.ndarray:
+        out = np.full(x.shape, np.nan)
+        if x.size < width:
+            return out
+        windows = sliding_window_view(x, width)
+        for start in range(0, windows.shape[0], block):
+            part = windows[start:start + block]
+            peaks = np.maximum.accumulate(part, axis=1)
+            out[width - 1 + start:width - 1 + start + part.shape[0]] = 100.0 * (1.0 - part / peaks).max(axis=1)
+        return out
+    return kernel
+
+
+def _series_kernels() -> dict[str, Callable[..., np.ndarray]]:
+    """JSON name → ``f(x, **kwargs) -> array``: the formulas of the frame functions above on one series, operation
+    for operation (the same pandas rolling kernels, TA-Lib calls and elementwise order), so results are identical."""
+
+    def rolling_std(x, n):
+        return _rolling_1d(x, n).std(ddof=1).to_numpy()
+
+    def bollinger(name, sign):
+        def f(x, window, num_std=BOLLINGER_DEFAULT_WIDTH):
+            n = _check_window(name, window, minimum=2)
+            k = _check_width(name, num_std)
+            rolling = _rolling_1d(x, n)
+            return rolling.mean().to_numpy() + sign * k * rolling.std(ddof=1).to_numpy()
+        return f
+
+    def emas(x, short_window, long_window):
+        return (_ema_1d(x, _check_window("ema", short_window, what="short-window")),
+                _ema_1d(x, _check_window("ema", long_window, what="long-window")))
+
+    def macd(x, short_window, long_window):
+        es, el = emas(x, short_window, long_window)
+        return es - el
+
+    def macd_signal(x, short_window, long_window, smooth_window):
+        m = _check_window("signal", smooth_window, what="smooth-window")
+        es, el = emas(x, short_window, long_window)
+        return _ema_1d(es - el, m)
+
+    def ppo(x, short_window, long_window):
+        es, el = emas(x, short_window, long_window)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return 100.0 * (es - el) / el
+
+    def ppo_signal(x, short_window, long_window, smooth_window):
+        m = _check_window("signal", smooth_window, what="smooth-window")
+        es, el = emas(x, short_window, long_window)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return _ema_1d(100.0 * (es - el) / el, m)
+
+    return {
+        "current-price": lambda x: x.copy(),
+        "cumulative-return": lambda x, window: 100.0 * _ratio_1d(x, _check_window("cumulative-return", window)),
+        "moving-average-price": lambda x, window: _rolling_1d(
+            x, _check_window("moving-average-price", window)).mean().to_numpy(),
+        "exponential-moving-average-price": lambda x, window: _ema_1d(
+            x, _check_window("exponential-moving-average-price", window)),
+        "moving-average-return": lambda x, window: 100.0 * _rolling_1d(
+            _ratio_1d(x, 1), _check_window("moving-average-return", window)).mean().to_numpy(),
+        "relative-strength-index": lambda x, window: _run_1d(
+            x, _rsi_kernel(_check_window("relative-strength-index", window, minimum=2))),
+        "standard-deviation-price": lambda x, window: rolling_std(
+            x, _check_window("standard-deviation-price", window, minimum=2)),
+        "standard-deviation-return": lambda x, window: 100.0 * rolling_std(
+            _ratio_1d(x, 1), _check_window("standard-deviation-return", window, minimum=2)),
+        "max-drawdown": lambda x, window: _run_1d(x, _mdd_kernel(_check_window("max-drawdown", window))),
+        "percentage-price-oscillator": ppo,
+        "percentage-price-oscillator-signal": ppo_signal,
+        "moving-average-convergence-divergence": macd,
+        "moving-average-convergence-divergence-signal": macd_signal,
+        "upper-bollinger": bollinger("upper-bollinger", +1.0),
+        "lower-bollinger": bollinger("lower-bollinger", -1.0),
+    }
+
+
+_SERIES_KERNELS: dict[str, Callable[..., np.ndarray]] = _series_kernels()
+
+
+def compute_series(fn: str, values: np.ndarray, window: int | None,
+                   params: tuple[tuple[str, int], ...] = (), *, checked: bool = False,
+                   name: str = "values") -> np.ndarray:
+    """Indicator ``fn`` of one series: the column of :func:`compute_indicator` for that series, bit for bit.
+
+    Args:
+        fn: JSON function name (a key of :data:`engine.functions.FUNCTIONS`).
+        values: 1-D float64 array over sessions (ascending), adjusted closes or a sub-strategy NAV; NaN may lead
+            or trail the run of values.
+        window: trading days (None for ``current-price`` and PPO / MACD and their signals).
+        params: ``(key, value)`` pairs as in :func:`compute_indicator`.
+        checked: the caller has already checked ``values`` with :func:`check_series` (the evaluator checks each
+            price column once).
+        name: the series' name in error messages (a ticker).
+
+    Returns:
+        A new float64 array of ``values``'s shape, in the units of ``fn``, NaN during warm-up.
+
+    Raises:
+        ValueError: as :func:`compute_indicator`.
+    """
+    from engine.functions import FUNCTIONS
+
+    spec = FUNCTIONS.get(fn) if isinstance(fn, str) else None
+    if spec is None:
+        raise ValueError(f"{fn!r}: unknown indicator function (known: {', '.join(FUNCTIONS)})")
+    x = np.asarray(values, dtype="float64")
+    if x.ndim != 1:
+        raise ValueError(f"{fn}: values must be one series (1-D), got shape {x.shape}")
+    if not checked:
+        check_series(name, x, fn=fn)
+    return _SERIES_KERNELS[fn](x, **spec.keyword_arguments(window, params))

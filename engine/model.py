@@ -84,13 +84,19 @@ class IndicatorRef(BaseModel):
         symphonies; two PPO settings on one ticker have different keys."""
         return (self.fn, self.ticker, self.window, self.params_key)
 
-    def label(self) -> str:
-        """Human-readable form, e.g. ``relative-strength-index(SPY, 10d)``."""
-        if self.window is None and not self.params:
-            return f"{self.fn}({self.ticker})"
-        extra = ", ".join(f"{k}={v}" for k, v in self.params)
-        win = f"{self.window}d" if self.window is not None else ""
-        return f"{self.fn}({self.ticker}, {', '.join(p for p in (win, extra) if p)})"
+    def label(self, ticker: str | None = None) -> str:
+        """Human-readable form, e.g. ``relative-strength-index(SPY, 10d)``; ``ticker`` replaces the own one (the
+        ``%`` placeholder of a multi-ticker comparison)."""
+        return self.format_label(self.fn, self.ticker if ticker is None else ticker, self.window, self.params)
+
+    @staticmethod
+    def format_label(fn: str, ticker: str, window: int | None, params: tuple[tuple[str, int], ...] = ()) -> str:
+        """:meth:`label` of the reference ``(fn, ticker, window, params)`` without building it."""
+        if window is None and not params:
+            return f"{fn}({ticker})"
+        extra = ", ".join(f"{k}={v}" for k, v in params)
+        win = f"{window}d" if window is not None else ""
+        return f"{fn}({ticker}, {', '.join(p for p in (win, extra) if p)})"
 
 
 class Constant(BaseModel):

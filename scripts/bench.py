@@ -10,8 +10,10 @@
    reference after its indicator frames are built), so the ratio compares the tree evaluation itself; the cold
    evaluation time (indicators included) is printed beside it.
 2. The corpus total.
-3. 1,600 evaluations for one session (40 accounts × 40 symphonies drawn from the shared ones): wall time and peak
-   memory (tracemalloc peak of Python allocations, plus the process's max RSS).
+3. 1,600 one-session evaluations of 1,600 distinct symphonies (40 accounts × 40; :func:`symphony_variants`:
+   corpus symphonies with perturbed windows and thresholds, checked distinct by canonical JSON): CPU seconds of
+   the first session evaluated in the process (cold) and of the next session (sub-strategy NAVs extended by one
+   session), and the max RSS (``--only evaluations`` runs this section alone). Target (issue 12): ≤ 3 s CPU, ≤ 1 GB.
 
 4. Parsing the largest real corpus file (``fomo_nomo_leveraged.clj``, ~327 KB): the defsymphony pre-pass
    (special floats, :func:`engine.parse_defsymphony.replace_special_floats`), the input-limit scan
@@ -31,7 +33,6 @@ import random
 import resource
 import sys
 import time
-import tracemalloc
 import warnings
 from pathlib import Path
 
@@ -147,12 +148,145 @@ def bundle_figures() -> None:
     print()
 
 
+# ---------------------------------------------------------------------------------------------------------------
+# Section 3: one-session evaluations of 1,600 distinct symphonies
+# ---------------------------------------------------------------------------------------------------------------
+
+def _perturbation_sites(node: object, out: list) -> None:
+    """Collect the mutable dicts of a dumped symphony that hold a window or a comparison threshold.
+
+    Sites are ``(dict, key, kind)``: ``kind`` is ``"window"`` (an indicator, filter or inverse-vol window) or
+    ``"threshold"`` (the constant right side of a comparison).
+    """
+    if isinstance(node, dict):
+        for key in ("window", "sort_window"):
+            if isinstance(node.get(key), int) and not isinstance(node.get(key), bool):
+                out.append((node, key, "window"))
+        rhs = node.get("rhs")
+        if isinstance(rhs, dict) and set(rhs) == {"value"}:
+            out.append((rhs, "value", "threshold"))
+        for v in node.values():
+            _perturbation_sites(v, out)
+    elif isinstance(node, (list, tuple)):
+        for v in node:
+            _perturbation_sites(v, out)
+
+
+def symphony_variants(roots: list, n: int, seed: int = 12) -> list:
+    """``n`` distinct symphonies made from ``roots`` by perturbing windows and thresholds (deterministic).
+
+    Variant k is ``roots[k % len(roots)]`` with one to three of its windows moved by ±1…5 trading days (at least 2)
+    or thresholds moved by ±1…10 % of their value (±0.1…1 when the value is 0). Each variant's canonical JSON
+    (``model_dump_json`` without ``path`` / ``id``) differs from every other's and from the originals'; a draw
+    that repeats one is redrawn.
+
+    Args:
+        roots: parsed symphonies (:class:`engine.model.Root`).
+        n: number of variants.
+        seed: seed of the generator.
+
+    Returns:
+        ``n`` parsed :class:`engine.model.Root`, all distinct.
+    """
+    from engine.model import Root
+
+    rng = random.Random(seed)
+    seen = {r.model_dump_json(exclude={"path", "id"}) for r in roots}
+    out = []
+    k = 0
+    while len(out) < n:
+        base = roots[k % len(roots)]
+        k += 1
+        for _attempt in range(20):
+            data = base.model_dump()
+            sites: list = []
+            _perturbation_sites(data, sites)
+            if not sites:
+                break
+            for holder, key, kind in rng.sample(sites, min(len(sites), rng.randint(1, 3))):
+                if kind == "window":
+                    step = rng.choice((-1, 1)) * rng.randint(1, 5)
+                    holder[key] = max(2, holder[key] + step)
+                else:
+                    v = float(holder[key])
+                    delta = abs(v) * rng.uniform(0.01, 0.10) if v else rng.uniform(0.1, 1.0)
+                    holder[key] = round(v + rng.choice((-1, 1)) * delta, 4)
+            try:
+                variant = Root.model_validate(data)
+            except Exception:
+                continue
+            key_json = variant.model_dump_json(exclude={"path", "id"})
+            if key_json not in seen:
+                seen.add(key_json)
+                out.append(variant)
+                break
+    return out
+
+
+def evaluation_figures(roots: list, n: int, repeat: int = 3) -> None:
+    """Section 3: ``n`` one-session evaluations of ``n`` distinct symphonies (:func:`symphony_variants`).
+
+    Prints CPU seconds (``time.process_time``, best of ``repeat`` runs, each in a fresh indicator cache and with
+    an empty sub-strategy store) for two cases:
+
+    * **cold**: the first session ever evaluated in the process (every indicator and every sub-strategy NAV is
+      built over the whole history);
+    * **next session**: the same symphonies evaluated the day before on a frame one session shorter (that run is
+      not timed), as the daily job does from one session to the next; a sub-strategy NAV is extended by one
+      session, indicators are computed again over the longer frame.
+
+    The peak RSS is the process's (``ru_maxrss``), so run ``--only evaluations`` for this section's own figure.
+    """
+    variants = symphony_variants(roots, n)
+    distinct = len({v.model_dump_json(exclude={"path", "id"}) for v in variants})
+    union = sorted(set().union(*(tickers(r) for r in variants)))
+    closes = load_adjusted_closes(union)
+    closes = closes[closes.index >= pd.Timestamp(START) - pd.Timedelta(days=2000)]
+    session = closes.index[-1]
+    import engine.evaluate as evaluate_module
+
+    store_reset = getattr(evaluate_module, "clear_substrategy_store", lambda: None)
+
+    def run(frame: pd.DataFrame) -> tuple[float, int]:
+        cache = IndicatorCache(frame)
+        held = 0
+        t0 = time.process_time()
+        day = frame.index[-1]
+        for root in variants:
+            ev = evaluate(root, cache, start=day)
+            held += len(ev.weights_on(day))
+        return time.process_time() - t0, held
+
+    cold, nxt = [], []
+    for _ in range(repeat):
+        store_reset()
+        cold.append(run(closes)[0])
+        store_reset()
+        run(closes.iloc[:-1])  # the previous session (not timed)
+        secs, held = run(closes)
+        nxt.append(secs)
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"{n} one-session evaluations of {distinct} distinct symphonies (variants of {len(roots)}) for "
+          f"{session.date()}, {len(union)} tickers, {len(closes)} sessions: cold {min(cold):.2f} CPU s, "
+          f"next session {min(nxt):.2f} CPU s (best of {len(cold)}; target <= 3 s), max RSS {rss:.0f} MiB "
+          f"(target <= 1 GB), {held} holdings")
+    print()
+
+
 def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--ref-sample", type=int, default=60, help="sessions timed with the reference evaluator")
     ap.add_argument("--accounts", type=int, default=40)
     ap.add_argument("--per-account", type=int, default=40)
+    ap.add_argument("--repeat", type=int, default=3, help="runs of section 3 (the best is printed)")
+    ap.add_argument("--only", choices=("evaluations",), help="run one section alone (its own peak RSS)")
     args = ap.parse_args()
+
+    if args.only == "evaluations":
+        have = available_tickers()
+        evaluation_figures([r for _, r in load_all() if tickers(r) <= have], args.accounts * args.per_account,
+                           args.repeat)
+        return 0
 
     parse_figures()
     bundle_figures()
@@ -202,28 +336,7 @@ def main() -> int:
           f"ratio min {min(ratios):.1f}× median {np.median(ratios):.1f}×")
     print()
 
-    # 1,600 evaluations for one session, one shared indicator cache over the union of tickers
-    rng = random.Random(42)
-    n = args.accounts * args.per_account
-    drawn = [full[rng.randrange(len(full))][1] for _ in range(n)]
-    union = sorted(set().union(*(tickers(r) for r in drawn)))
-    closes = load_adjusted_closes(union)
-    closes = closes[closes.index >= pd.Timestamp(START) - pd.Timedelta(days=2000)]
-    session = closes.index[-1]
-    tracemalloc.start()
-    t0 = time.perf_counter()
-    cache = IndicatorCache(closes)
-    held = 0
-    for root in drawn:
-        ev = evaluate(root, cache, start=session)
-        held += len(ev.weights_on(session))
-    wall = time.perf_counter() - t0
-    _, peak = tracemalloc.get_traced_memory()
-    tracemalloc.stop()
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"{n} evaluations ({args.accounts} accounts × {args.per_account}) for {session.date()}: {wall:.1f} s, "
-          f"tracemalloc peak {peak / 2**20:.0f} MiB, max RSS {rss:.0f} MiB, {len(union)} tickers, "
-          f"{held} holdings")
+    evaluation_figures([r for _, r in full], args.accounts * args.per_account, args.repeat)
     return 0
 
 
