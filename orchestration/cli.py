@@ -298,7 +298,9 @@ def run_daily(session: dt.date, instance=None, broker: str = "simulated", alpaca
 
 def _lock_error_line(event) -> str | None:
     """The :class:`warehouse.WarehouseLockedError` line inside a step failure, if that is what failed it."""
-    error = getattr(getattr(event, "step_failure_data", None), "error", None)
+    if not event.is_step_failure:
+        return None
+    error = event.step_failure_data.error
     while error is not None:
         if error.cls_name == "WarehouseLockedError":
             return "error: " + error.message.strip().split("WarehouseLockedError: ", 1)[-1]

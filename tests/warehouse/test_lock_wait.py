@@ -118,3 +118,23 @@ def test_run_daily_prints_one_line_and_exits_3_when_locked(warehouse_file: Path)
     assert "gave up after 2." in lines[0]
     assert out.stdout == ""
     assert elapsed >= 2
+
+
+def test_run_daily_names_the_lock_when_a_step_meets_it(warehouse_file: Path, monkeypatch: pytest.MonkeyPatch,
+                                                        capsys: pytest.CaptureFixture) -> None:
+    """The lock taken after the CLI's first open (a notebook opened mid-run): the failed step's line is the lock's."""
+    import datetime as dt
+
+    import dagster as dg
+
+    from orchestration.cli import run_daily
+
+    monkeypatch.setenv("ORAGAMI_WAREHOUSE_URL", f"duckdb:///{warehouse_file}")
+    monkeypatch.setenv("ORAGAMI_LOCK_WAIT_S", "1")
+    with Notebook(warehouse_file, hold_s=120) as nb:
+        ok = run_daily(dt.date(2024, 6, 21), dg.DagsterInstance.ephemeral())
+        pid = nb.proc.pid
+    assert ok is False
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("  daily_bars: ")]
+    assert lines == [lines[0]] and lines[0].startswith(
+        f"  daily_bars: error: DuckDB file {warehouse_file} is locked by another process: PID {pid} (")
