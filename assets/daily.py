@@ -277,11 +277,10 @@ def _evaluate_one(root: Root | None, row: dict, cache: IndicatorCache, session: 
         raise ValueError(row[PARSE_ERROR])
     if not len(cache.sessions) or cache.sessions[-1].date() != session:
         raise ValueError(f"no prices for session {session}")
-    last = cache.closes.iloc[-1] if hasattr(cache, "closes") else None
-    if last is not None:
-        missing = sorted(t for t in symphony_tickers(root) if t not in last.index or not np.isfinite(last[t]))
-        if missing:
-            raise ValueError(f"no price on {session} for ticker(s) {', '.join(missing)} (unknown or not traded)")
+    last = cache.closes.iloc[-1]
+    missing = sorted(t for t in symphony_tickers(root) if t not in last.index or not np.isfinite(last[t]))
+    if missing:
+        raise ValueError(f"no price on {session} for ticker(s) {', '.join(missing)} (unknown or not traded)")
     ev = evaluate(root, cache, start=session)  # only today's decisions; indicators use all history
     if not bool(ev.valid.iloc[-1]):
         raise ValueError("some indicator or price is undefined on this session (warm-up or missing bar)")

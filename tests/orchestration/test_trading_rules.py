@@ -224,3 +224,31 @@ def test_broken_symphonies_fail_alone_and_ppo_pairs_both_trade(wh, warehouse_url
     assert held["good"] == held["ppo-fast"] == held["ppo-slow"] == {"SPY"} and held["other"] == {"TLT"}
     cash = {sid: float(g.loc[g["ticker"] == "$USD", "qty"].sum()) for sid, g in pos}
     assert cash["overflow"] == cash["unknown"] == 10_000.0
+
+
+@pytest.mark.slow
+def test_ledgers_hold_check_fails_on_a_stored_negative_ledger(wh, warehouse_url, tmp_path):
+    from assets.daily import ledgers_hold
+
+    seed_symphonies(wh, [write(tmp_path, "spy", '(weight-equal [(asset "SPY")])')], "acct")
+    resources = build_resources(warehouse_url=warehouse_url)
+    result = dg.materialize([*DAILY_ASSETS, ledgers_hold], resources=resources, partition_key=D1,
+                            instance=dg.DagsterInstance.ephemeral())
+    (check,) = result.get_asset_check_evaluations()
+    assert check.passed and check.metadata["detail"].value == "none"
+    session = dt.date.fromisoformat(D1)
+    pos = wh.read("positions", where={"session_date": session})
+    assert pos.loc[pos["ticker"] == "$USD", "qty"].iloc[0] >= 0.0            # the run itself keeps the invariant
+    bad = pd.concat([pos[pos["ticker"] != "$USD"],
+                     pd.DataFrame([{"account_id": "acct", "symphony_id": "spy", "session_date": session,
+                                    "ticker": "BIL", "qty": -0.0107, "price": 91.5, "market_value_usd": -0.979},
+                                   {"account_id": "acct", "symphony_id": "spy", "session_date": session,
+                                    "ticker": "$USD", "qty": -0.99, "price": 1.0, "market_value_usd": -0.99}])])
+    wh.replace("positions", bad, where={"session_date": session})            # as the demo used to end
+    again = dg.materialize([*DAILY_ASSETS, ledgers_hold], resources=resources, partition_key=D1,
+                           selection=dg.AssetSelection.assets("daily_nav") | dg.AssetSelection.checks(ledgers_hold),
+                           instance=dg.DagsterInstance.ephemeral())
+    (check,) = again.get_asset_check_evaluations()
+    assert check.passed is False and check.metadata["violations"].value == 2
+    assert check.metadata["detail"].value == \
+        "spy: BIL -0.0107 shares (negative); spy: cash -0.99 USD (negative beyond a cent)"
