@@ -15,10 +15,8 @@ import subprocess
 import sys
 import time
 import urllib.request
-import warnings
 from pathlib import Path
 
-import dagster as dg
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -35,7 +33,7 @@ pytestmark = [
                        reason="Debian chromium and chromium-driver are not installed (.ci/run installs them)"),
 ]
 
-USER, PASSWORD = "alice", "correct-horse-42"
+from tests.e2e.conftest import PASSWORD, USER  # noqa: E402 - the warehouse the daily graph wrote (conftest)
 PAGES = [  # (sidebar link url path, text the page must show, screenshot)
     ("library", "active", "library"),
     ("symphony", "Sector Surfing", "symphony_detail"),
@@ -43,35 +41,6 @@ PAGES = [  # (sidebar link url path, text the page must show, screenshot)
     ("backtests", "Backtests", "backtests"),
     ("orders", "Orders", "orders"),
 ]
-
-
-@pytest.fixture(scope="module")
-def seeded_db(tmp_path_factory) -> Path:
-    from assets.backtests import symphony_backtests
-    from assets.daily import DAILY_ASSETS
-    from dashboards.auth import create_user
-    from orchestration.cli import seed_symphonies
-    from orchestration.definitions import build_resources
-    from warehouse import Warehouse
-
-    path = tmp_path_factory.mktemp("browser") / "w.duckdb"
-    url = f"duckdb:///{path}"
-    wh = Warehouse(url)
-    wh.create_schema()
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        seed_symphonies(wh, [ROOT / "symphonies" / "sector_surfing_rsi_bottom2.clj",
-                             ROOT / "symphonies" / "spy_avgo_qqq_nvda_inverse_vol.clj"], "acct-a")
-    for s in ("2024-06-18", "2024-06-20", "2024-06-21"):
-        assert dg.materialize(DAILY_ASSETS, resources=build_resources(warehouse_url=url), partition_key=s,
-                              instance=dg.DagsterInstance.ephemeral()).success
-    assert dg.materialize([symphony_backtests], resources=build_resources(warehouse_url=url),
-                          instance=dg.DagsterInstance.ephemeral(),
-                          run_config={"ops": {"symphony_backtests": {"config": {"start": "2024-01-02",
-                                                                                 "end": "2024-06-21"}}}}).success
-    create_user(wh, USER, PASSWORD, "analyst", "acct-a")
-    wh.dispose()
-    return path
 
 
 @pytest.fixture(scope="module")
