@@ -1,4 +1,4 @@
-"""Symphonies in words: short labels for the tree (:mod:`dashboards.tree`) and a plain-language description.
+"""Symphonies in words: short labels for the tree (:mod:`dashboards.present.tree`) and a plain-language description.
 
 Pure (no Streamlit, no warehouse): functions of the parsed :class:`engine.model.Root` (moved here from
 ``dashboards/describe.py``). Labels, nouns and units come from the function registry
