@@ -273,9 +273,13 @@ class SubStrategyStore:
                 self._bytes -= old.nbytes
             self._entries[key] = entry
             self._bytes += entry.nbytes
-            while self._bytes > self.max_bytes and len(self._entries) > 1:
-                _, dropped = self._entries.popitem(last=False)
-                self._bytes -= dropped.nbytes
+            self._evict()
+
+    def _evict(self) -> None:
+        """Drop least recently used entries while over :attr:`max_bytes` (keeps the newest; lock held)."""
+        while self._bytes > self.max_bytes and len(self._entries) > 1:
+            _, dropped = self._entries.popitem(last=False)
+            self._bytes -= dropped.nbytes
 
     def signal(self, key: str, entry: _SubEntry, fn: str, window, params: tuple,
                compute: Callable[[], np.ndarray]) -> np.ndarray:
@@ -289,6 +293,7 @@ class SubStrategyStore:
                 entry.signals[sk] = out
                 if self._entries.get(key) is entry:
                     self._bytes += out.nbytes
+                    self._evict()
         return out
 
     def clear(self) -> None:

@@ -266,10 +266,12 @@ def evaluation_figures(roots: list, n: int, repeat: int = 3) -> None:
         secs, held = run(closes)
         nxt.append(secs)
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    store = getattr(evaluate_module, "substrategy_store", lambda: None)()
+    kept = f", sub-strategy store {len(store)} entries / {store.nbytes / 2**20:.0f} MiB" if store else ""
     print(f"{n} one-session evaluations of {distinct} distinct symphonies (variants of {len(roots)}) for "
           f"{session.date()}, {len(union)} tickers, {len(closes)} sessions: cold {min(cold):.2f} CPU s, "
           f"next session {min(nxt):.2f} CPU s (best of {len(cold)}; target <= 3 s), max RSS {rss:.0f} MiB "
-          f"(target <= 1 GB), {held} holdings")
+          f"(target <= 1 GB), {held} holdings{kept}")
     print()
 
 

@@ -778,3 +778,52 @@ def test_interior_gap_rejected() -> None:
 def test_unsorted_sessions_rejected() -> None:
     with pytest.raises(ValueError, match="max-drawdown: closes must be indexed by unique sessions in ascending"):
         compute_indicator("max-drawdown", AB.iloc[::-1], 2)
+
+
+# -- the 1-D path the evaluator uses (engine.indicators.compute_series) ------------------------------------------
+
+def _series_cases():
+    cases = [("current-price", None, ())]
+    for fn in ("cumulative-return", "moving-average-price", "exponential-moving-average-price",
+               "moving-average-return", "relative-strength-index", "standard-deviation-price",
+               "standard-deviation-return", "max-drawdown"):
+        cases += [(fn, w, ()) for w in (2, 5, 14, 200, 1000)]
+    for fn in ("percentage-price-oscillator", "moving-average-convergence-divergence"):
+        cases += [(fn, None, (("long-window", 26), ("short-window", 12))),
+                  (fn, None, (("long-window", 5), ("short-window", 40)))]
+    for fn in ("percentage-price-oscillator-signal", "moving-average-convergence-divergence-signal"):
+        cases.append((fn, None, (("long-window", 26), ("short-window", 12), ("smooth-window", 9))))
+    for fn in ("upper-bollinger", "lower-bollinger"):
+        cases += [(fn, 20, ()), (fn, 20, (("num-std", 3),))]
+    return cases
+
+
+def test_series_path_is_bit_identical_to_the_frame_functions() -> None:
+    """Every function on one 1-D series equals its frame form's column exactly (leading/trailing NaN, flat runs,
+    windows longer than the history)."""
+    assert {fn for fn, _, _ in _series_cases()} == set(FUNCTIONS)
+    rng = np.random.default_rng(1)
+    n = 900
+    cols = {}
+    for j in range(5):
+        x = 100 * np.cumprod(1 + rng.normal(0, 0.02, n))
+        x[:int(rng.integers(0, 300))] = np.nan
+        x[n - int(rng.integers(0, 100)):] = np.nan
+        cols[f"T{j}"] = x
+    cols["FLAT"] = np.r_[np.full(50, np.nan), np.full(n - 50, 10.0)]
+    cols["SHORT"] = np.r_[np.full(n - 3, np.nan), [5.0, 6.0, 5.5]]
+    frame = pd.DataFrame(cols, index=pd.bdate_range("2020-01-01", periods=n))
+    for fn, window, params in _series_cases():
+        want = compute_indicator(fn, frame, window, params)
+        for c in frame.columns:
+            got = ind.compute_series(fn, frame[c].to_numpy(), window, params)
+            assert np.array_equal(got, want[c].to_numpy(), equal_nan=True), (fn, window, params, c)
+
+
+def test_series_path_checks_its_input() -> None:
+    with pytest.raises(ValueError, match="cumulative-return: closes of 'G' have a gap at row 2"):
+        ind.compute_series("cumulative-return", np.array([NAN, 10, NAN, 11, 12]), 1, name="G")
+    with pytest.raises(ValueError, match="unknown indicator function"):
+        ind.compute_series("nope", np.ones(3), 1)
+    with pytest.raises(ValueError, match="moving-average-price: takes no extra parameters"):
+        ind.compute_series("moving-average-price", np.ones(3), 3, (("long-window", 26),))
