@@ -26,13 +26,13 @@ from engine.ledger import Ledger, OrderOutcome, needs_rebalance, settle
 from engine.metrics import composer_stats
 from engine.model import Root, indicator_refs, tickers as symphony_tickers
 from engine.netting import NET, SymphonyIntent, intents_for, net_orders
-from engine.prices import fill_interior_gaps
 from engine.risk import RiskLimits, account_loss, gate
 from engine.stored import load_stored
 from pipelines.partitions import partition_session, sessions_partitions
 from resources import BrokerResource, BundledMarketData, MarketDataResource, WarehouseResource
 from warehouse import Between, Warehouse
 from warehouse.repos import bars as bar_repo, ledgers, orders as order_repo, symphonies as symphony_repo
+from warehouse.prices import close_reader
 from warehouse.repos.ledgers import SessionBook
 from warehouse.scope import ALL_ACCOUNTS
 
@@ -107,8 +107,12 @@ def needed_tickers(symphonies: list[tuple[dict, Root | None]]) -> list[str]:
 
 
 def _closes_until(wh: Warehouse, tickers: list[str], session: dt.date) -> pd.DataFrame:
-    closes = bar_repo.adjusted_closes(wh, tickers, end=session)
-    return fill_interior_gaps(closes.reindex(columns=tickers))
+    """Adjusted closes (session × ticker, USD) up to the session through the one price reader
+    (:func:`warehouse.prices.close_reader`, warehouse source, its gap rule). Tickers the warehouse has never
+    stored are left out: the symphonies that need them fail by name in :func:`_evaluate_one`."""
+    reader = close_reader("warehouse", warehouse=wh)
+    known = reader.available_tickers()
+    return reader.closes([t for t in tickers if t in known], end=session)
 
 
 @dg.asset(

@@ -40,6 +40,8 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("--accounts", type=int, default=40)
     ap.add_argument("--per-account", type=int, default=40)
+    ap.add_argument("--faults", type=int, default=0,
+                    help="transient faults (429/504) injected per account on look-ups, POST and reconciliation reads")
     args = ap.parse_args()
     warnings.simplefilter("ignore")
     have = available_tickers()
@@ -75,6 +77,11 @@ def main() -> int:
         key, secret = f"key-{a}", f"secret-{a}"
         server = FakeAlpacaServer(api_key=key, secret_key=secret, prices=prices, cash=10_000_000.0).start()
         servers.append(server)
+        for i in range(args.faults):   # spread over the calls the retry policy covers
+            method, path = [("GET", "/v2/orders:by_client_order_id"), ("POST", "/v2/orders"),
+                            ("GET", "/v2/account"), ("GET", "/v2/positions")][i % 4]
+            server.inject(method, path, ["429", "504_before", "504_after"][i % 3] if method == "POST"
+                          else ["429", "504_before"][i % 2])
         os.environ[f"ALPACA_API_KEY_ACCT{a:02d}"] = key
         os.environ[f"ALPACA_SECRET_KEY_ACCT{a:02d}"] = secret
         os.environ[f"ALPACA_URL_ACCT{a:02d}"] = server.url
@@ -104,9 +111,16 @@ def main() -> int:
     print("  steps: " + ", ".join(f"{k} {v:.1f}s" for k, v in step_s.items()))
     print(f"  orders recorded {len(orders)}, created at the fake brokers {created}, unique client ids {unique}; "
           f"requests per account max {max(per_account)} (limit 200/min), total {sum(per_account)}")
+    from warehouse.repos import ledgers as ledger_repo, orders as order_repo
+    from warehouse.scope import ALL_ACCOUNTS
+
+    answered = sum(order_repo.answered(r) for r in orders.to_dict("records"))
+    bad = ledger_repo.stored_violations(wh, pd.Timestamp(SESSION).date(), ALL_ACCOUNTS)
+    print(f"  faults served {sum(s.faults_served() for s in servers)}; orders answered and recorded {answered} "
+          f"(= created {created}); ledger invariant violations {len(bad)}")
     for s in servers:
         s.stop()
-    return 0 if result.success else 1
+    return 0 if result.success and answered == created == unique and not bad else 1
 
 
 if __name__ == "__main__":
