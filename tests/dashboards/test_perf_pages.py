@@ -5,7 +5,6 @@ The metrics and the live-vs-backtest attribution themselves are tested in ``test
 from __future__ import annotations
 
 import datetime as dt
-import math
 from pathlib import Path
 
 import numpy as np
