@@ -143,3 +143,15 @@ def test_analyst_queries_return_only_their_account(seeded_duckdb_shared):
         assert backtests.backtest_runs(ro, B).empty and len(backtests.backtest_runs(ro, A)) == 2
         assert common.symphony_model_json(ro, B, "sym-6040") is None
         assert common.symphonies(ro, AccountScope.only()).empty  # a scope of no account sees nothing
+
+
+def test_cached_reads_are_keyed_on_the_scope(seeded_duckdb_shared, clean_cache):
+    url = f"duckdb:///{seeded_duckdb_shared}"
+    assert set(cache.symphonies(url, A)["symphony_id"]) == {"sym-6040", "sym-old"}
+    assert set(cache.symphonies(url, B)["symphony_id"]) == {"sym-qqq"}  # not A's cached answer
+    assert len(cache.symphonies(url, AccountScope.all())) == 3
+    assert set(cache.symphonies(url, AccountScope.only("acct-a"))["symphony_id"]) == {"sym-6040", "sym-old"}
+    with pytest.raises(TypeError, match="AccountScope is required"):
+        cache.symphonies(url, None)
+    with pytest.raises(TypeError, match="AccountScope is required"):
+        cache.overview_frames(url, "acct-a")
