@@ -155,3 +155,19 @@ def test_cached_reads_are_keyed_on_the_scope(seeded_duckdb_shared, clean_cache):
         cache.symphonies(url, None)
     with pytest.raises(TypeError, match="AccountScope is required"):
         cache.overview_frames(url, "acct-a")
+
+
+def test_only_the_context_reads_the_user_or_the_scope_from_session_state():
+    """Pages and reads get the scope from the page context alone (dashboards/context.py)."""
+    import re
+    from pathlib import Path
+
+    root = Path(context.__file__).parent
+    wrong = []
+    for path in sorted(root.rglob("*.py")):
+        if path.name == "context.py":
+            continue
+        for n, line in enumerate(path.read_text().splitlines(), 1):
+            if "session_state" in line and re.search(r"user|account|scope|USER_KEY|PICK_KEY|_CONTEXT_KEY", line):
+                wrong.append(f"{path.relative_to(root)}:{n}: {line.strip()}")
+    assert not wrong, "\n".join(wrong)

@@ -108,6 +108,7 @@ def test_login_form_then_pages_render(with_users):
     at.text_input(key="login_password").set_value("alice-pass-1")
     at.button[0].click().run()
     assert not at.exception
+    assert at.session_state["user"] == auth.User("alice", "analyst", "acct-a")  # read, never set, by the test
     assert "**Signed in** as `alice` (analyst)" in [m.value for m in at.sidebar.markdown]
     assert "Account `acct-a`" in [c.value for c in at.sidebar.caption]
     labels = [e.label for e in at.expander]
