@@ -100,8 +100,9 @@ class Topology:
         target: the code server's code: ``["-m", "orchestration.definitions"]`` (default) or ``["-f", FILE, "-a",
             ATTRIBUTE]``.
 
-    Use as a context manager: every process runs in its own process group and the whole group is terminated
-    (then killed) on exit. Logs go to ``home/<name>.log``.
+    Use as a context manager: the instance storage is created first (``dagster instance migrate``), then every
+    process runs in its own process group and the whole group is terminated (then killed) on exit. Logs go to
+    ``home/<name>.log``.
     """
 
     def __init__(self, home: Path, instance_yaml: str, env: dict[str, str] | None = None,
@@ -122,6 +123,13 @@ class Topology:
         workspace = self.home / "workspace.yaml"
         workspace.write_text(f"load_from:\n  - grpc_server:\n      host: 127.0.0.1\n      port: {self.grpc_port}\n"
                              f"      location_name: {LOCATION}\n")
+        # Create (or migrate) the instance storage once, before three processes would race to create it (on a fresh
+        # SQLite home that race leaves two alembic heads and every process fails to open the instance).
+        migrate = subprocess.run([str(BIN / "dagster"), "instance", "migrate"], cwd=ROOT, env=self.env,
+                                 capture_output=True, text=True, timeout=300, stdin=subprocess.DEVNULL)
+        if migrate.returncode != 0:
+            raise TopologyError(f"dagster instance migrate failed ({migrate.returncode}): "
+                                f"{(migrate.stdout + migrate.stderr)[-3000:]}")
         try:
             self._start("code-server", [str(BIN / "dagster"), "code-server", "start", "-h", "127.0.0.1",
                                         "-p", str(self.grpc_port), "--location-name", LOCATION, *self.target])
@@ -342,7 +350,8 @@ def main(argv: list[str] | None = None) -> int:
             rows.append(row)
             print(f"daily_trading {session} via webserver → queue → daemon → code server, {executor:<12}: "
                   f"{row['status']} in {row['wall_s']:6.1f} s (queued {row['queued_s']:.1f} s, run "
-                  f"{row['run_s']:.1f} s; daily_nav rows {row['daily_nav_rows']})", flush=True)
+                  f"{row['run_s']:.1f} s; daily_nav rows {row['daily_nav_rows']}; topology up in "
+                  f"{row['ready_s']:.0f} s, not counted)", flush=True)
             for f in row["failures"][:5]:
                 print(f"    {f}")
     finally:

@@ -158,6 +158,7 @@ def test_compose_file_validates():
     assert "healthcheck" in services["user-code"] and "healthcheck" in services["postgres"]
     assert services["dagster-webserver"]["depends_on"]["init"]["condition"] == "service_completed_successfully"
     assert "dagster code-server start" in " ".join(services["user-code"]["command"])
+    assert services["init"]["command"][-1] == "dagster instance migrate && python -m deploy.init_warehouse"
     assert (ROOT / ".dockerignore").read_text().count(".venv") == 1
     instance = yaml.safe_load((ROOT / "deploy" / "dagster.yaml").read_text())
     assert instance["storage"]["postgres"]["postgres_db"]["scheme"] == "postgresql+psycopg2"
