@@ -59,7 +59,7 @@ from engine.model import (
     WeightInverseVol,
     WeightSpecified,
     children_of,
-    iter_nodes,
+    iter_conditions,
     tickers as symphony_tickers,
 )
 
@@ -102,6 +102,7 @@ class IndicatorCache:
         self._compute_fn = compute
         self._series: dict[tuple, np.ndarray] = {}
         self._returns: np.ndarray | None = None
+        self._finite: np.ndarray | None = None
         self._digests: dict[tuple, bytes] = {}
         if substrategies is None:
             substrategies = SubStrategyStore() if compute is not None else _STORE
@@ -124,6 +125,12 @@ class IndicatorCache:
     def price(self, ticker: str) -> np.ndarray:
         """Adjusted closes of ``ticker``, shape (T,), dollars, NaN outside its bars (a read-only view)."""
         return self._matrix[:, self.column(ticker)]
+
+    def finite(self, tickers: tuple[str, ...], lo: int = 0) -> np.ndarray:
+        """True on sessions ``lo:`` where every one of ``tickers`` has a close, shape (T − lo,)."""
+        if self._finite is None:
+            self._finite = np.isfinite(self._matrix)
+        return self._finite[lo:, [self.column(t) for t in tickers]].all(axis=1)
 
     def _checked_price(self, ticker: str, needed_by: str) -> np.ndarray:
         j = self._col.get(ticker)
@@ -325,6 +332,8 @@ class _Plan:
     tree_order: dict[str, int]
     content: dict[int, str]                 # id(node) -> content hash, for non-asset filter / inverse-vol children
     sub_tickers: dict[int, tuple[str, ...]]  # id(node) -> sorted tickers that subtree reads
+    assets: tuple[str, ...]                 # tickers of the asset nodes evaluated (not under a zero weight)
+    decisions: frozenset[int]               # id(node) of nodes with an if / filter / inverse-vol in their subtree
     labels: dict[tuple, str] = field(default_factory=dict)  # (id(operand), ticker) -> label, filled on use
 
 
@@ -333,43 +342,94 @@ _PLANS_LOCK = threading.Lock()
 
 
 def content_hash(node, memo: dict[int, str] | None = None) -> str:
-    """Canonical hash of a subtree's content: its fields without ``path`` / ``id``, children by their hashes.
+    """Canonical hash of a subtree's content: what decides its allocation, without ``path`` / ``id`` / names.
 
-    Two subtrees with the same hash allocate the same way on the same prices, wherever they sit in whichever
-    symphony. Hex BLAKE2b, 32 characters.
+    Each node contributes its kind and the fields the evaluator reads (a condition by its full ``repr``, which
+    names every field; weights and windows exactly), its children by their hashes in order. Two subtrees with
+    the same hash allocate the same way on the same prices, wherever they sit in whichever symphony; ``group``
+    and ``wt-cash-equal`` evaluate alike and hash alike. Hex BLAKE2b, 32 characters.
     """
     memo = {} if memo is None else memo
     h = memo.get(id(node))
     if h is None:
-        own = node.model_dump(mode="json", exclude={"path", "id", "children", "then_children", "else_children"})
-        if isinstance(node, If):
-            kids = [[content_hash(c, memo) for c in node.then_children],
-                    [content_hash(c, memo) for c in node.else_children]]
-        else:
-            kids = [content_hash(c, memo) for c in children_of(node)]
-        text = json.dumps([type(node).__name__, own, kids], sort_keys=True, separators=(",", ":"))
-        h = hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
+        match node:
+            case Asset():
+                own: tuple = ("asset", node.ticker)
+            case Empty():
+                own = ("empty",)
+            case Group() | WeightEqual():
+                own = ("equal",)
+            case WeightSpecified():
+                own = ("specified", tuple(float(w) for w in node.weights))
+            case WeightInverseVol():
+                own = ("inverse-vol", node.window)
+            case If():
+                own = ("if", repr(node.condition), len(node.then_children))
+            case Filter():
+                own = ("filter", node.sort_fn, node.sort_window, node.sort_params, node.select, node.select_n)
+            case Root():
+                own = ("root",)
+            case _:
+                assert_never(node)
+        kids = tuple(content_hash(c, memo) for c in children_of(node))
+        h = hashlib.blake2b(repr((own, kids)).encode(), digest_size=16).hexdigest()
         memo[id(node)] = h
     return h
 
 
+def _condition_tickers(cond) -> set[str]:
+    """Tickers a condition reads (``%`` replaced by each ticker of a multi-ticker comparison)."""
+    out: set[str] = set()
+    for leaf in iter_conditions(cond):
+        names = leaf.tickers if isinstance(leaf, MultiTickerComparison) else (leaf.lhs.ticker,)
+        for t in names:
+            out.add(t if leaf.lhs.ticker == "%" else leaf.lhs.ticker)
+            if isinstance(leaf.rhs, IndicatorRef):
+                out.add(t if leaf.rhs.ticker == "%" else leaf.rhs.ticker)
+    return out
+
+
 def _plan(root: Root) -> _Plan:
-    """The :class:`_Plan` of ``root``, built on first use and kept while the object lives (models are frozen)."""
+    """The :class:`_Plan` of ``root``, built on first use and kept while the object lives (models are frozen).
+
+    One walk of the tree: tree order, the tickers of every subtree (as :func:`engine.model.tickers`), the asset
+    nodes the evaluator visits, and the content hash of each non-asset filter / inverse-vol child.
+    """
     hit = _PLANS.get(id(root))
     if hit is not None and hit[0]() is root:
         return hit[1]
-    nodes = list(iter_nodes(root))
+    order: dict[str, int] = {}
+    content: dict[int, str] = {}
+    sub_tickers: dict[int, tuple[str, ...]] = {}
+    assets: set[str] = set()
     memo: dict[int, str] = {}
-    content, sub_tickers = {}, {}
-    for n in nodes:
-        if isinstance(n, (Filter, WeightInverseVol)):
-            for c in n.children:
-                if not isinstance(c, Asset):
+    decisions: set[int] = set()
+    position = iter(range(1 << 62))
+
+    def walk(node, live: bool) -> set[str]:
+        order[node.path] = next(position)  # pre-order, as iter_nodes (a repeated path keeps its last position)
+        if isinstance(node, Asset):
+            if live:
+                assets.add(node.ticker)
+            return {node.ticker}
+        found: set[str] = _condition_tickers(node.condition) if isinstance(node, If) else set()
+        if isinstance(node, WeightSpecified):
+            for w, c in zip(node.weights, node.children):
+                found |= walk(c, live and w > 0)
+        else:
+            for c in children_of(node):
+                sub = walk(c, live)
+                found |= sub
+                if isinstance(node, (Filter, WeightInverseVol)) and not isinstance(c, Asset):
                     content[id(c)] = content_hash(c, memo)
-                    sub_tickers[id(c)] = tuple(sorted(symphony_tickers(c)))
-    plan = _Plan(tickers=frozenset(symphony_tickers(root)),
-                 tree_order={getattr(n, "path", ""): i for i, n in enumerate(nodes)},
-                 content=content, sub_tickers=sub_tickers)
+                    sub_tickers[id(c)] = tuple(sorted(sub))
+        if isinstance(node, (If, Filter, WeightInverseVol)) or any(id(c) in decisions for c in children_of(node)):
+            decisions.add(id(node))
+        return found
+
+    every = walk(root, True)
+    plan = _Plan(tickers=frozenset(every), assets=tuple(sorted(assets)), tree_order=order, content=content,
+                 sub_tickers=sub_tickers, decisions=frozenset(decisions))
     key = id(root)
 
     def _drop(_ref, key=key) -> None:
@@ -562,6 +622,8 @@ class _Evaluator:
         self.valid = np.ones(self.T, dtype=bool)
         self.records: dict[str, NodeRecord] = {}
         self.plan = plan if plan is not None else _plan(root)
+        self._ones = np.ones(self.T)
+        self._ones.setflags(write=False)
 
     # -- allocation algebra on sparse {ticker: (T,)} maps ---------------------------------------------------
     def _zeros(self) -> np.ndarray:
@@ -578,6 +640,8 @@ class _Evaluator:
                 acc[t] = contrib
 
     def _equal(self, children) -> Alloc:
+        if len(children) == 1:  # scale 1: the child's allocation itself (allocations are never mutated)
+            return self.node(children[0])
         acc: Alloc = {}
         k = len(children)
         for child in children:
@@ -587,10 +651,8 @@ class _Evaluator:
     # -- nodes ---------------------------------------------------------------------------------------------
     def node(self, node) -> Alloc:
         match node:
-            case Asset():
-                price = self.cache.price(node.ticker)[self.lo:]
-                self.valid &= np.isfinite(price)
-                return {node.ticker: np.ones(self.T)}
+            case Asset():  # its price's validity is applied once for all assets (_Plan.assets, evaluate)
+                return {node.ticker: self._ones}
             case Empty():
                 return {}
             case WeightEqual() | Group():
@@ -664,6 +726,13 @@ class _Evaluator:
         op = node.condition.operator if not isinstance(node.condition, Comparison) else None
         self.records[node.path] = NodeRecord(node, data={"cond": cond, "comparisons": comps, "operator": op})
         return acc
+
+    def _child_labels(self, node) -> list[str]:
+        key = (id(node), "children")
+        out = self.plan.labels.get(key)
+        if out is None:
+            out = self.plan.labels[key] = [self._child_label(c) for c in node.children]
+        return list(out)
 
     def _child_label(self, child) -> str:
         if isinstance(child, Asset):
@@ -753,8 +822,7 @@ class _Evaluator:
         # rank: stable sort on the key keeps child order among ties (earlier child wins)
         key = np.where(finite, -vals if node.select == "top" else vals, np.inf)
         order = np.argsort(key, axis=1, kind="stable")
-        ranks = np.empty_like(order)
-        np.put_along_axis(ranks, order, np.arange(n_child)[None, :].repeat(self.T, axis=0), axis=1)
+        ranks = np.argsort(order, axis=1)  # the inverse permutation: rank of each child
         selected = (ranks < node.select_n) & finite
         n_sel = selected.sum(axis=1)
         share = np.where(n_sel > 0, 1.0 / np.maximum(n_sel, 1), 0.0)
@@ -762,8 +830,7 @@ class _Evaluator:
         for j, alloc in enumerate(allocs):
             self._add(acc, alloc, selected[:, j] * share)
         self.records[node.path] = NodeRecord(node, data={
-            "labels": [self._child_label(c) for c in node.children], "values": vals, "selected": selected,
-            "ranks": ranks})
+            "labels": self._child_labels(node), "values": vals, "selected": selected, "ranks": ranks})
         return acc
 
     def _inverse_vol(self, node: WeightInverseVol) -> Alloc:
@@ -781,11 +848,13 @@ class _Evaluator:
         for j, alloc in enumerate(allocs):
             self._add(acc, alloc, weights[:, j])
         self.records[node.path] = NodeRecord(node, data={
-            "labels": [self._child_label(c) for c in node.children], "sigma": sig, "weights": weights})
+            "labels": self._child_labels(node), "sigma": sig, "weights": weights})
         return acc
 
     # -- reach (which decision nodes were on the active path each session) -------------------------------------
     def assign_reach(self, node, reach: np.ndarray, weights: dict[str, np.ndarray] | None = None) -> None:
+        if id(node) not in self.plan.decisions:
+            return  # no if / filter / inverse-vol below: nothing to mark
         rec = self.records.get(getattr(node, "path", ""))
         if rec is not None and rec.node is node:
             rec.reach = reach.copy()
@@ -847,6 +916,8 @@ def evaluate(root: Root, closes: pd.DataFrame | IndicatorCache, *, start=None) -
     ev = _Evaluator(root, cache, lo, plan)
     with np.errstate(invalid="ignore"):
         alloc = ev._equal(root.children) if root.children else {}
+    if plan.assets:  # every asset node evaluated needs its price on the session
+        ev.valid &= cache.finite(plan.assets, lo)
     ev.assign_reach(root, np.ones(ev.T, dtype=bool))
     tree_order = plan.tree_order
     records = dict(sorted(ev.records.items(), key=lambda kv: tree_order.get(kv[0], len(tree_order))))
