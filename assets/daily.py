@@ -25,7 +25,7 @@ from engine.evaluate import CASH, IndicatorCache, evaluate
 from engine.ledger import Ledger, OrderOutcome, needs_rebalance, settle
 from engine.metrics import composer_stats
 from engine.model import Root, indicator_refs, tickers as symphony_tickers
-from engine.netting import NET, SymphonyIntent, intents_for, net_orders
+from engine.netting import NET, SymphonyIntent, intents_for, plan_account
 from engine.risk import RiskLimits, account_loss, gate
 from engine.stored import load_stored
 from pipelines.partitions import partition_session, sessions_partitions
@@ -386,7 +386,8 @@ def order_plan(context: dg.AssetExecutionContext, warehouse: WarehouseResource) 
                 continue
             context.log.info(f"{row['symphony_id']}: {why}")
             intents.extend(mine)
-        plan = net_orders(account_id, session, intents)
+        plan = plan_account(account_id, session, intents, {row["symphony_id"]: book.book(row)[0].cash
+                                                           for row, _ in syms})
         order_rows += [_order_row(account_id, session, o) for o in plan.orders]
         intent_rows += [_intent_row(account_id, session, i, o.client_order_id, "order")
                         for o in plan.orders for i in o.intents]
@@ -559,11 +560,10 @@ def _settled_ledgers(wh: Warehouse, session: dt.date, syms: list, order_rows: pd
                      book: SessionBook) -> dict[str, Ledger]:
     """Every tradable symphony's ledger after the session (engine.ledger.settle over the stored intents)."""
     intents = wh.read("order_intents", where={"session_date": session})
+    intents = intents[intents["disposition"] != "skipped"]   # not sent, not crossed: no ledger moves
     groups = []
     for (cid, _ticker), g in intents.groupby([intents["client_order_id"].fillna(""), "ticker"], sort=True):
         recs = g.to_dict("records")
-        if recs[0]["disposition"] == "skipped":
-            continue
         groups.append((cid or None, tuple(SymphonyIntent(r["symphony_id"], r["ticker"], float(r["delta_qty"]),
                                                          float(r["ref_price"]), bool(r["liquidate"])) for r in recs)))
     outcomes = {r["client_order_id"]: OrderOutcome(float(r["filled_qty"]), float(r["filled_avg_price"]))

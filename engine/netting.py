@@ -112,12 +112,72 @@ def intents_for(symphony_id: str, holdings: Mapping[str, float], cash: float, pr
             sells.append(SymphonyIntent(symphony_id, t, delta, prices[t], liquidate))
         elif delta > 0:
             buys.append(SymphonyIntent(symphony_id, t, delta, prices[t], False))
-    spend = sum(i.delta_qty * i.price for i in buys)
-    available = max(0.0, cash) + (1.0 - cost_buffer) * sum(-i.delta_qty * i.price for i in sells)
-    if spend > available > 0 or (spend > 0 and available <= 0):
-        scale = available / spend if available > 0 else 0.0
-        buys = [SymphonyIntent(i.symphony_id, i.ticker, i.delta_qty * scale, i.price) for i in buys if scale > 0]
-    return sorted(sells + buys, key=lambda i: i.ticker)
+    return cap_buys(sells + buys, {symphony_id: cash}, cost_buffer=cost_buffer)
+
+
+def cap_buys(intents: list[SymphonyIntent], cash: Mapping[str, float], *,
+             cost_buffer: float = DEFAULT_COST_BUFFER) -> list[SymphonyIntent]:
+    """The intents with each symphony's buys scaled down pro rata so that, per symphony,
+    ``Σ buy value ≤ max(0, cash) + (1 − cost_buffer)·Σ sale value`` (values at the intents' prices, USD).
+
+    Sales are unchanged; a symphony left nothing to spend loses its buys. Returns the intents sorted by
+    (symphony, ticker).
+    """
+    by_sid: dict[str, list[SymphonyIntent]] = {}
+    for i in intents:
+        by_sid.setdefault(i.symphony_id, []).append(i)
+    out: list[SymphonyIntent] = []
+    for sid, mine in sorted(by_sid.items()):
+        sells = [i for i in mine if i.delta_qty < 0]
+        buys = [i for i in mine if i.delta_qty > 0]
+        spend = sum(i.delta_qty * i.price for i in buys)
+        available = max(0.0, cash.get(sid, 0.0)) + (1.0 - cost_buffer) * sum(-i.delta_qty * i.price for i in sells)
+        if spend > available:
+            scale = available / spend if available > 0 else 0.0
+            buys = [SymphonyIntent(i.symphony_id, i.ticker, i.delta_qty * scale, i.price) for i in buys if scale > 0]
+        out.extend(sorted(sells + buys, key=lambda i: i.ticker))
+    return out
+
+
+def plan_account(account_id: str, session_date: dt.date, intents: list[SymphonyIntent],
+                 cash: Mapping[str, float], *, cost_buffer: float = DEFAULT_COST_BUFFER,
+                 min_notional_usd: float = 1.0, max_rounds: int = 8) -> NettingPlan:
+    """Net one account's intents (:func:`net_orders`) so that no symphony's buys rely on a sale that is not sent.
+
+    A ticker whose net is below ``min_notional_usd`` is skipped — its sales bring no cash. The skipped intents
+    are set aside, every symphony's buys are capped again at its cash plus the sales still planned
+    (:func:`cap_buys`), and the rest is netted again, until nothing more is skipped (at most ``max_rounds``;
+    then every remaining buy is dropped, which is always safe). The plan's ``skipped`` lists every intent set
+    aside.
+
+    Args:
+        cash: each symphony's cash carried into the session, USD.
+    """
+    current = cap_buys(list(intents), cash, cost_buffer=cost_buffer)
+    aside: dict[str, list[SymphonyIntent]] = {}
+    for _ in range(max_rounds):
+        plan = net_orders(account_id, session_date, current, min_notional_usd=min_notional_usd)
+        if not plan.skipped:
+            break
+        for ticker, group in plan.skipped.items():
+            aside.setdefault(ticker, []).extend(group)
+        gone = {id(i) for g in plan.skipped.values() for i in g}
+        kept = [i for i in current if id(i) not in gone]
+        current = cap_buys(kept, cash, cost_buffer=cost_buffer)
+        left = {(i.symphony_id, i.ticker) for i in current}
+        for i in kept:   # a buy left without any cash to pay for it is set aside too
+            if (i.symphony_id, i.ticker) not in left:
+                aside.setdefault(i.ticker, []).append(i)
+    else:   # still skipping after max_rounds: send the sales only
+        plan = net_orders(account_id, session_date, [i for i in current if i.delta_qty < 0],
+                          min_notional_usd=min_notional_usd)
+        for ticker, group in plan.skipped.items():
+            aside.setdefault(ticker, []).extend(group)
+        for i in current:
+            if i.delta_qty > 0:
+                aside.setdefault(i.ticker, []).append(i)
+    plan.skipped = {t: tuple(g) for t, g in sorted(aside.items()) if g}
+    return plan
 
 
 def net_orders(account_id: str, session_date: dt.date, intents: list[SymphonyIntent], *,

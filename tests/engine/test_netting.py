@@ -5,7 +5,7 @@ import datetime as dt
 
 import pytest
 
-from engine.netting import SymphonyIntent, attribute, intents_for, net_orders
+from engine.netting import SymphonyIntent, attribute, intents_for, net_orders, plan_account
 
 D = dt.date(2024, 6, 21)
 
@@ -90,3 +90,18 @@ def test_every_sale_is_by_quantity_and_a_fill_below_the_reference_cannot_go_nega
     # a buy notional is floored to the cent, never rounded up beyond the buyers' cash
     (b,) = net_orders("acct", D, [intent("A", 1.00009, "SPY", 100.0)]).orders
     assert b.notional_usd == 100.0
+
+
+def test_a_skipped_sale_funds_no_buy():
+    # A trims SPY by 0.60 USD (below the 1 USD minimum: not sent) to buy 0.60 of QQQ that B also buys (sent):
+    # without the sale A has no cash, so its QQQ intent is dropped and only B's buy goes out
+    a = [intent("A", -0.006, "SPY", 100.0), intent("A", 0.0015, "QQQ", 400.0)]
+    b = [intent("B", 0.25, "QQQ", 400.0)]
+    plan = plan_account("acct", D, a + b, {"A": 0.0, "B": 100.0}, cost_buffer=0.0)
+    (o,) = plan.orders
+    assert (o.ticker, o.side, o.notional_usd) == ("QQQ", "buy", 100.0)
+    assert [i.symphony_id for i in o.intents] == ["B"]
+    assert {(i.symphony_id, i.ticker) for g in plan.skipped.values() for i in g} == {("A", "SPY"), ("A", "QQQ")}
+    # with the cash to pay for it, A's buy stays in the netted order
+    (o,) = plan_account("acct", D, a + b, {"A": 1.0, "B": 100.0}, cost_buffer=0.0).orders
+    assert o.notional_usd == 100.6 and {i.symphony_id for i in o.intents} == {"A", "B"}
