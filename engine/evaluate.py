@@ -330,11 +330,18 @@ class _Plan:
 
     tickers: frozenset[str]
     tree_order: dict[str, int]
-    content: dict[int, str]                 # id(node) -> content hash, for non-asset filter / inverse-vol children
-    sub_tickers: dict[int, tuple[str, ...]]  # id(node) -> sorted tickers that subtree reads
     assets: tuple[str, ...]                 # tickers of the asset nodes evaluated (not under a zero weight)
     decisions: frozenset[int]               # id(node) of nodes with an if / filter / inverse-vol in their subtree
-    labels: dict[tuple, str] = field(default_factory=dict)  # (id(operand), ticker) -> label, filled on use
+    labels: dict[tuple, Any] = field(default_factory=dict)  # (id(operand), ticker) -> label, filled on use
+    subtrees: dict[int, tuple[str, tuple[str, ...]]] = field(default_factory=dict)  # filled by subtree()
+    _memo: dict[int, str] = field(default_factory=dict)
+
+    def subtree(self, node) -> tuple[str, tuple[str, ...]]:
+        """``(content hash, sorted tickers it reads)`` of a sub-strategy subtree of this symphony (memoised)."""
+        out = self.subtrees.get(id(node))
+        if out is None:
+            out = self.subtrees[id(node)] = (content_hash(node, self._memo), tuple(sorted(symphony_tickers(node))))
+        return out
 
 
 _PLANS: dict[int, tuple[Any, _Plan]] = {}
@@ -392,44 +399,43 @@ def _condition_tickers(cond) -> set[str]:
 def _plan(root: Root) -> _Plan:
     """The :class:`_Plan` of ``root``, built on first use and kept while the object lives (models are frozen).
 
-    One walk of the tree: tree order, the tickers of every subtree (as :func:`engine.model.tickers`), the asset
-    nodes the evaluator visits, and the content hash of each non-asset filter / inverse-vol child.
+    One walk of the tree: tree order, the tickers (as :func:`engine.model.tickers`), the asset nodes the
+    evaluator visits and the subtrees holding decisions; a sub-strategy's content hash and tickers are added the
+    first time it is evaluated (:meth:`_Plan.subtree`).
     """
     hit = _PLANS.get(id(root))
     if hit is not None and hit[0]() is root:
         return hit[1]
     order: dict[str, int] = {}
-    content: dict[int, str] = {}
-    sub_tickers: dict[int, tuple[str, ...]] = {}
+    every: set[str] = set()
     assets: set[str] = set()
-    memo: dict[int, str] = {}
     decisions: set[int] = set()
     position = iter(range(1 << 62))
 
-    def walk(node, live: bool) -> set[str]:
+    def walk(node, live: bool) -> bool:
+        """Record ``node``'s subtree; True when it holds an if / filter / inverse-vol."""
         order[node.path] = next(position)  # pre-order, as iter_nodes (a repeated path keeps its last position)
         if isinstance(node, Asset):
+            every.add(node.ticker)
             if live:
                 assets.add(node.ticker)
-            return {node.ticker}
-        found: set[str] = _condition_tickers(node.condition) if isinstance(node, If) else set()
+            return False
+        decision = isinstance(node, (If, Filter, WeightInverseVol))
+        if isinstance(node, If):
+            every.update(_condition_tickers(node.condition))
         if isinstance(node, WeightSpecified):
             for w, c in zip(node.weights, node.children):
-                found |= walk(c, live and w > 0)
+                decision |= walk(c, live and w > 0)
         else:
             for c in children_of(node):
-                sub = walk(c, live)
-                found |= sub
-                if isinstance(node, (Filter, WeightInverseVol)) and not isinstance(c, Asset):
-                    content[id(c)] = content_hash(c, memo)
-                    sub_tickers[id(c)] = tuple(sorted(sub))
-        if isinstance(node, (If, Filter, WeightInverseVol)) or any(id(c) in decisions for c in children_of(node)):
+                decision |= walk(c, live)
+        if decision:
             decisions.add(id(node))
-        return found
+        return decision
 
-    every = walk(root, True)
-    plan = _Plan(tickers=frozenset(every), assets=tuple(sorted(assets)), tree_order=order, content=content,
-                 sub_tickers=sub_tickers, decisions=frozenset(decisions))
+    walk(root, True)
+    plan = _Plan(tickers=frozenset(every), assets=tuple(sorted(assets)), tree_order=order,
+                 decisions=frozenset(decisions))
     key = id(root)
 
     def _drop(_ref, key=key) -> None:
@@ -769,7 +775,7 @@ class _Evaluator:
         way the stored entry then ends on the last session.
         """
         cache, store = self.cache, self.cache.substrategies
-        key, toks = self.plan.content[id(child)], self.plan.sub_tickers[id(child)]
+        key, toks = self.plan.subtree(child)
         n_all = len(cache.sessions)
         entry = store.get(key)
         if entry is not None and not (entry.n <= n_all and entry.digest == cache.prefix_digest(toks, entry.n)):
