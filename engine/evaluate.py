@@ -2,8 +2,14 @@
 
 The tree is walked once; every node returns its allocation over *all* sessions as a sparse mapping
 ``ticker -> float64 array of shape (T,)`` (the share of the node's capital in that ticker on each session).
-Indicator series are computed once per ``(function, window, params)`` over the whole price frame
-(:class:`IndicatorCache`) and shared between nodes and symphonies.
+The price frame is held once as a float64 matrix (:class:`IndicatorCache`); indicator series are computed once per
+``(function, window, params, ticker)`` on 1-D columns (:func:`engine.indicators.compute_series`, bit-identical to
+the frame functions) and shared between nodes and symphonies. What a parsed symphony needs independently of prices
+(tickers, tree order, evaluated assets, sub-strategy content hashes) is computed once per :class:`Root` object and
+kept beside it (not in the model: nothing is serialised or compared differently). Sub-strategy NAVs live in a
+:class:`SubStrategyStore` keyed by the subtree's content and the price prefix: shared between symphonies and
+extended by one session from one day's evaluation to the next (a one-session evaluation no longer rebuilds them
+from the first session).
 
 Semantics (composer_format.md §2.2 and §5.1):
 
@@ -252,7 +258,7 @@ class SubStrategyStore:
         max_bytes: memory bound; the least recently used entries are dropped beyond it.
     """
 
-    def __init__(self, max_bytes: int = 256 * 2**20) -> None:
+    def __init__(self, max_bytes: int = 128 * 2**20) -> None:
         self.max_bytes = max_bytes
         self._entries: OrderedDict[str, _SubEntry] = OrderedDict()
         self._bytes = 0

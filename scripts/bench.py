@@ -23,7 +23,8 @@
    symphony's tickers through :class:`warehouse.prices.BundledCloseReader` (row-group filter pushdown) against
    reading the whole adjusted-close table; best of 3.
 
-Targets (issue 3): any symphony 2007→2026 ≤ 0.3 s warm; ratio ≥ 20×; 1,600 evaluations ≤ 60 s and ≤ 2 GB.
+Targets (issue 3): any symphony 2007→2026 ≤ 0.3 s warm; ratio ≥ 20×. Issue 12: 1,600 distinct one-session
+evaluations ≤ 3 s CPU and ≤ 1 GB.
 Target (issue 8): the defsymphony pre-pass of the largest corpus file ≤ 0.5 s.
 """
 from __future__ import annotations
