@@ -14,9 +14,10 @@ at the reference price ``p_t`` (the live price). Per ticker the account sends on
   ledgers hold — no fill can leave a ledger below zero (a notional sale filled at a price below the reference
   would sell more shares than planned: the demo's −0.0107 BIL);
 * net **buys are notional** USD market DAY orders, floored to the cent, and each symphony's buys are capped at
-  the cash it has after its sells: ``Σ buys ≤ cash + (1 − cost_buffer)·Σ sells`` at the reference price, so
-  slippage and fees on the sales cannot take its cash below zero (``cost_buffer`` is a fraction, default
-  :data:`DEFAULT_COST_BUFFER`).
+  the cash it has after its sells: ``Σ buys ≤ cash + Σ_sales max(0, (1 − cost_buffer)·value − fee_allowance)``
+  at the reference price, so slippage and fees on the sales cannot take its cash below zero (``cost_buffer`` is
+  a fraction, default :data:`DEFAULT_COST_BUFFER`; ``fee_allowance_usd`` per sale, default
+  :data:`DEFAULT_FEE_ALLOWANCE_USD`).
 
 Nets below ``min_notional_usd`` are not sent (the wanted changes are then not made: crossing only happens
 together with an order or when both sides match exactly). Sells are sent before buys. All amounts: shares (float,
@@ -35,6 +36,9 @@ NET = "net"  # the symphony id used in client order ids of netted account orders
 #: Fraction of a symphony's planned sale proceeds not spent on its buys the same session (slippage + fees +
 #: the move between the reference price and the fill): 10 bp.
 DEFAULT_COST_BUFFER = 0.001
+#: USD held back per planned sale for the per-order fee minimums (the SEC fee and FINRA TAF are rounded up to
+#: the cent, so a 4 USD sale pays about 2 cents, 50 bp, far more than the proportional buffer).
+DEFAULT_FEE_ALLOWANCE_USD = 0.03
 
 
 @dataclass(frozen=True)
@@ -84,16 +88,18 @@ class NettingPlan:
 
 
 def intents_for(symphony_id: str, holdings: Mapping[str, float], cash: float, prices: Mapping[str, float],
-                targets: Mapping[str, float], *, cost_buffer: float = DEFAULT_COST_BUFFER) -> list[SymphonyIntent]:
+                targets: Mapping[str, float], *, cost_buffer: float = DEFAULT_COST_BUFFER,
+                fee_allowance_usd: float = DEFAULT_FEE_ALLOWANCE_USD) -> list[SymphonyIntent]:
     """A symphony's wanted share changes to reach ``targets`` (weights of its NAV) at ``prices``.
 
     Sales never exceed the holding (a zero target sells exactly the held quantity, ``liquidate=True``); buys are
-    scaled down pro rata so that their value ≤ ``cash + (1 − cost_buffer)·(value of the sales)`` — never
-    borrow (cash itself is never negative going in).
+    scaled down pro rata so that their value ≤ ``cash`` plus the sales' value net of the cost buffer and the
+    per-sale fee allowance (:func:`cap_buys`) — never borrow.
 
     Args:
         holdings: shares per ticker; cash: USD; prices: USD per share; targets: weights (fractions, Σ ≤ 1).
         cost_buffer: fraction of sale proceeds held back from the buys (0 … 1).
+        fee_allowance_usd: USD held back per sale.
 
     Raises:
         KeyError: naming a held or targeted ticker without price.
@@ -112,13 +118,16 @@ def intents_for(symphony_id: str, holdings: Mapping[str, float], cash: float, pr
             sells.append(SymphonyIntent(symphony_id, t, delta, prices[t], liquidate))
         elif delta > 0:
             buys.append(SymphonyIntent(symphony_id, t, delta, prices[t], False))
-    return cap_buys(sells + buys, {symphony_id: cash}, cost_buffer=cost_buffer)
+    return cap_buys(sells + buys, {symphony_id: cash}, cost_buffer=cost_buffer,
+                    fee_allowance_usd=fee_allowance_usd)
 
 
 def cap_buys(intents: list[SymphonyIntent], cash: Mapping[str, float], *,
-             cost_buffer: float = DEFAULT_COST_BUFFER) -> list[SymphonyIntent]:
+             cost_buffer: float = DEFAULT_COST_BUFFER,
+             fee_allowance_usd: float = DEFAULT_FEE_ALLOWANCE_USD) -> list[SymphonyIntent]:
     """The intents with each symphony's buys scaled down pro rata so that, per symphony,
-    ``Σ buy value ≤ max(0, cash) + (1 − cost_buffer)·Σ sale value`` (values at the intents' prices, USD).
+    ``Σ buy value ≤ max(0, cash) + Σ_sales max(0, (1 − cost_buffer)·value − fee_allowance_usd)`` (values at the
+    intents' prices, USD).
 
     Sales are unchanged; a symphony left nothing to spend loses its buys. Returns the intents sorted by
     (symphony, ticker).
@@ -131,7 +140,8 @@ def cap_buys(intents: list[SymphonyIntent], cash: Mapping[str, float], *,
         sells = [i for i in mine if i.delta_qty < 0]
         buys = [i for i in mine if i.delta_qty > 0]
         spend = sum(i.delta_qty * i.price for i in buys)
-        available = max(0.0, cash.get(sid, 0.0)) + (1.0 - cost_buffer) * sum(-i.delta_qty * i.price for i in sells)
+        available = max(0.0, cash.get(sid, 0.0)) + sum(max(0.0, (1.0 - cost_buffer) * -i.delta_qty * i.price
+                                                           - fee_allowance_usd) for i in sells)
         if spend > available:
             scale = available / spend if available > 0 else 0.0
             buys = [SymphonyIntent(i.symphony_id, i.ticker, i.delta_qty * scale, i.price) for i in buys if scale > 0]
@@ -141,7 +151,8 @@ def cap_buys(intents: list[SymphonyIntent], cash: Mapping[str, float], *,
 
 def plan_account(account_id: str, session_date: dt.date, intents: list[SymphonyIntent],
                  cash: Mapping[str, float], *, cost_buffer: float = DEFAULT_COST_BUFFER,
-                 min_notional_usd: float = 1.0, max_rounds: int = 8) -> NettingPlan:
+                 fee_allowance_usd: float = DEFAULT_FEE_ALLOWANCE_USD, min_notional_usd: float = 1.0,
+                 max_rounds: int = 8) -> NettingPlan:
     """Net one account's intents (:func:`net_orders`) so that no symphony's buys rely on a sale that is not sent.
 
     A ticker whose net is below ``min_notional_usd`` is skipped — its sales bring no cash. The skipped intents
@@ -153,7 +164,7 @@ def plan_account(account_id: str, session_date: dt.date, intents: list[SymphonyI
     Args:
         cash: each symphony's cash carried into the session, USD.
     """
-    current = cap_buys(list(intents), cash, cost_buffer=cost_buffer)
+    current = cap_buys(list(intents), cash, cost_buffer=cost_buffer, fee_allowance_usd=fee_allowance_usd)
     aside: dict[str, list[SymphonyIntent]] = {}
     for _ in range(max_rounds):
         plan = net_orders(account_id, session_date, current, min_notional_usd=min_notional_usd)
@@ -163,7 +174,7 @@ def plan_account(account_id: str, session_date: dt.date, intents: list[SymphonyI
             aside.setdefault(ticker, []).extend(group)
         gone = {id(i) for g in plan.skipped.values() for i in g}
         kept = [i for i in current if id(i) not in gone]
-        current = cap_buys(kept, cash, cost_buffer=cost_buffer)
+        current = cap_buys(kept, cash, cost_buffer=cost_buffer, fee_allowance_usd=fee_allowance_usd)
         left = {(i.symphony_id, i.ticker) for i in current}
         for i in kept:   # a buy left without any cash to pay for it is set aside too
             if (i.symphony_id, i.ticker) not in left:

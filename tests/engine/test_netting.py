@@ -61,19 +61,20 @@ def test_exact_cross_needs_no_order_and_tiny_nets_are_skipped():
 
 def test_intents_for_a_symphony():
     args = ("A", {"SPY": 10.0, "TLT": 5.0}, 0.0, {"SPY": 100.0, "TLT": 100.0, "GLD": 50.0}, {"SPY": 0.5, "GLD": 0.5})
-    got = intents_for(*args, cost_buffer=0.0)
+    got = intents_for(*args, cost_buffer=0.0, fee_allowance_usd=0.0)
     # NAV 1500: SPY 750 → 7.5 shares (−2.5), TLT liquidated (−5), GLD 750/50 = +15
     assert [(i.ticker, i.delta_qty, i.liquidate) for i in got] == [
         ("GLD", 15.0, False), ("SPY", -2.5, False), ("TLT", -5.0, True)]
-    # default: 10 bp of the 750 USD of sales is held back, so GLD buys 749.25 / 50 = 14.985 shares
+    # default: 10 bp of each sale and 3 cents per sale are held back: (249.75 − 0.03) + (499.50 − 0.03) = 749.19
+    # USD buys 749.19 / 50 = 14.9838 shares of GLD
     capped = {i.ticker: i.delta_qty for i in intents_for(*args)}
-    assert capped == pytest.approx({"GLD": 14.985, "SPY": -2.5, "TLT": -5.0}, abs=1e-12)
+    assert capped == pytest.approx({"GLD": 14.9838, "SPY": -2.5, "TLT": -5.0}, abs=1e-12)
 
 
 def test_buys_are_capped_at_cash_and_sells_at_the_holding():
     # weights above 1 cannot borrow: 1,000 cash buys 1,000 of A and B pro rata (500 each), not 1,400
     got = {i.ticker: i.delta_qty for i in intents_for("A", {}, 1000.0, {"A": 10.0, "B": 10.0},
-                                                      {"A": 0.7, "B": 0.7})}
+                                                      {"A": 0.7, "B": 0.7})}   # no sale: nothing held back
     assert got == pytest.approx({"A": 50.0, "B": 50.0})
     # a negative cash going in (an old ledger) buys nothing
     assert intents_for("A", {}, -5.0, {"A": 10.0}, {"A": 1.0}) == []
@@ -97,11 +98,11 @@ def test_a_skipped_sale_funds_no_buy():
     # without the sale A has no cash, so its QQQ intent is dropped and only B's buy goes out
     a = [intent("A", -0.006, "SPY", 100.0), intent("A", 0.0015, "QQQ", 400.0)]
     b = [intent("B", 0.25, "QQQ", 400.0)]
-    plan = plan_account("acct", D, a + b, {"A": 0.0, "B": 100.0}, cost_buffer=0.0)
+    plan = plan_account("acct", D, a + b, {"A": 0.0, "B": 100.0}, cost_buffer=0.0, fee_allowance_usd=0.0)
     (o,) = plan.orders
     assert (o.ticker, o.side, o.notional_usd) == ("QQQ", "buy", 100.0)
     assert [i.symphony_id for i in o.intents] == ["B"]
     assert {(i.symphony_id, i.ticker) for g in plan.skipped.values() for i in g} == {("A", "SPY"), ("A", "QQQ")}
     # with the cash to pay for it, A's buy stays in the netted order
-    (o,) = plan_account("acct", D, a + b, {"A": 1.0, "B": 100.0}, cost_buffer=0.0).orders
+    (o,) = plan_account("acct", D, a + b, {"A": 1.0, "B": 100.0}, cost_buffer=0.0, fee_allowance_usd=0.0).orders
     assert o.notional_usd == 100.6 and {i.symphony_id for i in o.intents} == {"A", "B"}
