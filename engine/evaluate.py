@@ -834,7 +834,8 @@ class _Evaluator:
         # rank: stable sort on the key keeps child order among ties (earlier child wins)
         key = np.where(finite, -vals if node.select == "top" else vals, np.inf)
         order = np.argsort(key, axis=1, kind="stable")
-        ranks = np.argsort(order, axis=1)  # the inverse permutation: rank of each child
+        ranks = np.empty_like(order)  # the inverse permutation: rank of each child
+        ranks[np.arange(self.T)[:, None], order] = np.arange(n_child)
         selected = (ranks < node.select_n) & finite
         n_sel = selected.sum(axis=1)
         share = np.where(n_sel > 0, 1.0 / np.maximum(n_sel, 1), 0.0)

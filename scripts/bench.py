@@ -44,7 +44,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from engine.backtest import run_backtest  # noqa: E402
-from engine.evaluate import IndicatorCache, evaluate  # noqa: E402
+from engine.evaluate import IndicatorCache, SubStrategyStore, evaluate  # noqa: E402
 from engine.model import iter_nodes, tickers  # noqa: E402
 from engine.parsing import load_symphony  # noqa: E402
 from tests.engine.reference import ReferenceEvaluator  # noqa: E402
@@ -310,14 +310,16 @@ def main() -> int:
         closes = load_adjusted_closes(sorted(tickers(root)))
         closes = closes[closes.index >= pd.Timestamp(START) - pd.Timedelta(days=2000)]
         nodes = sum(1 for _ in iter_nodes(root))
-        run_backtest(root, IndicatorCache(closes), start=START)  # warm-up run (imports, allocator)
+        # each timed run gets an empty sub-strategy store: nothing is reused from an earlier run of this symphony
+        run_backtest(root, IndicatorCache(closes, substrategies=SubStrategyStore()), start=START)  # warm-up run
         t0 = time.perf_counter()
-        res = run_backtest(root, IndicatorCache(closes), start=START)
+        res = run_backtest(root, IndicatorCache(closes, substrategies=SubStrategyStore()), start=START)
         bt = time.perf_counter() - t0
-        cache = IndicatorCache(closes)
+        cache = IndicatorCache(closes, substrategies=SubStrategyStore())
         t0 = time.perf_counter()
         evaluate(root, cache)
         cold_s = time.perf_counter() - t0           # indicators computed + tree
+        cache.substrategies = SubStrategyStore()    # sub-strategy NAVs rebuilt, as the reference does
         t0 = time.perf_counter()
         ev = evaluate(root, cache)
         ev_s = time.perf_counter() - t0             # tree only (indicators cached), like the timed reference

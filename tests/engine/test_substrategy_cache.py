@@ -155,3 +155,18 @@ def test_bench_variants_are_distinct_and_deterministic():
     assert len(set(keys)) == 60
     assert not set(keys) & {r.model_dump_json(exclude={"path", "id"}) for r in roots}
     assert keys == [v.model_dump_json(exclude={"path", "id"}) for v in symphony_variants(roots, 60)]
+
+
+def test_price_columns_are_checked_once_and_only_where_read():
+    closes = _prices()
+    closes.iloc[50, closes.columns.get_loc("E")] = np.nan  # an interior gap in E
+    cache = IndicatorCache(closes, substrategies=SubStrategyStore())
+    day = closes.index[-1]
+    root = Root(name="one", children=(_filter("root/0"),))  # reads A, B, C, D only
+    assert evaluate(root, cache, start=day).weights_on(day)
+    reads_e = Root(name="e", children=(If(path="root/0", condition=Comparison(
+        lhs=IndicatorRef(fn="moving-average-price", ticker="E", window=5), comparator="gt", rhs=Constant(value=1)),
+        then_children=(Asset(ticker="A", path="root/0/0"),), else_children=()),))
+    with pytest.raises(ValueError, match=r"closes of 'E' have a gap at .*2023-03-1"):
+        evaluate(reads_e, cache, start=day)
+    assert cache.price("A").flags.writeable is False
