@@ -11,7 +11,9 @@ import datetime as dt
 from typing import Any, Iterable
 
 import pandas as pd
+import sqlalchemy as sa
 
+from warehouse import schema
 from warehouse.store import Warehouse
 
 NET = "net"   # symphony id of netted account orders (engine.netting.NET)
@@ -69,11 +71,34 @@ def record(wh: Warehouse, row: dict, *, status: str, reason: str | None = None, 
     if broker_order_id is not None or status not in UNANSWERED:
         new.update(broker_order_id=broker_order_id, submitted_at=submitted_at, filled_qty=filled_qty,
                    filled_avg_price=filled_avg_price)
-    wh.upsert("orders", pd.DataFrame([new]), ["client_order_id"])
     fills = fill_rows([new], new["session_date"])
-    if fills:
-        wh.upsert("fills", pd.DataFrame(fills), ["fill_id"])
+    o, f = schema.orders, schema.fills
+    with wh.begin() as conn:   # one small transaction per answer: update the row in place, replace its fill
+        changed = conn.execute(sa.update(o).where(o.c.client_order_id == new["client_order_id"]).values(
+            **{k: _py(new.get(k)) for k in _ANSWER_COLUMNS})).rowcount
+        if not changed:
+            conn.execute(sa.insert(o).values(**{c.name: _py(new.get(c.name)) for c in o.columns}))
+        for fill in fills:
+            conn.execute(sa.delete(f).where(f.c.fill_id == fill["fill_id"]))
+            conn.execute(sa.insert(f).values(**{k: _py(v) for k, v in fill.items()}))
     return new
+
+
+_ANSWER_COLUMNS = ("status", "reason", "broker_order_id", "submitted_at", "filled_qty", "filled_avg_price")
+
+
+def _py(value: Any) -> Any:
+    """A plain Python value for SQL (NaN/NaT → None, pandas/numpy scalars unwrapped)."""
+    if value is None:
+        return None
+    try:
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        return value
+    if isinstance(value, pd.Timestamp):
+        return value.to_pydatetime()
+    return value.item() if hasattr(value, "item") else value
 
 
 def fill_rows(order_rows: Iterable[dict], session: dt.date, filled_at: dt.datetime | None = None) -> list[dict]:
