@@ -36,7 +36,6 @@ and trade at the day's close, composer_format.md §6).
 from __future__ import annotations
 
 import hashlib
-import json
 import threading
 import weakref
 from collections import OrderedDict
