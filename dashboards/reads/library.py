@@ -15,6 +15,7 @@ from dashboards.reads.common import display_labels
 from engine.errors import SymphonyError, SymphonyWarning
 from engine.model import Root
 from engine.model import tickers as symphony_tickers
+from engine.parse_common import MAX_INPUT_BYTES, check_text_limits
 from engine.parsing import FORMATS, detect_format, parse_symphony
 from warehouse import AccountScope, Warehouse
 from warehouse.repos import symphonies as symphony_repo
@@ -114,6 +115,9 @@ def check_upload(data: bytes | str, filename: str = "") -> UploadCheck:
         :class:`UploadCheck`: the model and the detected format, or the message, node path and field of the
         :class:`~engine.errors.SymphonyError`; repairs the parser made (weights normalised) are in ``warnings``.
     """
+    if len(data) > MAX_INPUT_BYTES:     # refused before decoding or format detection: no work on a hostile upload
+        return UploadCheck(fmt=None, message=f"file too large: {len(data):,} bytes (limit {MAX_INPUT_BYTES:,} bytes; "
+                                             "the largest real symphony is about 330 KB)")
     if isinstance(data, bytes):
         try:
             text = data.decode("utf-8-sig")
@@ -122,6 +126,7 @@ def check_upload(data: bytes | str, filename: str = "") -> UploadCheck:
     else:
         text = data
     try:
+        check_text_limits(text)
         fmt = detect_format(text)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always", SymphonyWarning)

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 
 import pandas as pd
 import pytest
@@ -70,6 +71,23 @@ def test_upload_validation():
     good = lib_reads.check_upload((SYMPHONIES / "sector_surfing_rsi_bottom2.clj").read_bytes(), "ok.clj")
     assert good.ok and good.fmt == "defsymphony" and good.root.name == "Sector Surfing"
     assert lib_reads.check_upload(b"\xff\xfe", "x.json").message.startswith("not UTF-8")
+
+
+def test_hostile_uploads_get_the_projects_own_message_fast():
+    """Issue 8: a 50 MB upload, 1,000-deep nesting, an unhashable EDN key and a 2^31 window are refused with a
+    message (no exception), the large one before it is decoded."""
+    t0 = time.perf_counter()
+    huge = lib_reads.check_upload(b"{" * 50_000_000, "huge.json")
+    assert time.perf_counter() - t0 < 1.0
+    assert not huge.ok and huge.message.startswith("file too large: 50,000,000 bytes (limit 5,242,880 bytes")
+    deep = lib_reads.check_upload(b"[" * 1000 + b"]" * 1000, "deep.json")
+    assert not deep.ok and deep.message.startswith("nested too deeply: 1000 levels of brackets (limit 200)")
+    unhashable = lib_reads.check_upload(b'{:step :root :children [] {:a 1} 2}', "key.edn")
+    assert not unhashable.ok and unhashable.message
+    big_window = (SYMPHONIES / "sector_surfing_rsi_bottom2.clj").read_text().replace("{:window 14}",
+                                                                                    "{:window 2147483648}")
+    overflow = lib_reads.check_upload(big_window.encode(), "overflow.clj")
+    assert not overflow.ok and overflow.node_path == "root/0/0" and "out of bounds" in overflow.message
 
 
 def test_library_filters():
