@@ -165,6 +165,20 @@ class Broker(Protocol):
         """The broker's trading sessions ``[(date, open, close)]`` (tz-aware New York); ``[]`` when it has none."""
 
 
+def _look_up(broker: Broker, cid: str) -> tuple[bool, BrokerOrder | None, BrokerError | None]:
+    """One look-up of ``cid``: ``(True, order or None, None)``, or ``(False, None, error)`` after a transient error.
+
+    Raises:
+        BrokerError: a permanent error (not retryable).
+    """
+    try:
+        return True, broker.get_order(cid), None
+    except BrokerError as exc:
+        if not is_retryable(exc):
+            raise
+        return False, None, exc
+
+
 def send_exactly_once(broker: Broker, order: OrderRequest, policy: RetryPolicy = NO_WAIT) -> BrokerOrder:
     """Submit ``order`` so that the broker holds it at most once, whatever fails in between.
 
@@ -182,13 +196,10 @@ def send_exactly_once(broker: Broker, order: OrderRequest, policy: RetryPolicy =
     for attempt in range(1, policy.attempts + 1):
         if attempt > 1:
             policy.pause(attempt - 1)
-        try:
-            found = broker.get_order(cid)
-        except BrokerError as exc:
-            if not is_retryable(exc):
-                raise
-            last = exc
-            logger.info("%s: look-up attempt %d failed (%s); not submitting blind", cid, attempt, exc)
+        looked_up, found, failure = _look_up(broker, cid)
+        if not looked_up:
+            last = failure
+            logger.info("%s: look-up attempt %d failed (%s); not submitting blind", cid, attempt, failure)
             continue
         if found is not None:
             return found
@@ -201,15 +212,11 @@ def send_exactly_once(broker: Broker, order: OrderRequest, policy: RetryPolicy =
             logger.warning("%s: submit attempt %d/%d failed; the id is looked up before any retry: %s", cid,
                            attempt, policy.attempts, exc)
     policy.pause(policy.attempts)
-    try:
-        found = broker.get_order(cid)
-    except BrokerError as exc:
-        if not is_retryable(exc):
-            raise
-        last = exc
-        found = None
+    looked_up, found, failure = _look_up(broker, cid)
     if found is not None:
         return found
+    if not looked_up:
+        last = failure
     err = RetryableBrokerError(f"{cid}: not placed after {policy.attempts} attempts (last error: {last}); the "
                                "broker does not know the order, so submitting it again later is safe")
     err.status_code = getattr(last, "status_code", None)  # type: ignore[attr-defined]

@@ -14,39 +14,23 @@ import os
 import shutil
 import subprocess
 import sys
-import uuid
 import warnings
 from pathlib import Path
 
 import pytest
 import yaml
 
+from tests.conftest import fresh_postgres_database
+
 ROOT = Path(__file__).resolve().parents[2]
 SYMPHONY = ROOT / "symphonies" / "sector_surfing_rsi_bottom2.clj"
-ADMIN_URL = os.environ.get("ORAGAMI_TEST_POSTGRES_URL", "postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
 
 
 @pytest.fixture
 def instance_database():
     """A fresh Postgres database for Dagster's instance storage (dropped afterwards); skips without a server."""
-    import sqlalchemy as sa
-
-    admin_url = sa.engine.make_url(ADMIN_URL)
-    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool,
-                             connect_args={"connect_timeout": 3})
-    name = f"oragami_dagster_{uuid.uuid4().hex[:10]}"
-    try:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    except sa.exc.OperationalError as exc:
-        admin.dispose()
-        pytest.skip(f"PostgreSQL not reachable: {str(exc.orig).strip().splitlines()[0]}")
-    try:
-        yield admin_url.set(database=name)
-    finally:
-        with admin.connect() as conn:
-            conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        admin.dispose()
+    with fresh_postgres_database("oragami_dagster") as url:
+        yield url
 
 
 @pytest.mark.slow
