@@ -220,8 +220,8 @@ def seed_symphonies(wh, files: list[Path], account_id: str, account_name: str | 
 
     Raises:
         engine.errors.SymphonyError: a file does not parse (names the file, node path and field).
-        warehouse.repos.symphonies.OwnershipError: an id already belongs to another account (nothing written
-            for that file or the ones after it).
+        warehouse.repos.symphonies.OwnershipError: an id already belongs to another account (nothing is written:
+            all files are registered in one transaction).
     """
     from engine.parsing import detect_format, load_symphony
     from warehouse.repos import symphonies as symphony_repo
@@ -232,21 +232,15 @@ def seed_symphonies(wh, files: list[Path], account_id: str, account_name: str | 
         text = Path(f).read_text(encoding="utf-8-sig")
         parsed.append((Path(f), root, text))
     symphony_repo.ensure_account(wh, account_id, account_name)
-    owners = symphony_repo.owners(wh, [symphony_repo.slug(f.stem) for f, _, _ in parsed])
-    taken = {sid: owner for sid, owner in owners.items() if owner != account_id}
-    if taken:
-        sid, owner = next(iter(taken.items()))
-        raise symphony_repo.OwnershipError(f"symphony id '{sid}' belongs to another account; rename the file "
-                                           "(the id is its name) and seed again")
-    ids = []
-    for f, root, text in parsed:
-        reg = symphony_repo.register(wh, account_id, symphony_id=symphony_repo.slug(f.stem), name=root.name,
-                                     source_format=detect_format(text), source_text=text,
-                                     parsed_json=root.model_dump_json(), rebalance=root.rebalance)
+    registered = symphony_repo.register_many(wh, account_id, [
+        dict(symphony_id=symphony_repo.slug(f.stem), name=root.name, source_format=detect_format(text),
+             source_text=text, parsed_json=root.model_dump_json(), rebalance=root.rebalance)
+        for f, root, text in parsed])
+    for reg in registered:
         if reg.at_limit:
             _err(f"warning: {reg.symphony_id} registered inactive: account '{account_id}' is at its limit of active "
                  "symphonies")
-        ids.append(reg.symphony_id)
+    ids = [reg.symphony_id for reg in registered]
     return ids
 
 

@@ -113,3 +113,14 @@ def test_seed_through_the_cli_refuses_another_accounts_id_and_respects_the_limit
     with Warehouse(f"duckdb:///{db}") as wh:
         status = dict(wh.read("symphonies")[["symphony_id", "status"]].values.tolist())
     assert status == {"alpha": "active", "beta": "active", "gamma": "inactive"}
+
+
+def test_register_many_is_all_or_nothing(wh: Warehouse) -> None:
+    repo.ensure_account(wh, "acct-a")
+    repo.ensure_account(wh, "acct-b")
+    repo.register(wh, "acct-b", **_kw("taken"))
+    with pytest.raises(repo.OwnershipError, match="'taken' belongs to another account"):
+        repo.register_many(wh, "acct-a", [_kw("fresh-1"), _kw("taken"), _kw("fresh-2")])
+    assert wh.read("symphonies")[["symphony_id", "account_id"]].values.tolist() == [["taken", "acct-b"]]
+    regs = repo.register_many(wh, "acct-a", [_kw("fresh-1"), _kw("fresh-2")])
+    assert [(r.symphony_id, r.status) for r in regs] == [("fresh-1", "active"), ("fresh-2", "active")]

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,26 +111,50 @@ def register(wh: Warehouse, account_id: str, *, symphony_id: str, name: str, sou
         OwnershipError: the id belongs to another account (nothing is written).
         ValueError: an invalid row (e.g. unknown source format).
     """
+    return register_many(wh, account_id, [dict(symphony_id=symphony_id, name=name, source_format=source_format,
+                                               source_text=source_text, parsed_json=parsed_json,
+                                               rebalance=rebalance, capital_usd=capital_usd,
+                                               activate=activate)])[0]
+
+
+def register_many(wh: Warehouse, account_id: str, entries: Sequence[Mapping[str, Any]]) -> list[Registration]:
+    """:func:`register` for several symphonies of one account, all in **one** transaction: either every entry is
+    stored or (on any error, e.g. one id owned by another account) none is. Entries are applied in order, so the
+    activation limit admits the first ones.
+
+    Args:
+        entries: :func:`register`'s keyword arguments, one mapping per symphony.
+
+    Returns:
+        One :class:`Registration` per entry, in order.
+
+    Raises:
+        As :func:`register`.
+    """
     s = symphonies
     now = dt.datetime.now(dt.timezone.utc)
+    out = []
     with wh.begin() as conn:
         if conn.execute(sa.select(accounts.c.account_id).where(accounts.c.account_id == account_id)).first() \
                 is None:
             raise LookupError(f"unknown account '{account_id}'")
-        existing = conn.execute(sa.select(s.c.account_id, s.c.created_at)
-                                .where(s.c.symphony_id == symphony_id)).first()
-        if existing is not None and existing.account_id != account_id:
-            raise OwnershipError(f"symphony id '{symphony_id}' belongs to another account; choose another id")
-        limit, active = _limit_and_active(conn, account_id, exclude=symphony_id)
-        status = "active" if activate and active < limit else "inactive"
-        created = existing.created_at if existing is not None and existing.created_at is not None else now
-        row = {"symphony_id": symphony_id, "account_id": account_id, "name": name, "source_format": source_format,
-               "source_text": source_text, "parsed_json": parsed_json, "status": status, "rebalance": rebalance,
-               "capital_usd": float(capital_usd), "created_at": created, "updated_at": now}
-        frame = coerce_frame(s, pd.DataFrame([row]))
-        conn.execute(s.delete().where(s.c.symphony_id == symphony_id))
-        wh.insert(conn, s, frame)
-    return Registration(symphony_id, account_id, status)
+        for entry in entries:
+            sid = entry["symphony_id"]
+            existing = conn.execute(sa.select(s.c.account_id, s.c.created_at).where(s.c.symphony_id == sid)).first()
+            if existing is not None and existing.account_id != account_id:
+                raise OwnershipError(f"symphony id '{sid}' belongs to another account; choose another id")
+            limit, active = _limit_and_active(conn, account_id, exclude=sid)
+            status = "active" if entry.get("activate", True) and active < limit else "inactive"
+            created = existing.created_at if existing is not None and existing.created_at is not None else now
+            row = {"symphony_id": sid, "account_id": account_id, "name": entry["name"],
+                   "source_format": entry["source_format"], "source_text": entry["source_text"],
+                   "parsed_json": entry["parsed_json"], "status": status, "rebalance": entry.get("rebalance"),
+                   "capital_usd": float(entry.get("capital_usd", DEFAULT_CAPITAL_USD)), "created_at": created,
+                   "updated_at": now}
+            conn.execute(s.delete().where(s.c.symphony_id == sid))
+            wh.insert(conn, s, coerce_frame(s, pd.DataFrame([row])))
+            out.append(Registration(sid, account_id, status))
+    return out
 
 
 def set_status(wh: Warehouse, symphony_id: str, status: str, scope: AccountScope) -> None:
