@@ -497,7 +497,8 @@ def submitted_orders(context: dg.AssetExecutionContext, broker: BrokerResource,
             except Exception as exc:   # no keys, refused endpoint: this account fails alone
                 error = f"account {account_id}: broker unavailable: {type(exc).__name__}: {exc}"
                 context.log.error(error)
-        counts = _submit_account(context, acct, wh, rows.to_dict("records"), limits, loss, error)
+        with wh.pinned():   # one connection for this account's per-order records (each still its own transaction)
+            counts = _submit_account(context, acct, wh, rows.to_dict("records"), limits, loss, error)
         failed_accounts += [account_id] if counts["failed"] else []
         totals = {k: totals.get(k, 0) + v for k, v in counts.items()}
     recorded = order_repo.session_orders(wh, session)

@@ -458,3 +458,24 @@ def test_positions_before_and_latest_closes_in_one_query(seeded: Warehouse) -> N
     # TLT has no bar on D2: its latest close on or before D2 is D1's
     assert bar_repo.latest_closes(seeded, ["SPY", "TLT", "XYZ"], D2) == {"SPY": 102.0, "TLT": 111.0}
     assert bar_repo.latest_closes(seeded, ["SPY", "TLT"], D3) == {"SPY": 103.0, "TLT": 113.0}
+
+
+def test_pinned_reuses_one_connection_and_keeps_transactions_separate(wh: Warehouse) -> None:
+    """Inside ``pinned()`` every call of this thread shares one connection; each ``begin()`` still commits or
+    rolls back on its own, and a read between writes does not leave a transaction open."""
+    bars = pd.DataFrame({"session_date": [D1], "ticker": ["SPY"], "adj_close": [1.0], "close": [1.0],
+                         "source": ["t"]})
+    with wh.pinned():
+        with wh.connect() as first, wh.connect() as second:
+            assert first is second
+        wh.replace("daily_bars", bars, {"session_date": D1})
+        assert wh.row_counts(ALL)["daily_bars"] == 1              # a read in between
+        with pytest.raises(RuntimeError, match="boom"):
+            with wh.begin() as conn:
+                conn.execute(sa.delete(TABLES["daily_bars"]))
+                raise RuntimeError("boom")                       # this transaction alone is rolled back
+        assert wh.row_counts(ALL)["daily_bars"] == 1
+        wh.replace("daily_bars", bars.assign(ticker="TLT"), {"session_date": D1})
+    with wh.connect() as outside:                                 # a fresh connection sees what was committed
+        assert outside.execute(sa.select(sa.func.count()).select_from(TABLES["daily_bars"])).scalar() == 1
+    assert wh.read("daily_bars", columns=["ticker"])["ticker"].tolist() == ["TLT"]
