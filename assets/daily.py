@@ -21,10 +21,10 @@ import pandas as pd
 
 from engine.broker import BrokerError, OrderRequest
 from engine.calendar import previous_session, session_close
-from engine.evaluate import CASH, IndicatorCache, evaluate
+from engine.evaluate import CASH, IndicatorCache, evaluate, root_tickers
 from engine.ledger import Ledger, OrderOutcome, needs_rebalance, settle
 from engine.metrics import composer_stats
-from engine.model import Root, indicator_refs, tickers as symphony_tickers
+from engine.model import Root, indicator_refs
 from engine.netting import NET, SymphonyIntent, intents_for, plan_account
 from engine.risk import RiskLimits, account_loss, gate
 from engine.stored import load_stored
@@ -102,7 +102,7 @@ def needed_tickers(symphonies: list[tuple[dict, Root | None]]) -> list[str]:
     out = {BENCHMARK}
     for _, root in symphonies:
         if root is not None:
-            out |= symphony_tickers(root)
+            out |= root_tickers(root)
     return sorted(out)
 
 
@@ -282,7 +282,7 @@ def _evaluate_one(root: Root | None, row: dict, cache: IndicatorCache, session: 
     if not len(cache.sessions) or cache.sessions[-1].date() != session:
         raise ValueError(f"no prices for session {session}")
     last = cache.closes.iloc[-1]
-    missing = sorted(t for t in symphony_tickers(root) if t not in last.index or not np.isfinite(last[t]))
+    missing = sorted(t for t in root_tickers(root) if t not in last.index or not np.isfinite(last[t]))
     if missing:
         raise ValueError(f"no price on {session} for ticker(s) {', '.join(missing)} (unknown or not traded)")
     ev = evaluate(root, cache, start=session)  # only today's decisions; indicators use all history

@@ -401,6 +401,12 @@ def _condition_tickers(cond) -> set[str]:
     return out
 
 
+def root_tickers(root: Root) -> frozenset[str]:
+    """Every ticker ``root`` can hold or reads an indicator of (as :func:`engine.model.tickers`), from the plan
+    kept with the parsed model: computed once per model object, not per call."""
+    return _plan(root).tickers
+
+
 def _plan(root: Root) -> _Plan:
     """The :class:`_Plan` of ``root``, built on first use and kept while the object lives (models are frozen).
 

@@ -248,8 +248,11 @@ def _normalize_result(frame: pd.DataFrame, types: Mapping[str, sa.types.TypeEngi
         if isinstance(type_, sa.DateTime):
             frame[name] = pd.to_datetime(s, utc=True)
         elif isinstance(type_, sa.Date):
-            frame[name] = pd.Series([None if _is_null(v) else (v.date() if isinstance(v, dt.datetime) else v)
-                                     for v in s], index=frame.index, dtype=object)
+            if s.dtype == object and pd.api.types.infer_dtype(s, skipna=True) == "date":
+                frame[name] = s.where(s.notna(), None)   # already datetime.date (DuckDB/Arrow): no Python loop
+            else:
+                frame[name] = pd.Series([None if _is_null(v) else (v.date() if isinstance(v, dt.datetime) else v)
+                                         for v in s], index=frame.index, dtype=object)
         elif isinstance(type_, sa.Integer):
             s = pd.to_numeric(s)
             frame[name] = s.astype("Int64") if s.isna().any() else s.astype("int64")
