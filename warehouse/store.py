@@ -32,7 +32,7 @@ Values are coerced to the column's type first: DATE columns accept ``datetime.da
 Types of the DataFrames returned by the reads (the same on both backends):
 
 * DATE columns (``session_date``, ``as_of_date``, ``start_date``, ``end_date``): ``datetime.date`` objects
-  (``object`` dtype), ``None`` for NULL. Exception: :func:`warehouse.repos.bars.adjusted_closes` has a ``DatetimeIndex``.
+  (``object`` dtype), ``None`` for NULL.
 * TIMESTAMP WITH TIME ZONE columns (``*_at``): ``datetime64[..., UTC]``, ``NaT`` for NULL.
 * DOUBLE columns: ``float64``, ``NaN`` for NULL.
 * INTEGER columns: ``int64``, or pandas ``Int64`` when the result holds NULLs.

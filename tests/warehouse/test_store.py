@@ -306,22 +306,6 @@ def test_positions_on_and_last_positions_before(seeded: Warehouse) -> None:
     assert ledgers.last_positions_before(seeded, "sym-b1", D3, ALL).empty
 
 
-def test_adjusted_closes_pivots_wide(seeded: Warehouse) -> None:
-    wide = bar_repo.adjusted_closes(seeded, ["TLT", "SPY", "NOPE"])
-    assert isinstance(wide.index, pd.DatetimeIndex) and wide.index.name == "session_date"
-    assert list(wide.index) == [pd.Timestamp(D1), pd.Timestamp(D2), pd.Timestamp(D3)]
-    assert list(wide.columns) == ["TLT", "SPY", "NOPE"]
-    assert wide["SPY"].tolist() == [101.0, 102.0, 103.0]
-    assert wide["TLT"].iloc[[0, 2]].tolist() == [111.0, 113.0] and math.isnan(wide["TLT"].iloc[1])
-    assert wide["NOPE"].isna().all()
-    assert (wide.dtypes == np.float64).all()
-
-    window = bar_repo.adjusted_closes(seeded, "SPY", start=D2, end="2022-01-05")
-    assert window["SPY"].tolist() == [102.0, 103.0]
-    none = bar_repo.adjusted_closes(seeded, ["NOPE"])
-    assert none.empty and list(none.columns) == ["NOPE"] and isinstance(none.index, pd.DatetimeIndex)
-
-
 def test_last_bar_date_and_row_counts(seeded: Warehouse) -> None:
     assert bar_repo.last_bar_date(seeded, ["SPY", "TLT", "NOPE"]) == {"SPY": D3, "TLT": D3, "NOPE": None}
     counts = seeded.row_counts(ALL)

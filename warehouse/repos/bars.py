@@ -5,11 +5,10 @@ import datetime as dt
 from collections.abc import Iterable
 from typing import Any
 
-import pandas as pd
 import sqlalchemy as sa
 
 from warehouse.schema import daily_bars
-from warehouse.store import Between, Warehouse, as_list, to_python
+from warehouse.store import Warehouse, as_list, to_python
 
 
 def latest_closes(wh: Warehouse, tickers: str | Iterable[str], on_or_before: Any) -> dict[str, float]:
@@ -29,35 +28,6 @@ def latest_closes(wh: Warehouse, tickers: str | Iterable[str], on_or_before: Any
             .join(latest, sa.and_(b.c.ticker == latest.c.ticker, b.c.session_date == latest.c.last)))
     frame = wh.fetch(stmt)
     return {t: float(v) for t, v in zip(frame["ticker"], frame["adj_close"])}
-
-
-def adjusted_closes(wh: Warehouse, tickers: str | Iterable[str], start: Any = None, end: Any = None) -> pd.DataFrame:
-    """Adjusted closes, wide.
-
-    Args:
-        tickers: one ticker or several.
-        start: first session (inclusive); ``None``: from the first bar.
-        end: last session (inclusive); ``None``: to the last bar.
-
-    Returns:
-        Wide frame: index ``DatetimeIndex`` named ``session_date`` (sessions where any of the tickers has a bar,
-        ascending), columns = ``tickers`` in the order given (a ticker without bars is an all-NaN column), values
-        ``adj_close`` in USD (``float64``, NaN where a ticker has no bar that session).
-    """
-    names = as_list(tickers)
-    where: dict[str, Any] = {"ticker": names}
-    if start is not None or end is not None:
-        where["session_date"] = Between(start, end)
-    long = wh.read("daily_bars", where=where, columns=["session_date", "ticker", "adj_close"])
-    if long.empty:
-        wide = pd.DataFrame(index=pd.DatetimeIndex([], name="session_date"), columns=names, dtype="float64")
-    else:
-        long["session_date"] = pd.to_datetime(long["session_date"])
-        wide = long.pivot(index="session_date", columns="ticker", values="adj_close").sort_index()
-        wide = wide.reindex(columns=names).astype("float64")
-    wide.columns = pd.Index(names, name="ticker", dtype=object)
-    wide.index = pd.DatetimeIndex(wide.index, name="session_date")
-    return wide
 
 
 def last_bar_date(wh: Warehouse, tickers: str | Iterable[str]) -> dict[str, dt.date | None]:
