@@ -536,7 +536,16 @@ def build_parser() -> argparse.ArgumentParser:
     for cmd in (dc, dk):
         cmd.add_argument("--prices", help=prices_help)
         cmd.add_argument("--warehouse", help="SQLAlchemy URL of the warehouse (with --prices warehouse)")
+    for module in _command_modules():
+        module.register(sub)
     return p
+
+
+def _command_modules() -> list:
+    """The CLI modules that add their own subcommands (each has ``register(subparsers)``), one per area."""
+    from orchestration import cli_admin, cli_controls, cli_credentials, cli_replay, cli_research
+
+    return [cli_admin, cli_credentials, cli_controls, cli_replay, cli_research]
 
 
 #: Exit code when the DuckDB warehouse stayed locked by another process past ``ORAGAMI_LOCK_WAIT_S``.

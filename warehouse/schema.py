@@ -387,6 +387,40 @@ sweep_results = sa.Table(
     comment="Parameter sweep: one backtest per value of one node parameter, side by side.",
 )
 
+# --------------------------------------------------------------------------------------------------------------
+# Audit trail (append-only: warehouse.repos.audit.record is the only writer)
+# --------------------------------------------------------------------------------------------------------------
+
+audit_log = sa.Table(
+    "audit_log", metadata,
+    sa.Column("event_id", Text, primary_key=True, comment="uuid4 hex."),
+    sa.Column("occurred_at", Timestamp, nullable=False, comment="When it happened (UTC instant)."),
+    sa.Column("actor", Text, comment="Username, or 'system' / 'dagster' for the scheduled job; NULL if unknown."),
+    sa.Column("role", Text, comment="The actor's role at the time ('admin' | 'operator' | 'analyst' | 'system')."),
+    sa.Column("account_id", Text, comment="The account the action concerns; NULL for platform-wide actions."),
+    sa.Column("action", Text, nullable=False, comment="What happened: see warehouse.repos.audit.ACTIONS."),
+    sa.Column("target", Text, comment="What it was done to (symphony id, username, order batch, ...)."),
+    sa.Column("origin", Text, comment="From where: 'dashboard', 'cli', 'dagster', a client address."),
+    sa.Column("detail", Text, comment="A short human-readable detail; never a secret."),
+    comment="Append-only audit trail: who did what, to which account, when and from where.",
+)
+
+# --------------------------------------------------------------------------------------------------------------
+# Area tables (one section per area; add new tables inside your own section)
+# --------------------------------------------------------------------------------------------------------------
+
+# --- section: users, sign-in and roles (issue 11) ---
+
+# --- section: broker credentials (issue 11) ---
+
+# --- section: notifications / alerts (issue 10) ---
+
+# --- section: live controls (issue 10) ---
+
+# --- section: replay (issue 12) ---
+
+# --- section: research: out-of-sample, walk-forward, overfitting (issue 13) ---
+
 # Secondary indexes, PostgreSQL only: DuckDB's zone maps serve these scans, and ART indexes would slow its bulk
 # inserts down.
 for _name, _table, _cols in (
@@ -410,5 +444,5 @@ __all__ = [
     "ORDER_SIDES", "USER_ROLES", "DEFAULT_MAX_ACTIVE_SYMPHONIES", "metadata", "TABLES", "USER_SCOPED_TABLES",
     "accounts", "symphonies", "users", "daily_bars", "indicator_values", "target_allocations", "decision_traces",
     "symphony_runs", "orders", "fills", "positions", "daily_nav", "performance_metrics", "backtest_runs",
-    "backtest_daily", "backtest_weights", "backtest_traces", "sweep_results",
+    "backtest_daily", "backtest_weights", "backtest_traces", "sweep_results", "audit_log",
 ]
