@@ -413,6 +413,45 @@ audit_log = sa.Table(
 
 # --- section: broker credentials (issue 11) ---
 
+#: ``broker_credentials.kind``: pasted paper API keys, or an OAuth 2.0 access token (Alpaca Connect).
+CREDENTIAL_KINDS: tuple[str, ...] = ("api_key", "oauth")
+#: ``broker_credentials.status``: usable, or refused by the broker at the last verification.
+CREDENTIAL_STATUSES: tuple[str, ...] = ("connected", "failed")
+
+broker_credentials = sa.Table(
+    "broker_credentials", metadata,
+    sa.Column("account_id", Text, primary_key=True, comment="The account these credentials trade."),
+    sa.Column("kind", Text, primary_key=True, comment="'api_key' (paper key id + secret) or 'oauth' (token)."),
+    sa.Column("key_id_hint", Text, comment="Not secret: the last 4 characters of the key id, or 'oauth'."),
+    sa.Column("broker_account", Text, comment="Alpaca's account number answered by GET /v2/account (not secret)."),
+    sa.Column("ciphertext", Text, nullable=False,
+              comment="base64 AES-256-GCM ciphertext+tag of the credential JSON; never plain text."),
+    sa.Column("nonce", Text, nullable=False, comment="base64 96-bit random GCM nonce (unique per encryption)."),
+    sa.Column("key_version", Text, nullable=False,
+              comment="Fingerprint of the master key that encrypted the row (not the key)."),
+    sa.Column("connected_by", Text, comment="Username (or 'cli') that connected the account."),
+    sa.Column("connected_at", Timestamp, nullable=False),
+    sa.Column("last_verified_at", Timestamp, comment="Last time the paper endpoint accepted the credential."),
+    sa.Column("status", Text, nullable=False, comment="'connected' or 'failed' (see last_error)."),
+    sa.Column("last_error", Text, comment="Why the last verification failed; never a secret."),
+    _in_check("kind", CREDENTIAL_KINDS, "ck_broker_credentials_kind"),
+    _in_check("status", CREDENTIAL_STATUSES, "ck_broker_credentials_status"),
+    comment="Broker credentials, encrypted at rest under the master key (ORAGAMI_MASTER_KEY, never stored).",
+)
+
+oauth_pending = sa.Table(
+    "oauth_pending", metadata,
+    sa.Column("state_hash", Text, primary_key=True, comment="sha256 hex of the OAuth state (the state itself is "
+                                                              "never stored)."),
+    sa.Column("account_id", Text, nullable=False, comment="The account being connected."),
+    sa.Column("username", Text, nullable=False, comment="Who started the flow (only they may finish it)."),
+    sa.Column("redirect_uri", Text, nullable=False),
+    sa.Column("created_at", Timestamp, nullable=False),
+    sa.Column("expires_at", Timestamp, nullable=False, comment="created_at + 10 minutes."),
+    comment="OAuth authorization requests awaiting their redirect (one-time; the PKCE verifier is derived, not "
+            "stored).",
+)
+
 # --- section: notifications / alerts (issue 10) ---
 
 # --- section: live controls (issue 10) ---
@@ -445,4 +484,5 @@ __all__ = [
     "accounts", "symphonies", "users", "daily_bars", "indicator_values", "target_allocations", "decision_traces",
     "symphony_runs", "orders", "fills", "positions", "daily_nav", "performance_metrics", "backtest_runs",
     "backtest_daily", "backtest_weights", "backtest_traces", "sweep_results", "audit_log",
+    "CREDENTIAL_KINDS", "CREDENTIAL_STATUSES", "broker_credentials", "oauth_pending",
 ]
