@@ -454,6 +454,37 @@ oauth_pending = sa.Table(
 
 # --- section: notifications / alerts (issue 10) ---
 
+#: Kinds of alert events (``notifications.kind``).
+NOTIFICATION_KINDS: tuple[str, ...] = ("run_failed", "check_failed", "symphony_liquidated", "kill_switch_tripped",
+                                       "order_rejected", "warehouse_locked")
+#: Delivery channels (``notifications.channel``); ``'none'`` records an event no channel was configured for.
+NOTIFICATION_CHANNELS: tuple[str, ...] = ("webhook", "email", "none")
+#: ``'sending'`` (claimed, delivery under way or interrupted), ``'sent'``, ``'failed'`` (retries exhausted),
+#: ``'recorded'`` (no channel configured: nothing delivered).
+NOTIFICATION_STATUSES: tuple[str, ...] = ("sending", "sent", "failed", "recorded")
+
+notifications = sa.Table(
+    "notifications", metadata,
+    sa.Column("event_key", Text, primary_key=True,
+              comment="The event's identity, e.g. 'run_failed:<run id>', 'symphony_liquidated:<session>:<symphony>'."),
+    sa.Column("channel", Text, primary_key=True, comment="'webhook' | 'email' | 'none'."),
+    sa.Column("kind", Text, nullable=False, comment="See NOTIFICATION_KINDS."),
+    sa.Column("account_id", Text, comment="The account concerned; NULL for platform-wide events (a failed run)."),
+    sa.Column("symphony_id", Text),
+    sa.Column("session_date", Date, comment="America/New_York trading date the event belongs to, if any."),
+    sa.Column("run_id", Text, comment="Dagster run id, if any."),
+    sa.Column("title", Text, nullable=False, comment="One line (the e-mail subject)."),
+    sa.Column("message", Text, nullable=False, comment="The text delivered; never a secret."),
+    sa.Column("status", Text, nullable=False, comment="See NOTIFICATION_STATUSES."),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default="0", comment="Delivery attempts made."),
+    sa.Column("last_error", Text, comment="The last delivery error, secrets redacted; NULL when sent."),
+    sa.Column("created_at", Timestamp, nullable=False, comment="When the event was claimed for this channel."),
+    sa.Column("sent_at", Timestamp, comment="When the channel accepted it; NULL unless sent."),
+    _in_check("channel", NOTIFICATION_CHANNELS, "ck_notifications_channel"),
+    _in_check("status", NOTIFICATION_STATUSES, "ck_notifications_status"),
+    comment="Alert events and their delivery, one row per event and channel (the key makes delivery once).",
+)
+
 # --- section: live controls (issue 10) ---
 
 # --- section: replay (issue 12) ---
@@ -485,4 +516,5 @@ __all__ = [
     "symphony_runs", "orders", "fills", "positions", "daily_nav", "performance_metrics", "backtest_runs",
     "backtest_daily", "backtest_weights", "backtest_traces", "sweep_results", "audit_log",
     "CREDENTIAL_KINDS", "CREDENTIAL_STATUSES", "broker_credentials", "oauth_pending",
+    "NOTIFICATION_KINDS", "NOTIFICATION_CHANNELS", "NOTIFICATION_STATUSES", "notifications",
 ]
