@@ -487,6 +487,33 @@ notifications = sa.Table(
 
 # --- section: live controls (issue 10) ---
 
+#: Live controls an operator or the owning analyst can put on one symphony (warehouse.repos.controls).
+CONTROL_KINDS: tuple[str, ...] = ("cash_until_rebalance", "skip_next_rebalance")
+#: ``symphony_controls.status``: 'open' (acting), 'consumed' (done at ``consumed_session``), 'cleared' (withdrawn).
+CONTROL_STATUSES: tuple[str, ...] = ("open", "consumed", "cleared")
+
+symphony_controls = sa.Table(
+    "symphony_controls", metadata,
+    sa.Column("control_id", Text, primary_key=True, comment="uuid4 hex."),
+    _account_id(),
+    _symphony_id(),
+    sa.Column("control", Text, nullable=False, comment="'cash_until_rebalance' | 'skip_next_rebalance'."),
+    sa.Column("status", Text, nullable=False, server_default="open", comment="'open' | 'consumed' | 'cleared'."),
+    sa.Column("effective_session", Date, nullable=False, comment="First session the control acts on."),
+    sa.Column("set_by", Text, nullable=False, comment="Username that set it."),
+    sa.Column("set_role", Text, comment="Its role then ('operator' | 'analyst')."),
+    sa.Column("set_at", Timestamp, nullable=False),
+    sa.Column("origin", Text, comment="'dashboard' | 'cli'."),
+    sa.Column("note", Text),
+    sa.Column("started_session", Date, comment="cash_until_rebalance: the session it sold to cash."),
+    sa.Column("consumed_session", Date, comment="The session it ended on (the scheduled rebalance it acted on)."),
+    sa.Column("cleared_by", Text),
+    sa.Column("cleared_at", Timestamp),
+    _in_check("control", CONTROL_KINDS, "ck_symphony_controls_control"),
+    _in_check("status", CONTROL_STATUSES, "ck_symphony_controls_status"),
+    comment="Live controls per symphony: go to cash until the next scheduled rebalance, skip the next one.",
+)
+
 # --- section: replay (issue 12) ---
 
 # --- section: research: out-of-sample, walk-forward, overfitting (issue 13) ---
@@ -515,6 +542,7 @@ __all__ = [
     "accounts", "symphonies", "users", "daily_bars", "indicator_values", "target_allocations", "decision_traces",
     "symphony_runs", "orders", "fills", "positions", "daily_nav", "performance_metrics", "backtest_runs",
     "backtest_daily", "backtest_weights", "backtest_traces", "sweep_results", "audit_log",
+    "CONTROL_KINDS", "CONTROL_STATUSES", "symphony_controls",
     "CREDENTIAL_KINDS", "CREDENTIAL_STATUSES", "broker_credentials", "oauth_pending",
     "NOTIFICATION_KINDS", "NOTIFICATION_CHANNELS", "NOTIFICATION_STATUSES", "notifications",
 ]
