@@ -5,7 +5,8 @@ The only module that imports alpaca-py for trading (style guide §5.4). Its rule
 * **Paper only.** ``TradingClient(..., paper=True)`` always; ``url_override`` may only be a loopback origin
   (``127.0.0.1``, ``localhost``, ``::1`` — local fakes) or exactly ``https://paper-api.alpaca.markets``. Anything
   else raises ``ValueError`` before a client exists, so no request can reach a live endpoint.
-* **Credentials stay secret.** Keys are passed in (the Dagster resource reads them from ``EnvVar``), never logged,
+* **Credentials stay secret.** Keys or an OAuth token are passed in (the Dagster resource decrypts them from the
+  warehouse, :mod:`resources.credentials`, or reads them from the environment), never logged,
   never put in an exception message, and hidden from ``repr``. Errors are raised outside the alpaca-py/requests
   exception context, so no traceback drags the prepared request (whose headers hold the keys) along.
 * **No blind retries.** alpaca-py retries *every* method, POST included, on HTTP 429/504 (``_request`` with
@@ -226,6 +227,8 @@ class AlpacaPaperBroker:
 
     Args:
         api_key / secret_key: the account's paper keys (never logged or shown).
+        oauth_token: instead of the keys, an OAuth 2.0 access token of the account (Alpaca Connect), sent as
+            ``Authorization: Bearer`` (alpaca-py's ``TradingClient(oauth_token=..., paper=True)``).
         url_override: None for Alpaca's paper endpoint, or a loopback origin for a local fake (see
             :func:`check_paper_url`).
         rate_limiter: shared per account; default 200 requests/minute.
@@ -235,26 +238,31 @@ class AlpacaPaperBroker:
         label: a non-secret name for logs and ``repr`` (e.g. the account id in our config).
 
     Raises:
-        ValueError: a non-paper endpoint, or empty keys — before any request is made.
+        ValueError: a non-paper endpoint, empty keys (and no token), or both keys and a token — before any
+            request is made.
     """
 
-    def __init__(self, api_key: str, secret_key: str, *, url_override: str | None = None,
+    def __init__(self, api_key: str | None = None, secret_key: str | None = None, *,
+                 oauth_token: str | None = None, url_override: str | None = None,
                  rate_limiter: RateLimiter | None = None, timeout_s: float = 20.0,
                  backoff: Callable[[int], float] = default_backoff, sleep: Callable[[float], None] = time.sleep,
                  label: str = "alpaca-paper") -> None:
         base_url = check_paper_url(url_override)
-        if not api_key or not secret_key:
-            raise ValueError("Alpaca paper api_key and secret_key are required")
+        if oauth_token and (api_key or secret_key):
+            raise ValueError("give either Alpaca paper api_key + secret_key or an oauth_token, not both")
+        if not oauth_token and (not api_key or not secret_key):
+            raise ValueError("Alpaca paper api_key and secret_key (or an oauth_token) are required")
         from alpaca.trading.client import TradingClient  # the adapter is the only alpaca-py importer
 
         self._base_url = base_url
         self._label = label
-        self._secrets = (_Secret(api_key), _Secret(secret_key))
+        self._secrets = tuple(_Secret(v) for v in (api_key, secret_key, oauth_token) if v)
         self._limiter = rate_limiter or RateLimiter()
         self._backoff = backoff
         self._sleep = sleep
-        self._client = TradingClient(api_key, secret_key, paper=True,
-                                     url_override=None if base_url == PAPER_URL else base_url)
+        url = None if base_url == PAPER_URL else base_url
+        self._client = (TradingClient(oauth_token=oauth_token, paper=True, url_override=url) if oauth_token else
+                        TradingClient(api_key, secret_key, paper=True, url_override=url))
         _disable_alpaca_retries(self._client)
         adapter = _TimeoutAdapter(timeout_s)
         self._client._session.mount("https://", adapter)

@@ -14,7 +14,7 @@ import datetime as dt
 
 import dagster as dg
 import pandas as pd
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from engine.broker import AccountSnapshot, Broker, BrokerOrder, OrderRequest, ReliableBroker, RetryPolicy
 from engine.costs import CostModel
@@ -164,9 +164,19 @@ def _env_key(account_id: str) -> str:
 class AlpacaBroker(BrokerResource):
     """Alpaca **paper** accounts through alpaca-py (``resources.alpaca_broker.AlpacaPaperBroker``).
 
-    Keys are read from the environment when a run needs them, per account: ``ALPACA_API_KEY_<ACCOUNT>`` and
-    ``ALPACA_SECRET_KEY_<ACCOUNT>`` (account id upper-cased, other characters as ``_``), falling back to
-    ``ALPACA_API_KEY`` / ``ALPACA_SECRET_KEY``. They are never logged. ``url_override`` (or, per account,
+    Credentials, per account, when a run needs them:
+
+    1. the account's **stored credential** (``broker_credentials``, connected from the dashboard's account
+       settings or ``oragami credentials connect``), decrypted now with the master key from the environment
+       variable named by ``master_key_env`` (:mod:`resources.credentials`): paper keys, or an OAuth token sent as
+       ``Authorization: Bearer``. A stored credential that cannot be opened (no or wrong master key, tampered
+       row) fails that account alone with a clear reason (logged, and one ``run_failed`` audit event per run),
+       never falling back silently to other keys;
+    2. otherwise the environment (single-user set-ups): ``ALPACA_API_KEY_<ACCOUNT>`` and
+       ``ALPACA_SECRET_KEY_<ACCOUNT>`` (account id upper-cased, other characters as ``_``), falling back to
+       ``ALPACA_API_KEY`` / ``ALPACA_SECRET_KEY``.
+
+    Nothing secret is logged or put in an error. ``url_override`` (or, per account,
     ``ALPACA_URL_<ACCOUNT>``) may only point at the paper endpoint or a loopback fake (anything else is refused
     before any request). Tickers are mapped between
     Composer (``BRK/B``) and Alpaca (``BRK.B``).
@@ -174,24 +184,65 @@ class AlpacaBroker(BrokerResource):
 
     url_override: str | None = Field(default=None, description="paper API origin, e.g. a local fake; default: paper")
     backoff_s: float = Field(default=1.0, description="first retry wait after a transient error, seconds")
+    master_key_env: str = Field(default="ORAGAMI_MASTER_KEY",
+                                description="name of the environment variable holding the master key that "
+                                            "decrypts stored credentials (read at run time; never stored)")
+    _failures_reported: set = PrivateAttr(default_factory=set)
 
     def for_account(self, account_id: str, warehouse: Warehouse, prices: dict[str, float],
                     session: dt.date) -> Broker:
+        """The account's paper broker (stored credential, else the environment keys; see the class docstring).
+
+        Raises:
+            resources.credentials.CredentialError: a stored credential that cannot be opened (names the account).
+            ValueError: no credential at all, or a refused endpoint.
+        """
         import os
 
         from resources.alpaca_broker import AlpacaPaperBroker
+        from resources.credentials import CredentialError, stored_credential
 
         suffix = _env_key(account_id)
-        key = os.environ.get(f"ALPACA_API_KEY_{suffix}") or os.environ.get("ALPACA_API_KEY")
-        secret = os.environ.get(f"ALPACA_SECRET_KEY_{suffix}") or os.environ.get("ALPACA_SECRET_KEY")
-        if not key or not secret:
-            raise ValueError(f"no Alpaca paper keys for account {account_id!r}: set ALPACA_API_KEY_{suffix} and "
-                             f"ALPACA_SECRET_KEY_{suffix} (or ALPACA_API_KEY / ALPACA_SECRET_KEY)")
         url = os.environ.get(f"ALPACA_URL_{suffix}") or self.url_override or None   # paper or loopback only
         policy = self.retry_policy()
+        label = f"alpaca-paper:{account_id}"
+        try:
+            cred = stored_credential(warehouse, account_id, key_env=self.master_key_env)
+        except CredentialError as exc:
+            self._report_failure(warehouse, account_id, str(exc))
+            raise
+        if cred is not None and cred.kind == "oauth":
+            inner = AlpacaPaperBroker(oauth_token=cred.oauth_token, url_override=url, backoff=policy.wait_s,
+                                      sleep=policy.sleep, label=label)
+            return ComposerTickers(inner)
+        if cred is not None:
+            key, secret = cred.key_id, cred.secret_key
+        else:
+            key = os.environ.get(f"ALPACA_API_KEY_{suffix}") or os.environ.get("ALPACA_API_KEY")
+            secret = os.environ.get(f"ALPACA_SECRET_KEY_{suffix}") or os.environ.get("ALPACA_SECRET_KEY")
+        if not key or not secret:
+            raise ValueError(f"no Alpaca paper credentials for account {account_id!r}: connect it (dashboard account "
+                             f"settings or `oragami credentials connect`), or set ALPACA_API_KEY_{suffix} and "
+                             f"ALPACA_SECRET_KEY_{suffix} (or ALPACA_API_KEY / ALPACA_SECRET_KEY)")
         inner = AlpacaPaperBroker(key, secret, url_override=url, backoff=policy.wait_s, sleep=policy.sleep,
-                                  label=f"alpaca-paper:{account_id}")
+                                  label=label)
         return ComposerTickers(inner)
+
+    def _report_failure(self, warehouse: Warehouse, account_id: str, reason: str) -> None:
+        """Log and audit (once per account per run) why the account's stored credential cannot be used."""
+        import logging
+
+        from warehouse.repos import audit
+
+        if account_id in self._failures_reported:
+            return
+        self._failures_reported.add(account_id)
+        logging.getLogger(__name__).error("broker credential unusable: %s", reason)
+        try:
+            audit.record(warehouse, action="run_failed", actor="system", role="system", account_id=account_id,
+                         target="broker_credentials", origin="dagster", detail=reason)
+        except Exception as exc:  # noqa: BLE001 - the audit line must not hide the real failure
+            logging.getLogger(__name__).warning("audit record failed: %s", type(exc).__name__)
 
     def retry_policy(self) -> RetryPolicy:
         """4 tries; waits ``backoff_s``, 2·``backoff_s``, 4·``backoff_s`` (capped at 8 s) between them."""

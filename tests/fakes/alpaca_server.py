@@ -8,7 +8,16 @@ Endpoints (paths and JSON fields as alpaca-py 0.44 sends and parses them — ``a
 (``status``, ``after``, ``until``, ``limit``, ``direction``, ``side``, ``symbols``), ``DELETE /v2/orders``,
 ``GET /v2/orders/{id}``, ``GET /v2/orders:by_client_order_id?client_order_id=...``, ``DELETE /v2/orders/{id}``,
 ``GET /v2/clock``, ``GET /v2/calendar``. Every request must carry ``APCA-API-KEY-ID`` / ``APCA-API-SECRET-KEY``
-equal to the server's keys, else 401.
+equal to the server's keys, or ``Authorization: Bearer <token>`` with a token the fake issued, else 401.
+
+OAuth 2.0 (Alpaca Connect, authorization-code flow with PKCE): ``GET /oauth/authorize`` (``response_type=code``,
+``client_id``, ``redirect_uri``, ``state``, ``scope``, ``code_challenge``, ``code_challenge_method=S256``) stands in
+for the user approving and answers ``302`` to ``redirect_uri?code=…&state=…`` (or ``?error=access_denied&state=…``
+when :attr:`FakeAlpacaServer.oauth_deny` is set); ``POST /oauth/token`` (form: ``grant_type=authorization_code``,
+``code``, ``client_id``, ``client_secret``, ``redirect_uri``, ``code_verifier``) checks the client, that the code was
+issued to that client and redirect URI and not used before, and that ``base64url(sha256(code_verifier))`` equals
+the challenge, then answers ``{"access_token", "token_type": "bearer", "scope"}``. Issued tokens are accepted as
+``Authorization: Bearer`` on every trading endpoint. The client secret and verifier are never logged.
 
 Order rules (``POST /v2/orders``): market orders only; exactly one of ``qty`` / ``notional``; notional and
 fractional orders must be ``time_in_force=day``; ``client_order_id`` unique (422 ``client_order_id must be unique``);
@@ -143,11 +152,20 @@ class FakeAlpacaServer(LoopbackServer):
     def __init__(self, *, api_key: str = "fake-key-id", secret_key: str = "fake-secret-key",
                  cash: float = 100_000.0, prices: dict[str, float] | None = None,
                  positions: dict[str, float] | None = None, fill_mode: str = "fill",
-                 partial_fraction: float = 0.5, now: dt.datetime | None = None, port: int = 0) -> None:
+                 partial_fraction: float = 0.5, now: dt.datetime | None = None, port: int = 0,
+                 oauth_client_id: str = "fake-client-id", oauth_client_secret: str = "fake-client-secret",
+                 oauth_token: str | None = None) -> None:
         if fill_mode not in FILL_MODES:
             raise ValueError(f"fill_mode must be one of {FILL_MODES}")
         self._api_key = api_key
         self._secret_key = secret_key
+        self._oauth_client_id = oauth_client_id
+        self._oauth_client_secret = oauth_client_secret
+        self._next_token = oauth_token          # the token the next exchange issues (None: a random one)
+        self._oauth_codes: dict[str, dict[str, str]] = {}
+        self._tokens: set[str] = set()
+        #: Set to True to answer the next authorizations as if the user had refused.
+        self.oauth_deny = False
         self._port = int(port)
         self.cash = float(cash)
         self.prices: dict[str, float] = dict(prices or {})
@@ -225,8 +243,76 @@ class FakeAlpacaServer(LoopbackServer):
             p = self._positions.get(ticker)
             return p.qty if p else 0.0
 
+    @property
+    def issued_tokens(self) -> int:
+        """How many OAuth access tokens the fake has issued (and accepts)."""
+        with self._lock:
+            return len(self._tokens)
+
+    def revoke_tokens(self) -> None:
+        """Forget every issued OAuth token (requests with them then get 401)."""
+        with self._lock:
+            self._tokens.clear()
+
+    # ------------------------------------------------------------------ OAuth 2.0 (called by _Handler)
+    def _oauth_authorize(self, query: dict[str, str]) -> tuple[int, Any, str | None]:
+        """(status, JSON error or None, Location) for ``GET /oauth/authorize``."""
+        from urllib.parse import urlencode
+
+        def bad(msg: str) -> tuple[int, Any, None]:
+            return 400, {"error": "invalid_request", "error_description": msg}, None
+
+        if query.get("response_type") != "code":
+            return bad("response_type must be code")
+        if query.get("client_id") != self._oauth_client_id:
+            return 401, {"error": "invalid_client", "error_description": "unknown client_id"}, None
+        redirect = query.get("redirect_uri", "")
+        if not redirect.startswith(("http://", "https://")):
+            return bad("redirect_uri is required")
+        if not query.get("state"):
+            return bad("state is required")
+        if query.get("code_challenge_method") != "S256" or not query.get("code_challenge"):
+            return bad("PKCE code_challenge with code_challenge_method=S256 is required")
+        sep = "&" if "?" in redirect else "?"
+        if self.oauth_deny:
+            return 302, None, redirect + sep + urlencode({"error": "access_denied", "state": query["state"]})
+        code = uuid.uuid4().hex
+        with self._lock:
+            self._oauth_codes[code] = {"client_id": query["client_id"], "redirect_uri": redirect,
+                                       "challenge": query["code_challenge"], "scope": query.get("scope", "")}
+        return 302, None, redirect + sep + urlencode({"code": code, "state": query["state"]})
+
+    def _oauth_token(self, form: dict[str, str]) -> tuple[int, Any]:
+        """(status, JSON) for ``POST /oauth/token``."""
+        import base64
+        import hashlib
+
+        def err(status: int, error: str, msg: str) -> tuple[int, Any]:
+            return status, {"error": error, "error_description": msg}
+
+        if form.get("grant_type") != "authorization_code":
+            return err(400, "unsupported_grant_type", "grant_type must be authorization_code")
+        if form.get("client_id") != self._oauth_client_id or form.get("client_secret") != self._oauth_client_secret:
+            return err(401, "invalid_client", "client authentication failed")
+        with self._lock:
+            issued = self._oauth_codes.pop(form.get("code", ""), None)   # one use only
+            if issued is None or issued["client_id"] != form.get("client_id"):
+                return err(400, "invalid_grant", "unknown or used authorization code")
+            if issued["redirect_uri"] != form.get("redirect_uri"):
+                return err(400, "invalid_grant", "redirect_uri does not match the authorization request")
+            verifier = form.get("code_verifier", "")
+            challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+            if not verifier or challenge != issued["challenge"]:
+                return err(400, "invalid_grant", "PKCE verification failed")
+            token = self._next_token or uuid.uuid4().hex
+            self._tokens.add(token)
+        return 200, {"access_token": token, "token_type": "bearer", "scope": issued["scope"]}
+
     # ------------------------------------------------------------------ request handling (called by _Handler)
-    def _authorized(self, key: str | None, secret: str | None) -> bool:
+    def _authorized(self, key: str | None, secret: str | None, bearer: str | None = None) -> bool:
+        if bearer is not None:
+            with self._lock:
+                return bearer in self._tokens
         return key == self._api_key and secret == self._secret_key
 
     def _take_fault(self, method: str, path: str) -> _Fault | None:
@@ -568,7 +654,28 @@ class _Handler(BaseHTTPRequestHandler):
         def log(status: int | None, fault: str | None = None) -> None:
             fake._record(LoggedRequest(method, path, query, body, status, fault))
 
-        if not fake._authorized(self.headers.get("APCA-API-KEY-ID"), self.headers.get("APCA-API-SECRET-KEY")):
+        if path == "/oauth/authorize" and method == "GET":
+            status, payload, location = fake._oauth_authorize(query)
+            fake._record(LoggedRequest(method, path, query, None, status))
+            if location:
+                self.send_response(302)
+                self.send_header("Location", location)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+            else:
+                self._send(status, payload)
+            return
+        if path == "/oauth/token" and method == "POST":
+            form = {k: v[-1] for k, v in parse_qs(raw.decode("utf-8", "replace")).items()}
+            status, payload = fake._oauth_token(form)
+            shown = {k: ("***" if k in ("client_secret", "code_verifier", "code") else v) for k, v in form.items()}
+            fake._record(LoggedRequest(method, path, {}, shown, status))
+            self._send(status, payload)
+            return
+        auth = self.headers.get("Authorization") or ""
+        bearer = auth[len("Bearer "):].strip() if auth.startswith("Bearer ") else None
+        if not fake._authorized(self.headers.get("APCA-API-KEY-ID"), self.headers.get("APCA-API-SECRET-KEY"),
+                                bearer):
             log(401)
             self._send(401, {"code": 40110000, "message": "request is not authorized"})
             return
