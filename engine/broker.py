@@ -179,13 +179,19 @@ def _look_up(broker: Broker, cid: str) -> tuple[bool, BrokerOrder | None, Broker
         return False, None, exc
 
 
-def send_exactly_once(broker: Broker, order: OrderRequest, policy: RetryPolicy = NO_WAIT) -> BrokerOrder:
+def send_exactly_once(broker: Broker, order: OrderRequest, policy: RetryPolicy = NO_WAIT, *,
+                      first_attempt: bool = False) -> BrokerOrder:
     """Submit ``order`` so that the broker holds it at most once, whatever fails in between.
 
     Before every attempt the client order id is looked up; an order the broker already holds (from an earlier
     attempt whose answer was lost, or an earlier run that crashed before recording) is returned, never resent. A
     look-up that fails transiently is retried (never followed by a blind submission). Only transient errors are
     retried, at most ``policy.attempts`` tries with ``policy``'s waits; then one last look-up.
+
+    ``first_attempt=True`` says the caller holds durable proof that nothing ever tried to send this client id
+    before (the warehouse claim of :func:`warehouse.repos.orders.claim_first_attempts`, committed before the
+    send): the look-up before the *first* try is skipped — it could only answer "unknown" — and every retry
+    still looks up first.
 
     Raises:
         BrokerError: a permanent error at once; ``retryable=True`` when the broker still does not hold the order
@@ -196,7 +202,10 @@ def send_exactly_once(broker: Broker, order: OrderRequest, policy: RetryPolicy =
     for attempt in range(1, policy.attempts + 1):
         if attempt > 1:
             policy.pause(attempt - 1)
-        looked_up, found, failure = _look_up(broker, cid)
+        if attempt == 1 and first_attempt:
+            looked_up, found, failure = True, None, None
+        else:
+            looked_up, found, failure = _look_up(broker, cid)
         if not looked_up:
             last = failure
             logger.info("%s: look-up attempt %d failed (%s); not submitting blind", cid, attempt, failure)
@@ -247,8 +256,9 @@ class ReliableBroker:
     def get_order(self, client_order_id: str) -> BrokerOrder | None:
         return self.policy.call(f"{client_order_id}: look-up", self.inner.get_order, client_order_id)
 
-    def submit(self, order: OrderRequest) -> BrokerOrder:
-        return send_exactly_once(_Counting(self), order, self.policy)
+    def submit(self, order: OrderRequest, *, first_attempt: bool = False) -> BrokerOrder:
+        """Exactly-once submission (:func:`send_exactly_once`; ``first_attempt`` as there)."""
+        return send_exactly_once(_Counting(self), order, self.policy, first_attempt=first_attempt)
 
     def orders_for_session(self, session: dt.date) -> list[BrokerOrder]:
         return self.policy.call(f"{self.account_id}: orders of {session}", self.inner.orders_for_session, session)

@@ -79,3 +79,16 @@ def test_reliable_broker_counts_only_orders_it_created():
     acct.submit(ORDER)
     acct.submit(ORDER)                                              # found by its id, not resent
     assert acct.created == 1 and inner.calls.count("submit_before") == 1
+
+
+def test_first_attempt_skips_only_the_first_look_up():
+    b = Scripted()
+    send_exactly_once(b, ORDER, RetryPolicy(attempts=3, sleep=lambda s: None), first_attempt=True)
+    assert b.calls == ["submit_before", "submit_after"]              # claimed: no look-up before the first try
+    b = Scripted(submit_after=[T])                                   # accepted, answer lost
+    placed = send_exactly_once(b, ORDER, RetryPolicy(attempts=3, sleep=lambda s: None), first_attempt=True)
+    assert b.calls == ["submit_before", "submit_after", "get_order"]  # the retry looks up and finds it
+    assert placed.broker_order_id == "b-cid-1" and len(b.book) == 1
+    b = Scripted()
+    ReliableBroker(b, RetryPolicy(sleep=lambda s: None), "acct").submit(ORDER, first_attempt=False)
+    assert b.calls == ["get_order", "submit_before", "submit_after"]

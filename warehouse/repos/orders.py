@@ -44,11 +44,16 @@ def replace_plan(wh: Warehouse, session: dt.date, planned: list[dict]) -> int:
 
     A planned row whose client id was already answered keeps the answer (status, broker id, fills; its
     ``reason`` is the plan's unless the broker gave one). Answered rows no longer in the plan are kept too: they
-    exist at the broker. Returns the number of rows written.
+    exist at the broker. A row claimed for sending keeps its ``first_attempt_at`` (:func:`claim_first_attempts`),
+    answered or not. Returns the number of rows written.
     """
-    old = {r["client_order_id"]: r for r in session_orders(wh, session).to_dict("records") if answered(r)}
+    stored = session_orders(wh, session).to_dict("records")
+    attempted = {r["client_order_id"]: r["first_attempt_at"] for r in stored if not pd.isna(r["first_attempt_at"])}
+    old = {r["client_order_id"]: r for r in stored if answered(r)}
     rows = []
     for r in planned:
+        if r["client_order_id"] in attempted:   # a claim survives re-planning: a broker may hold the order
+            r = {**r, "first_attempt_at": attempted[r["client_order_id"]]}
         prev = old.pop(r["client_order_id"], None)
         if prev is not None:
             r = {**r, **{k: prev[k] for k in ("status", "broker_order_id", "submitted_at", "filled_qty",
@@ -57,6 +62,31 @@ def replace_plan(wh: Warehouse, session: dt.date, planned: list[dict]) -> int:
         rows.append(r)
     rows.extend(old.values())
     return wh.replace("orders", pd.DataFrame(rows), where={"session_date": session})
+
+
+def claim_first_attempts(wh: Warehouse, session: dt.date, account_id: str, client_order_ids: Iterable[str],
+                         at: dt.datetime | None = None) -> set[str]:
+    """Mark the given orders as being sent, in one committed transaction, before any of them is sent.
+
+    Only rows never claimed before (``first_attempt_at`` NULL) are claimed, atomically (``UPDATE ... WHERE
+    first_attempt_at IS NULL``), so two runs can never both claim one order. Returns the client ids claimed now:
+    no earlier attempt of these exists anywhere, so their first submission needs no broker look-up
+    (:func:`engine.broker.send_exactly_once` with ``first_attempt=True``); every other order is looked up first.
+    """
+    ids = sorted(set(client_order_ids))
+    if not ids:
+        return set()
+    o = schema.orders
+    claimed: set[str] = set()
+    with wh.begin() as conn:
+        for start in range(0, len(ids), 1_000):
+            stmt = (sa.update(o).where(o.c.session_date == session, o.c.account_id == account_id,
+                                       o.c.client_order_id.in_(ids[start:start + 1_000]),
+                                       o.c.first_attempt_at.is_(None))
+                    .values(first_attempt_at=at or dt.datetime.now(dt.timezone.utc))
+                    .returning(o.c.client_order_id))
+            claimed.update(r[0] for r in conn.execute(stmt))
+    return claimed
 
 
 def record(wh: Warehouse, row: dict, *, status: str, reason: str | None = None, broker_order_id: str | None = None,
