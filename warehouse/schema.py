@@ -516,6 +516,26 @@ symphony_controls = sa.Table(
 
 # --- section: replay (issue 12) ---
 
+replay_runs = sa.Table(
+    "replay_runs", metadata,
+    _account_id(),
+    sa.Column("start_date", Date, nullable=False, comment="First replayed session."),
+    sa.Column("end_date", Date, nullable=False, comment="Last replayed session."),
+    sa.Column("sessions", sa.Integer, comment="Sessions replayed."),
+    sa.Column("symphonies", sa.Integer, comment="Symphonies of the account traded in the replay."),
+    sa.Column("sizing", Text, comment="'exact' (the backtest's cost-exact sizing) | 'buffered' (the graph's planner)."),
+    sa.Column("slippage_bps", Number, comment="Basis points of the simulated broker's fills."),
+    sa.Column("apply_reg_fee", sa.Boolean, comment="SEC fee charged on sales."),
+    sa.Column("apply_taf_fee", sa.Boolean, comment="FINRA TAF charged on sales."),
+    sa.Column("apply_cat_fee", sa.Boolean, comment="CAT fee charged on every fill."),
+    sa.Column("elapsed_s", Number, comment="Wall seconds of the replay (evaluation, fills and writes)."),
+    sa.Column("created_at", Timestamp, server_default=sa.func.now()),
+    sa.PrimaryKeyConstraint("account_id", "start_date", "end_date", name="pk_replay_runs"),
+    comment="One row per account and replayed range (oragami replay / the paper_replay job); re-running a range "
+            "replaces it.",
+)
+
+
 # --- section: research: out-of-sample, walk-forward, overfitting (issue 13) ---
 
 # Secondary indexes, PostgreSQL only: DuckDB's zone maps serve these scans, and ART indexes would slow its bulk
@@ -545,4 +565,5 @@ __all__ = [
     "CONTROL_KINDS", "CONTROL_STATUSES", "symphony_controls",
     "CREDENTIAL_KINDS", "CREDENTIAL_STATUSES", "broker_credentials", "oauth_pending",
     "NOTIFICATION_KINDS", "NOTIFICATION_CHANNELS", "NOTIFICATION_STATUSES", "notifications",
+    "replay_runs",
 ]
