@@ -1,18 +1,15 @@
 """Shared set-up for the broker-credential tests: a seeded warehouse, the OAuth settings pointing at a fake
 Alpaca server, the OAuth redirect followed the way a browser follows it, and the daily graph on the Alpaca
-broker resource."""
+broker resource (Dagster and the graph are imported only by the functions that need them, so the dashboard
+tests can use the rest)."""
 from __future__ import annotations
 
 import base64
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
-import dagster as dg
 import requests
 
-from assets.daily import DAILY_ASSETS
-from orchestration.cli import seed_symphonies
-from orchestration.definitions import build_resources
 from tests.fakes.alpaca_server import FakeAlpacaServer
 from warehouse import Warehouse
 from warehouse.bundled import load_adjusted_closes
@@ -34,6 +31,8 @@ def prices(day: str) -> dict[str, float]:
 
 def seeded(tmp_path: Path, accounts=("acct",)) -> tuple[str, Warehouse]:
     """A DuckDB warehouse with one symphony (SPY 50 % / TLT 50 %) in each of ``accounts``."""
+    from orchestration.cli import seed_symphonies
+
     url = f"duckdb:///{tmp_path / 'w.duckdb'}"
     wh = Warehouse(url)
     wh.create_schema()
@@ -66,6 +65,11 @@ def follow_authorize(url: str) -> dict[str, str]:
 
 def run_daily(url: str, session: str, raise_on_error: bool = False, instance=None):
     """Materialise the daily graph for ``session`` on the Alpaca broker resource (no retry waits)."""
+    import dagster as dg
+
+    from assets.daily import DAILY_ASSETS
+    from orchestration.definitions import build_resources
+
     resources = build_resources(warehouse_url=url, broker="alpaca")
     resources["broker"] = resources["broker"].model_copy(update={"backoff_s": 0.0})
     return dg.materialize([*DAILY_ASSETS], resources=resources, partition_key=session,
