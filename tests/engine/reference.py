@@ -140,3 +140,112 @@ class ReferenceEvaluator:
         if math.isnan(a) or math.isnan(b):
             return False
         return {"gt": a > b, "gte": a >= b, "lt": a < b, "lte": a <= b, "eq": a == b}[cond.comparator]
+
+
+# -- the per-session Python simulation loop: the oracle of the compiled kernel (engine/kernel.py) ---------------
+
+def reference_simulate_detailed(prices: np.ndarray, targets: np.ndarray, trade_days, *, capital: float,
+                                slippage: float, corridor: float | None = None, sessions=None,
+                                apply_reg_fee: bool = False, apply_taf_fee: bool = False, fee_schedule=None,
+                                apply_cat_fee: bool = False, costs=None):
+    """The simulation as :func:`engine.backtest.simulate_detailed` computed it before the compiled kernel: one
+    Python iteration per session with NumPy calls on (K,) rows, fees through
+    :meth:`engine.costs.CostModel.session_fees`. Same arguments, same :class:`engine.backtest.Simulation`
+    result; kept verbatim as the oracle the kernel must agree with (tests/engine/test_kernel.py)."""
+    from engine.backtest import Simulation
+    from engine.costs import CostModel
+    from engine.fees import COMPOSER_FEE_SCHEDULE
+
+    fee_schedule = COMPOSER_FEE_SCHEDULE if fee_schedule is None else fee_schedule
+    T, K = prices.shape
+    model = costs if costs is not None else CostModel(slippage * 10_000.0, apply_reg_fee, apply_taf_fee,
+                                                      apply_cat_fee, fee_schedule)
+    fees_on = model.any_fee
+    if fees_on:
+        if sessions is None:
+            raise ValueError("sessions are required to look up the dated fee rates")
+        if len(sessions) != T:
+            raise ValueError(f"sessions has {len(sessions)} entries for {T} price rows")
+        rates = model.session_rates(sessions)
+    shares = np.zeros(K)
+    cash = float(capital)
+    nav = np.empty(T)
+    slip = np.zeros(T)
+    reg = np.zeros(T)
+    taf = np.zeros(T)
+    cat = np.zeros(T)
+    reason = np.full(T, "", dtype=object)
+    no_price = ~np.isfinite(prices)
+    rows_with_gap = no_price.any(axis=1)
+    missing = np.zeros((T, K), dtype=bool)
+    turnover = np.zeros(T)
+    traded = np.zeros(T, dtype=bool)
+    held_shares = np.empty((T, K))
+    vweights = np.empty((T, K))
+    cash_end = np.empty(T)
+    filled = pd.DataFrame(prices).ffill().fillna(0.0).to_numpy(dtype="float64")
+    with np.errstate(divide="ignore"):
+        inv_filled = np.where(filled > 0, 1.0 / np.where(filled > 0, filled, 1.0), 0.0)
+    zeros_k = np.zeros(K)
+    for t in range(T):
+        px = filled[t]
+        hold = shares * px
+        value = cash + hold.sum()
+        target = targets[t]
+        why = ""
+        if t == 0:
+            do_trade, why = True, "initial"
+        elif trade_days is not None:
+            do_trade = bool(trade_days[t])
+            why = "calendar" if do_trade else ""
+        else:
+            cur_w = hold / value if value > 0 else zeros_k
+            do_trade = bool(np.any((target > 1e-12) != (shares > 1e-12)))
+            why = "branch switch" if do_trade else ""
+            if not do_trade and corridor is not None:
+                do_trade = bool(np.any(np.abs(cur_w - target) > corridor + 1e-12))
+                why = "corridor" if do_trade else ""
+        if rows_with_gap[t]:
+            held = shares > 1e-12
+            if do_trade:
+                held = held | (target > 1e-12)
+            missing[t] = no_price[t] & held
+        if do_trade:
+            post = value
+            for _ in range(50):
+                new_post = value - slippage * np.abs(target * post - hold).sum()
+                if abs(new_post - post) <= 1e-10 * max(1.0, abs(value)):
+                    post = new_post
+                    break
+                post = new_post
+            new_shares = target * (post * inv_filled[t])
+            new_cash = post - (new_shares * px).sum()
+            slip[t] = value - post
+            if fees_on:
+                delta = new_shares - shares
+                reg[t], taf[t], cat[t] = model.session_fees(rates, t, delta, px)
+                fee = reg[t] + taf[t] + cat[t]
+                new_cash -= fee
+                if fee > 0.0 and new_cash < 0.0:
+                    buys = delta > 0
+                    buy_cost = float((delta[buys] * px[buys]).sum()) * (1.0 + slippage)
+                    if buy_cost > 0.0:
+                        scale = max(0.0, 1.0 - (-new_cash) / buy_cost)
+                        new_shares = np.where(buys, shares + scale * delta, new_shares)
+                        new_cash += (1.0 - scale) * buy_cost
+                        slip[t] -= (1.0 - scale) * float((delta[buys] * px[buys]).sum()) * slippage
+            new_hold = new_shares * px
+            new_value = new_cash + new_hold.sum() if reg[t] + taf[t] + cat[t] > 0.0 else post
+            if value > 0 and new_value > 0:
+                turnover[t] = 0.5 * (np.abs(new_hold / new_value - hold / value).sum()
+                                     + abs(new_cash / new_value - cash / value))
+            shares, cash, hold, value = new_shares, new_cash, new_hold, new_value
+            traded[t] = True
+            reason[t] = why
+        nav[t] = value
+        held_shares[t] = shares
+        cash_end[t] = cash
+        vweights[t] = hold / value if value > 0 else 0.0
+    return Simulation(nav=nav, shares=held_shares, traded=traded, slippage=slip, reg_fee=reg, taf_fee=taf,
+                      weights=vweights, cash=cash_end, turnover=turnover, cat_fee=cat, reason=reason,
+                      missing=missing)
