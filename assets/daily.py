@@ -31,7 +31,7 @@ from engine.stored import load_stored
 from pipelines.partitions import partition_session, sessions_partitions
 from resources import BrokerResource, BundledMarketData, MarketDataResource, WarehouseResource
 from warehouse import Between, Warehouse
-from warehouse.repos import bars as bar_repo, ledgers, orders as order_repo, symphonies as symphony_repo
+from warehouse.repos import audit, bars as bar_repo, ledgers, orders as order_repo, symphonies as symphony_repo
 from warehouse.prices import close_reader
 from warehouse.repos.ledgers import SessionBook
 from warehouse.scope import ALL_ACCOUNTS
@@ -489,6 +489,7 @@ def submitted_orders(context: dg.AssetExecutionContext, broker: BrokerResource,
         loss = _account_loss(book, by_acct.get(account_id, [])) if limits.daily_loss_kill_pct is not None else None
         if loss is not None and limits.daily_loss_kill_pct is not None and loss > limits.daily_loss_kill_pct:
             context.log.warning(f"{account_id}: kill switch — lost {loss:.2%} since the last close; no new buys")
+            audit.record(wh, action="kill_switch_tripped", actor="system", role="system", account_id=account_id, target=session.isoformat(), origin="dagster", detail=f"lost {loss:.2%} since the last close (limit {limits.daily_loss_kill_pct:.2%})")  # read by pipelines.sensors
         acct, error = None, None
         if not limits.dry_run:
             try:

@@ -23,6 +23,7 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("app_pages/performance.py", "Performance", ":material/trending_up:", "performance"),
     PageSpec("app_pages/backtests.py", "Backtests", ":material/history:", "backtests"),
     PageSpec("app_pages/orders.py", "Orders & positions", ":material/receipt_long:", "orders"),
+    PageSpec("app_pages/notifications.py", "Notifications", ":material/notifications:", "notifications"),
     PageSpec("app_pages/account_settings.py", "Account settings", ":material/settings:", "settings"),
 )
 

@@ -560,6 +560,8 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except WarehouseLockedError as exc:  # one line, no traceback: who holds the file and what to do
         _err(f"error: {exc}")
+        from resources.alerts import alert_warehouse_locked  # webhook / e-mail; prints nothing, never raises
+        alert_warehouse_locked(str(exc), getattr(args, "command", None))
         return EXIT_WAREHOUSE_LOCKED
 
 

@@ -12,6 +12,8 @@ from assets.research import RESEARCH_ASSETS
 from resources import AlpacaBroker, BundledMarketData, SimulatedBroker, WarehouseResource
 from pipelines.jobs import backtest_all, daily_trading, daily_trading_schedule
 from pipelines.research import RESEARCH_JOBS, RESEARCH_SENSORS
+from pipelines.sensors import ALERT_SENSORS
+from resources.alerts import AlertsResource
 
 
 def market_data_resource(source: str = "bundled", alpaca_data_url: str | None = None, feed: str = "iex"):
@@ -49,6 +51,7 @@ def build_resources(warehouse_url: str | None = None, duckdb_path: str | None = 
         "market_data": market_data_resource(market_data),
         "broker": SimulatedBroker() if broker == "simulated" else AlpacaBroker(url_override=alpaca_url),
         "warehouse": WarehouseResource(url=warehouse_url, duckdb_path=duckdb_path),
+        "alerts": AlertsResource(),   # channels from ORAGAMI_ALERT_* at send time (resources.alerts)
     }
 
 
@@ -59,7 +62,7 @@ def build_definitions(**resource_settings) -> dg.Definitions:
         asset_checks=[*DAILY_CHECKS, *DATA_QUALITY_CHECKS],
         jobs=[daily_trading, backtest_all, *RESEARCH_JOBS],
         schedules=[daily_trading_schedule],
-        sensors=RESEARCH_SENSORS,
+        sensors=[*RESEARCH_SENSORS, *ALERT_SENSORS],
         resources=build_resources(**resource_settings),
     )
 
