@@ -102,6 +102,8 @@ symphonies = sa.Table(
               comment="Initial paper capital, USD."),
     sa.Column("created_at", Timestamp, server_default=sa.func.now()),
     sa.Column("updated_at", Timestamp, server_default=sa.func.now()),
+    sa.Column("last_edited_at", Timestamp,
+              comment="When the symphony's source last changed (upload or edit): the default out-of-sample start."),
     _in_check("source_format", SOURCE_FORMATS, "ck_symphonies_source_format"),
     _in_check("status", SYMPHONY_STATUSES, "ck_symphonies_status"),
     comment="Registered symphonies, one row each; status='active' ones are evaluated daily.",
@@ -538,6 +540,138 @@ replay_runs = sa.Table(
 
 # --- section: research: out-of-sample, walk-forward, overfitting (issue 13) ---
 
+#: Segments of an out-of-sample split (engine.oos.SEGMENTS) and the series split.
+OOS_SEGMENTS: tuple[str, ...] = ("in_sample", "out_of_sample", "full")
+OOS_SERIES: tuple[str, ...] = ("strategy", "benchmark")
+
+
+def _study_key() -> list[sa.Column]:
+    return [sa.Column("symphony_id", Text, primary_key=True),
+            sa.Column("study", Text, primary_key=True, comment="The study's partition key (its name).")]
+
+
+research_oos_stats = sa.Table(
+    "research_oos_stats", metadata,
+    sa.Column("run_id", Text, primary_key=True, comment="backtest_runs.run_id of the research backtest."),
+    _account_id(),
+    _symphony_id(),
+    sa.Column("oos_start", Date, nullable=False, comment="First out-of-sample day."),
+    sa.Column("oos_source", Text, comment="'config' (the run config) | 'last_edit' (the registry's last edit)."),
+    sa.Column("segment", Text, primary_key=True, comment="'in_sample' | 'out_of_sample' | 'full'."),
+    sa.Column("series", Text, primary_key=True, comment="'strategy' | 'benchmark'."),
+    sa.Column("stat", Text, primary_key=True, comment="engine.metrics.full_stats key ('sharpe_ratio', ...)."),
+    sa.Column("start_date", Date, comment="First session of the segment."),
+    sa.Column("end_date", Date, comment="Last session of the segment."),
+    sa.Column("value", Number, comment="Fraction or ratio (see engine.metrics); NULL where undefined."),
+    _in_check("segment", OOS_SEGMENTS, "ck_research_oos_stats_segment"),
+    _in_check("series", OOS_SERIES, "ck_research_oos_stats_series"),
+    comment="Composer stats of a research backtest over its in-sample, out-of-sample and whole periods.",
+)
+
+research_studies = sa.Table(
+    "research_studies", metadata,
+    *_study_key(),
+    _account_id(),
+    sa.Column("spec_json", Text, comment="The study's configuration (grid, windows, objective, backtest) as JSON."),
+    sa.Column("objective", Text, comment="Stat key optimised ('sharpe_ratio', ...)."),
+    sa.Column("anchored", sa.Boolean, comment="Anchored (True) or rolling in-sample windows."),
+    sa.Column("is_sessions", sa.Integer, comment="In-sample window, sessions."),
+    sa.Column("oos_sessions", sa.Integer, comment="Out-of-sample step, sessions."),
+    sa.Column("min_trades", sa.Integer, comment="Least allocation changes in an in-sample window."),
+    sa.Column("n_configs", sa.Integer, comment="Configurations (trials) in the grid."),
+    sa.Column("first_session", Date, comment="First session common to every configuration."),
+    sa.Column("last_session", Date),
+    sa.Column("oos_cagr", Number, comment="Stitched out-of-sample annualised return, fraction."),
+    sa.Column("oos_sharpe", Number, comment="Stitched out-of-sample Sharpe, annualised."),
+    sa.Column("oos_max_drawdown", Number, comment="Stitched out-of-sample max drawdown, positive fraction."),
+    sa.Column("best_config_idx", sa.Integer, comment="Configuration with the best full-sample objective."),
+    sa.Column("pbo", Number, comment="Probability of backtest overfitting (CSCV), 0..1; NULL if not computable."),
+    sa.Column("pbo_splits", sa.Integer, comment="S, submatrices of the CSCV."),
+    sa.Column("dsr", Number, comment="Deflated Sharpe ratio of the full-sample best, 0..1."),
+    sa.Column("dsr_sr", Number, comment="That configuration's Sharpe, per day (not annualised)."),
+    sa.Column("dsr_sr0", Number, comment="Expected max Sharpe of N worthless trials, per day."),
+    sa.Column("stats_json", Text, comment="Stitched OOS stats, PBO/DSR details, stability summary, as JSON."),
+    sa.Column("seconds", Number, comment="Wall seconds of the study's backtests."),
+    sa.Column("created_at", Timestamp, server_default=sa.func.now()),
+    comment="One walk-forward study of one symphony (partition symphony x study): its settings and headline figures.",
+)
+
+research_study_configs = sa.Table(
+    "research_study_configs", metadata,
+    *_study_key(),
+    sa.Column("config_idx", sa.Integer, primary_key=True, autoincrement=False, comment="0..N-1, grid order."),
+    _account_id(),
+    sa.Column("label", Text, comment="'root/0/0.window=10, ...'."),
+    sa.Column("params_json", Text, comment="{parameter: value} as JSON."),
+    sa.Column("objective", Number, comment="Full-sample value of the study's objective."),
+    sa.Column("cagr", Number, comment="Full-sample annualised return, fraction."),
+    sa.Column("sharpe", Number, comment="Full-sample Sharpe, annualised."),
+    sa.Column("max_drawdown", Number, comment="Full-sample max drawdown, positive fraction."),
+    sa.Column("trades", sa.Integer, comment="Sessions whose target allocation changed."),
+    sa.Column("times_chosen", sa.Integer, comment="Walk-forward windows that chose this configuration."),
+    comment="Every configuration of a study's grid with its full-sample figures (the parameter heat map).",
+)
+
+research_wf_windows = sa.Table(
+    "research_wf_windows", metadata,
+    *_study_key(),
+    sa.Column("window", sa.Integer, primary_key=True, autoincrement=False, comment="0-based, in time order."),
+    _account_id(),
+    sa.Column("is_start", Date), sa.Column("is_end", Date),
+    sa.Column("oos_start", Date), sa.Column("oos_end", Date),
+    sa.Column("eligible", sa.Integer, comment="Configurations meeting the minimum-trades rule."),
+    sa.Column("config_idx", sa.Integer, comment="Chosen configuration; -1 = none eligible (cash)."),
+    sa.Column("label", Text),
+    sa.Column("params_json", Text, comment="Chosen {parameter: value} as JSON."),
+    sa.Column("is_objective", Number, comment="In-sample objective of the choice."),
+    sa.Column("oos_objective", Number, comment="Its objective over the out-of-sample step."),
+    sa.Column("oos_return", Number, comment="Compounded return over the out-of-sample step, fraction."),
+    comment="Walk-forward windows: the parameters chosen in sample and their out-of-sample result.",
+)
+
+research_wf_curves = sa.Table(
+    "research_wf_curves", metadata,
+    *_study_key(),
+    _session_date(primary_key=True),
+    _account_id(),
+    sa.Column("oos_return", Number, comment="Stitched out-of-sample daily return, fraction."),
+    sa.Column("oos_growth", Number, comment="Growth of 1 of the stitched returns."),
+    sa.Column("best_growth", Number, comment="Growth of 1 of the full-sample best configuration, same sessions."),
+    sa.Column("original_growth", Number, comment="Growth of 1 of the symphony as written, same sessions."),
+    comment="The stitched out-of-sample equity curve against the full-sample ones.",
+)
+
+research_param_stability = sa.Table(
+    "research_param_stability", metadata,
+    *_study_key(),
+    sa.Column("param", Text, primary_key=True, comment="'root/0/0.window'."),
+    sa.Column("value", Number, primary_key=True, comment="Grid value (trading days, count or threshold)."),
+    _account_id(),
+    sa.Column("chosen", sa.Integer, comment="Windows that chose this value."),
+    sa.Column("share", Number, comment="chosen / windows with a choice."),
+    sa.Column("mean_objective", Number, comment="Mean full-sample objective of the configurations with this value."),
+    sa.Column("mean_relative_drop", Number,
+              comment="Mean over windows of (chosen - neighbours) / |chosen| in-sample objective, this parameter."),
+    comment="Parameter stability of a walk-forward: how often each value is chosen, how far neighbours fall.",
+)
+
+research_sweep_overfitting = sa.Table(
+    "research_sweep_overfitting", metadata,
+    sa.Column("sweep_id", Text, primary_key=True, comment="sweep_results.sweep_id."),
+    _account_id(),
+    _symphony_id(),
+    sa.Column("n_trials", sa.Integer),
+    sa.Column("sessions", sa.Integer, comment="Sessions common to every value (rows of the CSCV matrix)."),
+    sa.Column("pbo", Number, comment="Probability of backtest overfitting (CSCV), 0..1."),
+    sa.Column("pbo_splits", sa.Integer),
+    sa.Column("dsr", Number, comment="Deflated Sharpe ratio of the best value, 0..1."),
+    sa.Column("dsr_sr", Number, comment="Best value's Sharpe, per day."),
+    sa.Column("dsr_sr0", Number, comment="Expected max Sharpe of N worthless trials, per day."),
+    sa.Column("best_value", Number),
+    comment="Overfitting statistics of a parameter sweep.",
+)
+
+
 # Secondary indexes, PostgreSQL only: DuckDB's zone maps serve these scans, and ART indexes would slow its bulk
 # inserts down.
 for _name, _table, _cols in (
@@ -566,4 +700,6 @@ __all__ = [
     "CREDENTIAL_KINDS", "CREDENTIAL_STATUSES", "broker_credentials", "oauth_pending",
     "NOTIFICATION_KINDS", "NOTIFICATION_CHANNELS", "NOTIFICATION_STATUSES", "notifications",
     "replay_runs",
+    "OOS_SEGMENTS", "OOS_SERIES", "research_oos_stats", "research_studies", "research_study_configs",
+    "research_wf_windows", "research_wf_curves", "research_param_stability", "research_sweep_overfitting",
 ]
