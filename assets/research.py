@@ -44,9 +44,14 @@ from engine.evaluate import Evaluation, IndicatorCache, evaluate
 from engine.model import Comparison, Filter, If, IndicatorRef, MultiTickerComparison, Root, WeightInverseVol, \
     iter_nodes
 from engine.model import tickers as symphony_tickers
+from engine.oos import split_stats
+from engine.overfitting import deflated_sharpe_of_trials, pbo_cscv
+from engine.walkforward import GridRun, ParamAxis, WalkForwardResult, full_sample_objectives, objective_values, \
+    run_grid, walk_forward
 from resources import MarketDataResource, WarehouseResource
-from pipelines.research import symphony_partitions
+from pipelines.research import symphony_partitions, walk_forward_partitions
 from warehouse import Warehouse
+from warehouse.repos import research as research_repo
 
 #: A session's target weights "changed" when some ticker's weight moved by more than this (fraction).
 TRACE_WEIGHT_TOL = 1e-9
@@ -214,9 +219,34 @@ def _secs(t0: float) -> str:
 # Assets
 # ----------------------------------------------------------------------------------------------------------------
 
+class ResearchBacktestConfig(BacktestConfig):
+    """A research backtest: the backtest settings plus the out-of-sample start of the IS/OOS split."""
+
+    oos_start: str | None = Field(default=None, description="first out-of-sample day (ISO date); default: the "
+                                                             "symphony's last edit recorded in the registry")
+
+
+def oos_start_for(config_value: str | None, last_edit) -> tuple[dt.date | None, str]:
+    """The out-of-sample start and where it came from: the config's date (``'config'``), else the registry's
+    last edit (``'last_edit'``, its UTC date), else ``(None, 'none')``.
+
+    Raises:
+        dagster.Failure: the config's date is not an ISO date.
+    """
+    if config_value:
+        try:
+            return dt.date.fromisoformat(config_value), "config"
+        except ValueError:
+            raise dg.Failure(f"oos_start {config_value!r} is not an ISO date (YYYY-MM-DD)") from None
+    if last_edit is not None:
+        return pd.Timestamp(last_edit).tz_convert("UTC").date() if pd.Timestamp(last_edit).tzinfo else \
+            pd.Timestamp(last_edit).date(), "last_edit"
+    return None, "none"
+
+
 @dg.asset(partitions_def=symphony_partitions, group_name="research", kinds={"python"}, pool="warehouse_writer")
-def research_backtest(context: dg.AssetExecutionContext, config: BacktestConfig, market_data: MarketDataResource,
-                      warehouse: WarehouseResource) -> dg.MaterializeResult:
+def research_backtest(context: dg.AssetExecutionContext, config: ResearchBacktestConfig,
+                      market_data: MarketDataResource, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Backtest of one symphony (the partition) over the configured window, with NAV, weights and decision traces."""
     sid = context.partition_key
     settings = backtest_settings(config)
@@ -250,8 +280,28 @@ def research_backtest(context: dg.AssetExecutionContext, config: BacktestConfig,
     context.log.info(f"{sid}: wrote run {run_id} (replacing any earlier run of this configuration): "
                      + ", ".join(f"{t} {n}" for t, n in written.items())
                      + f"; traces on {len(days)} change sessions of {len(res.nav)} in {_secs(t0)}")
+    oos_start, source = oos_start_for(config.oos_start, research_repo.last_edited(wh, sid))
+    split_meta: dict = {}
+    if oos_start is None:
+        context.log.warning(f"{sid}: no out-of-sample start (none in the config, no last edit in the registry): "
+                            f"no in-sample / out-of-sample split")
+    else:
+        split = split_stats(res.nav, oos_start, settings["capital_usd"], res.benchmark_nav)
+        n = research_repo.write_oos_stats(wh, run_id, row, oos_start, source, split)
+        got = {(r.segment, r.stat): r.value for r in split[split["series"] == "strategy"].itertuples()}
+        parts = [f"{seg} Sharpe {got.get((seg, 'sharpe_ratio'), float('nan')):.2f}"
+                 for seg in ("in_sample", "out_of_sample") if (seg, "sharpe_ratio") in got]
+        context.log.info(f"{sid}: out-of-sample from {oos_start} ({source}): " + (", ".join(parts) or "no sessions")
+                         + f"; wrote {n} research_oos_stats rows")
+        if (oos_start > res.last_day.date()):
+            context.log.warning(f"{sid}: the out-of-sample start {oos_start} is after the last session "
+                                f"{res.last_day.date()}: nothing is out of sample yet")
+        split_meta = {"oos_start": str(oos_start), "oos_source": source,
+                      **{f"{seg}_sharpe": float(got[(seg, "sharpe_ratio")]) for seg in ("in_sample", "out_of_sample")
+                         if (seg, "sharpe_ratio") in got and np.isfinite(got[(seg, "sharpe_ratio")])}}
     context.log.info(f"{sid}: done in {_secs(t_all)}")
     return dg.MaterializeResult(metadata={
+        **split_meta,
         "backtest_run_id": run_id, "first_session": str(res.first_day.date()),
         "last_session": str(res.last_day.date()), "sessions": len(res.nav),
         "cagr": float(stats["annualized_return"]), "sharpe": float(stats["sharpe_ratio"]),
@@ -290,10 +340,11 @@ def parameter_sweep(context: dg.AssetExecutionContext, config: SweepConfig, mark
     sweep_id = sweep_id_for(config.symphony_id, row["source_text"], config.node_path, config.field, values,
                             settings)
     created = dt.datetime.now(dt.timezone.utc)
-    rows = []
+    rows, returns = [], {}
     for i, (value, model) in enumerate(models.items(), start=1):
         t0 = time.perf_counter()
         res = run_configured_backtest(model, cache, settings)
+        returns[value] = res.daily_return
         s = res.stats
         rows.append({"sweep_id": sweep_id, "account_id": row["account_id"], "symphony_id": config.symphony_id,
                      "node_path": config.node_path, "field": config.field, "value": value,
@@ -307,10 +358,242 @@ def parameter_sweep(context: dg.AssetExecutionContext, config: SweepConfig, mark
     frame = pd.DataFrame(rows)
     n = wh.replace("sweep_results", frame, where={"sweep_id": sweep_id})
     context.log.info(f"wrote sweep {sweep_id}: {n} rows (replacing any earlier sweep of this configuration)")
+    over = sweep_overfitting_row(pd.DataFrame(returns).dropna(how="any"), row)
+    research_repo.write_sweep_overfitting(wh, sweep_id, over)
+    context.log.info(f"sweep {sweep_id}: " + overfitting_line(over))
     table = "| value | CAGR | Sharpe | max DD | Calmar | final USD |\n|---|---|---|---|---|---|\n" + "\n".join(
         f"| {r['value']} | {r['cagr']:.2%} | {r['sharpe']:.2f} | {r['max_drawdown']:.2%} | {r['calmar']:.2f} | "
         f"{r['final_value']:,.2f} |" for r in rows)
-    return dg.MaterializeResult(metadata={"sweep_id": sweep_id, "rows": n, "results": dg.MetadataValue.md(table)})
+    return dg.MaterializeResult(metadata={"sweep_id": sweep_id, "rows": n, "results": dg.MetadataValue.md(table),
+                                          **{k: float(over[k]) for k in ("pbo", "dsr") if over.get(k) is not None}})
 
 
-RESEARCH_ASSETS = [research_backtest, parameter_sweep]
+# ----------------------------------------------------------------------------------------------------------------
+# Overfitting statistics and walk-forward studies
+# ----------------------------------------------------------------------------------------------------------------
+
+#: CSCV submatrices by default (the PBO paper's S = 16).
+DEFAULT_PBO_SPLITS = 16
+
+
+def pbo_splits_for(n_rows: int, wanted: int = DEFAULT_PBO_SPLITS) -> int | None:
+    """The largest even S ≤ ``wanted`` leaving at least 4 rows per submatrix (so each half has ≥ 2 rows for a
+    Sharpe ratio), or None when even S = 2 does not fit."""
+    s = min(int(wanted), n_rows // 4)
+    s -= s % 2
+    return s if s >= 2 else None
+
+
+def overfitting_figures(returns: pd.DataFrame, splits: int = DEFAULT_PBO_SPLITS) -> dict:
+    """PBO (CSCV) and DSR of the trials in ``returns`` (T × N daily returns, aligned), as plain numbers.
+
+    Returns:
+        ``{"pbo", "pbo_splits", "prob_oos_loss", "degradation_slope", "dsr", "dsr_sr", "dsr_sr0", "best",
+        "n_trials", "sessions", "pbo_error", "dsr_error"}``; a figure that cannot be computed (too few rows,
+        zero volatility) is None and its ``*_error`` says why.
+    """
+    out: dict = {"n_trials": int(returns.shape[1]), "sessions": int(len(returns)), "pbo": None, "pbo_splits": None,
+                 "prob_oos_loss": None, "degradation_slope": None, "dsr": None, "dsr_sr": None, "dsr_sr0": None,
+                 "best": None, "pbo_error": None, "dsr_error": None}
+    S = pbo_splits_for(len(returns), splits)
+    if returns.shape[1] < 2:
+        out["pbo_error"] = out["dsr_error"] = "fewer than 2 configurations"
+        return out
+    if S is None:
+        out["pbo_error"] = f"{len(returns)} sessions are too few for CSCV"
+    else:
+        try:
+            p = pbo_cscv(returns, n_splits=S)
+            slope = p.degradation_slope
+            out.update(pbo=p.pbo, pbo_splits=S, prob_oos_loss=p.prob_oos_loss,
+                       degradation_slope=None if not np.isfinite(slope) else slope)
+        except ValueError as exc:
+            out["pbo_error"] = str(exc)
+    try:
+        d = deflated_sharpe_of_trials(returns)
+        out.update(dsr=d.dsr, dsr_sr=d.sr, dsr_sr0=d.sr0, best=d.best)
+    except ValueError as exc:
+        out["dsr_error"] = str(exc)
+    return out
+
+
+def overfitting_line(fig: dict) -> str:
+    """One log line of :func:`overfitting_figures`."""
+    pbo = f"PBO {fig['pbo']:.1%} (S={fig['pbo_splits']})" if fig.get("pbo") is not None else \
+        f"PBO n/a ({fig.get('pbo_error')})"
+    dsr = f"DSR {fig['dsr']:.1%}" if fig.get("dsr") is not None else f"DSR n/a ({fig.get('dsr_error')})"
+    return f"{fig.get('n_trials')} trials on {fig.get('sessions')} common sessions: {pbo}, {dsr}"
+
+
+def sweep_overfitting_row(returns: pd.DataFrame, row: dict) -> dict:
+    """The ``research_sweep_overfitting`` row of a sweep (``returns``: sessions × values)."""
+    fig = overfitting_figures(returns)
+    return {"account_id": row["account_id"], "symphony_id": row["symphony_id"], "n_trials": fig["n_trials"],
+            "sessions": fig["sessions"], "pbo": fig["pbo"], "pbo_splits": fig["pbo_splits"], "dsr": fig["dsr"],
+            "dsr_sr": fig["dsr_sr"], "dsr_sr0": fig["dsr_sr0"],
+            "best_value": float(fig["best"]) if fig["best"] is not None else None}
+
+
+class ParamAxisConfig(dg.Config):
+    """One parameter of a walk-forward grid."""
+
+    node_path: str = Field(description="the node's path, e.g. 'root/0/0' (see the symphony's decision trace)")
+    field: str = Field(description="'window' (filter sort / inverse-vol / if left), 'lhs_window', 'rhs_window', "
+                                   "'threshold' (an if node's constant right side) or 'select_n' (filter)")
+    values: list[float] = Field(description="values to try: trading days / count (whole numbers) or threshold "
+                                            "(the left function's display units, percent for returns)")
+
+
+class WalkForwardConfig(BacktestConfig):
+    """A walk-forward study: the grid, the windows, the objective and the rules; the backtest settings shared."""
+
+    params: list[ParamAxisConfig] = Field(description="the grid: one entry per node parameter (cartesian product)")
+    is_sessions: int = Field(default=504, description="in-sample window, sessions (504 ≈ 2 years)")
+    oos_sessions: int = Field(default=126, description="out-of-sample step, sessions (126 ≈ 6 months)")
+    anchored: bool = Field(default=False, description="anchored in-sample windows (from the first session) "
+                                                      "instead of rolling ones")
+    objective: str = Field(default="sharpe", description="sharpe, annualized_return, calmar, or a key of "
+                                                         "Composer's stat set (e.g. sortino_ratio, max_drawdown)")
+    min_trades: int = Field(default=0, description="least allocation changes a configuration needs in the "
+                                                   "in-sample window to be chosen")
+    pbo_splits: int = Field(default=DEFAULT_PBO_SPLITS, description="CSCV submatrices S (even) for the PBO")
+
+
+def axes_of(config: WalkForwardConfig) -> list[ParamAxis]:
+    """The grid axes of a :class:`WalkForwardConfig` (values sorted, duplicates dropped)."""
+    return [ParamAxis(p.node_path, p.field, tuple(sorted(set(p.values)))) for p in config.params]
+
+
+def _rebased(returns: pd.Series, sessions: pd.DatetimeIndex) -> pd.Series:
+    r = returns.reindex(sessions).fillna(0.0)
+    return (1.0 + r).cumprod()
+
+
+def study_frames(row: dict, grid: GridRun, wf: WalkForwardResult, over: dict, spec: dict,
+                 seconds: float) -> dict[str, pd.DataFrame]:
+    """The rows of one study for :data:`warehouse.repos.research.STUDY_TABLES` (without the key columns)."""
+    acct = row["account_id"]
+    key = wf.objective
+    full_obj = full_sample_objectives(grid, key)
+    R = grid.returns.to_numpy(dtype="float64")
+    sessions = pd.DatetimeIndex(grid.returns.index)
+    sharpe = objective_values(R, "sharpe_ratio")
+    cagr = objective_values(R, "annualized_rate_of_return")
+    mdd = objective_values(R, "max_drawdown", sessions=sessions) if len(R) else np.array([])
+    chosen = wf.windows["config_idx"].value_counts()
+    configs = pd.DataFrame({
+        "account_id": acct, "config_idx": grid.configs["config_idx"], "label": grid.configs["label"],
+        "params_json": grid.configs["params_json"], "objective": full_obj.to_numpy(), "cagr": cagr,
+        "sharpe": sharpe, "max_drawdown": mdd, "trades": grid.changes.sum().to_numpy().astype(int),
+        "times_chosen": [int(chosen.get(i, 0)) for i in grid.configs["config_idx"]]})
+    w = wf.windows
+    names = [a.name for a in grid.axes]
+    windows = pd.DataFrame({
+        "account_id": acct, "window": w["window"], "is_start": w["is_start"].dt.date, "is_end": w["is_end"].dt.date,
+        "oos_start": w["oos_start"].dt.date, "oos_end": w["oos_end"].dt.date, "eligible": w["eligible"],
+        "config_idx": w["config_idx"], "label": w["label"],
+        "params_json": [json.dumps({n: (None if pd.isna(r[n]) else float(r[n])) for n in names}, sort_keys=True)
+                        for _, r in w.iterrows()],
+        "is_objective": w["is_objective"], "oos_objective": w["oos_objective"], "oos_return": w["oos_return"]})
+    sign = -1 if key in ("max_drawdown", "standard_deviation") else 1
+    best = int(full_obj.index[int(np.nanargmax(sign * full_obj.to_numpy()))]) if full_obj.notna().any() else None
+    oos_sessions = pd.DatetimeIndex(wf.oos_returns.index)
+    curves = pd.DataFrame({
+        "account_id": acct, "session_date": oos_sessions.date, "oos_return": wf.oos_returns.to_numpy(),
+        "oos_growth": wf.oos_growth.to_numpy(),
+        "best_growth": (_rebased(grid.returns[best], oos_sessions).to_numpy() if best is not None else np.nan),
+        "original_growth": (_rebased(grid.original, oos_sessions).to_numpy() if grid.original is not None
+                            else np.nan)})
+    drops = wf.stability_summary()
+    stab = wf.choice_frequency.copy()
+    mean_obj = []
+    for _, r in stab.iterrows():
+        mask = grid.configs[r["param"]].astype(float) == float(r["value"])
+        mean_obj.append(float(np.nanmean(full_obj.to_numpy()[mask.to_numpy()])) if mask.any() else np.nan)
+    stab = stab.assign(account_id=acct, mean_objective=mean_obj,
+                       mean_relative_drop=[drops.get(p, np.nan) for p in stab["param"]])
+    stats = {"oos": {k: (None if not np.isfinite(v) else float(v)) for k, v in wf.oos_stats.items()},
+             "overfitting": over, "stability": drops,
+             "best_full_sample": {"config_idx": best,
+                                  "label": grid.configs.loc[grid.configs["config_idx"] == best, "label"].iloc[0]
+                                  if best is not None else None,
+                                  "objective": float(full_obj[best]) if best is not None else None}}
+    study = pd.DataFrame([{
+        "account_id": acct, "spec_json": json.dumps(spec, sort_keys=True), "objective": key,
+        "anchored": wf.anchored, "is_sessions": wf.is_sessions, "oos_sessions": wf.oos_sessions,
+        "min_trades": wf.min_trades, "n_configs": len(grid.configs), "first_session": sessions[0].date(),
+        "last_session": sessions[-1].date(), "oos_cagr": wf.oos_stats.get("annualized_rate_of_return"),
+        "oos_sharpe": wf.oos_stats.get("sharpe_ratio"), "oos_max_drawdown": wf.oos_stats.get("max_drawdown"),
+        "best_config_idx": best, "pbo": over.get("pbo"), "pbo_splits": over.get("pbo_splits"),
+        "dsr": over.get("dsr"), "dsr_sr": over.get("dsr_sr"), "dsr_sr0": over.get("dsr_sr0"),
+        "stats_json": json.dumps(stats, sort_keys=True, default=str), "seconds": seconds,
+        "created_at": dt.datetime.now(dt.timezone.utc)}])
+    return {"research_studies": study, "research_study_configs": configs, "research_wf_windows": windows,
+            "research_wf_curves": curves, "research_param_stability": stab}
+
+
+def windows_markdown(wf: WalkForwardResult) -> str:
+    """The walk-forward windows as a Markdown table (asset metadata)."""
+    head = "| window | in sample | out of sample | chosen | IS objective | OOS return |\n|---|---|---|---|---|---|\n"
+    return head + "\n".join(
+        f"| {r.window} | {r.is_start.date()}..{r.is_end.date()} | {r.oos_start.date()}..{r.oos_end.date()} | "
+        f"{r.label} | {r.is_objective:.3f} | {r.oos_return:.2%} |" for r in wf.windows.itertuples())
+
+
+@dg.asset(partitions_def=walk_forward_partitions, group_name="research", kinds={"python"}, pool="warehouse_writer")
+def walk_forward_study(context: dg.AssetExecutionContext, config: WalkForwardConfig,
+                       market_data: MarketDataResource, warehouse: WarehouseResource) -> dg.MaterializeResult:
+    """Walk-forward optimisation of one symphony over a parameter grid, with stability, DSR and PBO."""
+    keys = context.partition_key.keys_by_dimension
+    sid, study = keys["symphony"], keys["study"]
+    t_all = time.perf_counter()
+    settings = backtest_settings(config)
+    wh = warehouse.open()
+    row, root = load_symphony(wh, sid)
+    axes = axes_of(config)
+    tickers = sorted(symphony_tickers(root) | {config.benchmark})
+    end = dt.date.fromisoformat(config.end) if config.end else None
+    cache = IndicatorCache(market_data.close_reader().closes(tickers, end=end))
+    n = int(np.prod([len(a.values) for a in axes])) if axes else 0
+    context.log.info(f"{sid}/{study}: {root.name!r}, grid of {n} configurations over "
+                     + ", ".join(f"{a.name} in {list(a.values)}" for a in axes))
+    step = max(1, n // 20)
+
+    def progress(i, total, label, res, secs):
+        if i % step == 0 or i == total:
+            context.log.info(f"[{i}/{total}] {label}: {res.first_day.date()}..{res.last_day.date()} "
+                             f"Sharpe {res.stats['sharpe_ratio']:.2f} in {secs:.2f}s")
+
+    kw = dict(start=settings["start"], end=settings["end"], capital=settings["capital_usd"],
+              slippage_bps=settings["slippage_bps"], apply_reg_fee=settings["apply_reg_fee"],
+              apply_taf_fee=settings["apply_taf_fee"], benchmark=settings["benchmark"])
+    try:
+        grid = run_grid(root, cache, axes, backtest=kw, progress=progress)
+        wf = walk_forward(grid, is_sessions=config.is_sessions, oos_sessions=config.oos_sessions,
+                          anchored=config.anchored, objective=config.objective, min_trades=config.min_trades)
+    except ValueError as exc:
+        raise dg.Failure(f"walk-forward {sid}/{study}: {exc}") from exc
+    context.log.info(f"{sid}/{study}: {len(grid.returns)} common sessions "
+                     f"{grid.returns.index[0].date()}..{grid.returns.index[-1].date()}, {len(wf.windows)} windows "
+                     f"({'anchored' if config.anchored else 'rolling'} {config.is_sessions} IS / "
+                     f"{config.oos_sessions} OOS sessions); stitched OOS CAGR "
+                     f"{wf.oos_stats['annualized_rate_of_return']:.2%}, Sharpe {wf.oos_stats['sharpe_ratio']:.2f}")
+    over = overfitting_figures(grid.returns, config.pbo_splits)
+    context.log.info(f"{sid}/{study}: " + overfitting_line(over))
+    spec = {"params": [{"node_path": a.node_path, "field": a.field, "values": list(a.values)} for a in axes],
+            "is_sessions": config.is_sessions, "oos_sessions": config.oos_sessions, "anchored": config.anchored,
+            "objective": wf.objective, "min_trades": config.min_trades, "pbo_splits": config.pbo_splits,
+            "backtest": settings}
+    frames = study_frames(row, grid, wf, over, spec, time.perf_counter() - t_all)
+    written = research_repo.write_study(wh, sid, study, frames)
+    context.log.info(f"{sid}/{study}: wrote " + ", ".join(f"{t} {k}" for t, k in written.items())
+                     + f" (replacing the study's earlier rows) in {_secs(t_all)}")
+    return dg.MaterializeResult(metadata={
+        "configurations": len(grid.configs), "windows": len(wf.windows), "sessions": len(grid.returns),
+        "oos_cagr": float(wf.oos_stats["annualized_rate_of_return"]),
+        "oos_sharpe": float(wf.oos_stats["sharpe_ratio"]),
+        **{k: float(over[k]) for k in ("pbo", "dsr") if over.get(k) is not None},
+        "windows_table": dg.MetadataValue.md(windows_markdown(wf)), "seconds": time.perf_counter() - t_all})
+
+
+RESEARCH_ASSETS = [research_backtest, parameter_sweep, walk_forward_study]

@@ -11,6 +11,10 @@
   or a backfill over many symphonies (one run per symphony: backtests are path-dependent, so a symphony's whole
   window runs in one run; style guide §5.2). The window and the cost settings come from the run config
   (:class:`assets.backtests.BacktestConfig`).
+* ``walk_forward_job`` — the ``walk_forward_study`` asset, partitioned by symphony × study
+  (:data:`walk_forward_partitions`; study keys are added from the UI's partition dialog or
+  ``oragami research add-study``): one walk-forward over a grid of node parameters per run
+  (:class:`assets.research.WalkForwardConfig`).
 * ``parameter_sweep_job`` — the non-partitioned ``parameter_sweep`` asset: one symphony over a grid of values of
   one node parameter (:class:`assets.research.SweepConfig`). (Not named ``parameter_sweep``: Dagster requires job
   names to differ from op names, and the asset's op is ``parameter_sweep``.)
@@ -29,6 +33,12 @@ REGISTRY_SENSOR_INTERVAL_S = 60
 
 symphony_partitions = dg.DynamicPartitionsDefinition(name=SYMPHONY_PARTITIONS)
 
+#: Name of the dynamic partitions of walk-forward studies (one key per study name, e.g. ``rsi-window-x-select``).
+STUDY_PARTITIONS = "research_studies"
+study_partitions = dg.DynamicPartitionsDefinition(name=STUDY_PARTITIONS)
+#: Walk-forward studies are partitioned by symphony × study (both dynamic).
+walk_forward_partitions = dg.MultiPartitionsDefinition({"study": study_partitions, "symphony": symphony_partitions})
+
 research_backtests = dg.define_asset_job(
     "research_backtests",
     selection=dg.AssetSelection.assets("research_backtest"),  # partitioned by symphony_partitions
@@ -42,6 +52,31 @@ parameter_sweep_job = dg.define_asset_job(
     description="Backtest one symphony once per value of one node's window; results side by side in "
                 "sweep_results.",
 )
+
+
+walk_forward_job = dg.define_asset_job(
+    "walk_forward_job",
+    selection=dg.AssetSelection.assets("walk_forward_study"),  # partitioned symphony × study
+    description="Walk-forward optimisation of a symphony (partition: symphony × study) over a grid of node "
+                "parameters given in the run config, with parameter stability, the deflated Sharpe ratio and the "
+                "probability of backtest overfitting.",
+)
+
+
+def add_study(instance: dg.DagsterInstance, study: str) -> bool:
+    """Add ``study`` as a key of the study partitions (what the UI's "Add partition" does); False if it exists.
+
+    Raises:
+        ValueError: an empty name or one with characters Dagster partition keys do not allow (``|``, ``,``,
+            ``[``, ``]``, newlines).
+    """
+    name = (study or "").strip()
+    if not name or any(c in name for c in "|,[]\n\r\t"):
+        raise ValueError(f"study name {study!r}: use letters, digits, dashes (no '|', ',', brackets, newlines)")
+    if instance.has_dynamic_partition(STUDY_PARTITIONS, name):
+        return False
+    instance.add_dynamic_partitions(STUDY_PARTITIONS, [name])
+    return True
 
 
 def registered_symphony_ids(wh: Warehouse) -> list[str]:
@@ -88,5 +123,5 @@ def symphony_registry_sensor(context: dg.SensorEvaluationContext, warehouse: War
     return dg.SensorResult(dynamic_partitions_requests=requests)
 
 
-RESEARCH_JOBS = [research_backtests, parameter_sweep_job]
+RESEARCH_JOBS = [research_backtests, parameter_sweep_job, walk_forward_job]
 RESEARCH_SENSORS = [symphony_registry_sensor]

@@ -89,6 +89,18 @@ def _limit_and_active(conn: Connection, account_id: str, exclude: str | None = N
     return (DEFAULT_MAX_ACTIVE_SYMPHONIES if limit is None else int(limit)), int(count or 0)
 
 
+def _last_edited(existing, entry: Mapping[str, Any], now: dt.datetime) -> dt.datetime:
+    """``last_edited_at`` of a (re-)registration: now for a new symphony or a changed source (the text or the
+    parsed tree), else the stored one (a re-upload of the same source is not an edit). An explicit
+    ``entry["last_edited_at"]`` (an import of a symphony's known edit date) wins."""
+    if entry.get("last_edited_at") is not None:
+        return entry["last_edited_at"]
+    if existing is None or existing.last_edited_at is None:
+        return now
+    same = existing.source_text == entry["source_text"] and existing.parsed_json == entry["parsed_json"]
+    return existing.last_edited_at if same else now
+
+
 def register(wh: Warehouse, account_id: str, *, symphony_id: str, name: str, source_format: str,
              source_text: str, parsed_json: str, rebalance: str | None = None,
              capital_usd: float = DEFAULT_CAPITAL_USD, activate: bool = True) -> Registration:
@@ -102,6 +114,9 @@ def register(wh: Warehouse, account_id: str, *, symphony_id: str, name: str, sou
             ``engine.model`` tree as JSON), rebalance: the symphony.
         capital_usd: initial paper capital, USD.
         activate: ask for ``'active'`` (granted while under the account's limit); ``False`` stores ``'inactive'``.
+
+    ``last_edited_at`` (the default out-of-sample start of research backtests) is set to now when the symphony
+    is new or its source changed, and kept when the same source is registered again.
 
     Returns:
         :class:`Registration` with the status stored.
@@ -140,7 +155,8 @@ def register_many(wh: Warehouse, account_id: str, entries: Sequence[Mapping[str,
             raise LookupError(f"unknown account '{account_id}'")
         for entry in entries:
             sid = entry["symphony_id"]
-            existing = conn.execute(sa.select(s.c.account_id, s.c.created_at).where(s.c.symphony_id == sid)).first()
+            existing = conn.execute(sa.select(s.c.account_id, s.c.created_at, s.c.source_text, s.c.parsed_json,
+                                              s.c.last_edited_at).where(s.c.symphony_id == sid)).first()
             if existing is not None and existing.account_id != account_id:
                 raise OwnershipError(f"symphony id '{sid}' belongs to another account; choose another id")
             limit, active = _limit_and_active(conn, account_id, exclude=sid)
@@ -150,7 +166,7 @@ def register_many(wh: Warehouse, account_id: str, entries: Sequence[Mapping[str,
                    "source_format": entry["source_format"], "source_text": entry["source_text"],
                    "parsed_json": entry["parsed_json"], "status": status, "rebalance": entry.get("rebalance"),
                    "capital_usd": float(entry.get("capital_usd", DEFAULT_CAPITAL_USD)), "created_at": created,
-                   "updated_at": now}
+                   "updated_at": now, "last_edited_at": _last_edited(existing, entry, now)}
             conn.execute(s.delete().where(s.c.symphony_id == sid))
             wh.insert(conn, s, coerce_frame(s, pd.DataFrame([row])))
             out.append(Registration(sid, account_id, status))
