@@ -15,7 +15,7 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## Seed a demo account, run the daily job on the last 20 bundled sessions, backtest, print a summary.
+## Seed a demo account, replay the last 252 bundled sessions (the daily job trades the last 2), backtest, print a summary.
 demo: install
 	@mkdir -p $(DAGSTER_HOME)
 	@cp dagster.yaml $(DAGSTER_HOME)/dagster.yaml
@@ -49,3 +49,4 @@ bench: install
 	$(BIN)/python scripts/bench.py
 	$(BIN)/python scripts/bench_daily.py
 	$(BIN)/python scripts/bench_scheduled.py
+	$(BIN)/python scripts/bench_replay.py
