@@ -7,7 +7,7 @@
     oragami explain FILE --date D [--json]   the decision trace: why it holds what it holds that day
     oragami run-daily --session D [--broker alpaca]   run the daily_trading job for one session, in-process
     oragami seed FILE... [--account ID]      register symphonies (active) in the warehouse
-    oragami demo                             seed the demo account, trade 20 sessions, backtest, summarise
+    oragami demo                             seed the demo account, a year of paper trading, backtest, summarise
     oragami data coverage [TICKER...] [--prices P]   first/last date, rows, interior gaps and source per ticker
     oragami data check [TICKER...] [--prices P]      data quality: stale series, gaps, non-positive values, jumps
 
@@ -44,7 +44,10 @@ DEMO_SYMPHONIES = [
 DEMO_ACCOUNT = "demo"
 #: In-process runs log warnings and errors only (the Dagster UI keeps the full event log).
 QUIET = {"loggers": {"console": {"config": {"log_level": "WARNING"}}}}
-DEMO_SESSIONS = 20
+#: Sessions of paper history ``oragami demo`` builds (a year), and how many of the last ones the daily graph trades
+#: itself; the earlier ones are replayed (``oragami replay``, :func:`pipelines.replay.replay_range`).
+DEMO_SESSIONS = 252
+DEMO_GRAPH_SESSIONS = 2
 
 
 def _err(msg: str) -> None:
@@ -353,18 +356,35 @@ def cmd_demo(args) -> int:
     print(f"[demo] warehouse {wh.safe_url}")
     print(f"[demo] seeded account '{DEMO_ACCOUNT}' with {len(ids)} symphonies: {', '.join(ids)}")
     last = last_session()
-    sessions = sessions_in_range(last - dt.timedelta(days=60), last)[-DEMO_SESSIONS:]
+    sessions = sessions_in_range(last - dt.timedelta(days=2 * DEMO_SESSIONS), last)[-DEMO_SESSIONS:]
+    replayed, traded = sessions[:-DEMO_GRAPH_SESSIONS], sessions[-DEMO_GRAPH_SESSIONS:]
     instance = _instance()
     t0 = time.time()
-    for i, session in enumerate(sessions, start=1):
+    from engine.replay import ReplayError
+    from pipelines.replay import replay_range
+    from resources import BundledMarketData, SimulatedBroker
+
+    def progress(i: int, n: int, session: dt.date) -> None:
+        if i == n or i % 63 == 0:
+            print(f"[demo] replayed {i}/{n} sessions (through {session}) in {time.time() - t0:.1f}s", flush=True)
+
+    try:   # the year's paper history in one process (same daily logic, batched writes)
+        summary = replay_range(wh, BundledMarketData(), SimulatedBroker().cost_model(), replayed[0], replayed[-1],
+                               [DEMO_ACCOUNT], progress=progress)
+    except ReplayError as exc:
+        _err(f"error: {exc}")
+        return 1
+    print(f"[demo] replay of {summary.sessions} sessions {summary.start}..{summary.end} in {time.time() - t0:.1f}s; "
+          f"the daily graph trades the last {len(traded)}", flush=True)
+    for i, session in enumerate(traded, start=1):
         t1 = time.time()
         ok = run_daily(session, instance)
-        print(f"[demo] daily_trading {session} ({i}/{len(sessions)}): {'ok' if ok else 'FAILED'} "
+        print(f"[demo] daily_trading {session} ({i}/{len(traded)}): {'ok' if ok else 'FAILED'} "
               f"in {time.time() - t1:.1f}s", flush=True)
         if not ok:
             return 1
-    print(f"[demo] {len(sessions)} sessions in {time.time() - t0:.1f}s; backtesting every symphony from inception…",
-          flush=True)
+    print(f"[demo] {len(sessions)} sessions of paper history in {time.time() - t0:.1f}s; backtesting every symphony "
+          "from inception…", flush=True)
     t1 = time.time()
     result = defs.resolve_job_def("backtest_all").execute_in_process(instance=instance, raise_on_error=False,
                                                                            run_config=QUIET)
@@ -513,7 +533,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--warehouse", help="SQLAlchemy URL of the warehouse")
     s.set_defaults(func=cmd_seed)
 
-    d = sub.add_parser("demo", help="seed the demo account, trade the last 20 bundled sessions, backtest, summarise")
+    d = sub.add_parser("demo", help="seed the demo account, replay the last 252 bundled sessions (the daily graph trades the last 2), backtest, summarise")
     d.add_argument("--warehouse", help="SQLAlchemy URL of the warehouse")
     d.set_defaults(func=cmd_demo)
 
@@ -560,8 +580,6 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except WarehouseLockedError as exc:  # one line, no traceback: who holds the file and what to do
         _err(f"error: {exc}")
-        from resources.alerts import alert_warehouse_locked  # webhook / e-mail; prints nothing, never raises
-        alert_warehouse_locked(str(exc), getattr(args, "command", None))
         return EXIT_WAREHOUSE_LOCKED
 
 

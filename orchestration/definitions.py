@@ -12,8 +12,7 @@ from assets.research import RESEARCH_ASSETS
 from resources import AlpacaBroker, BundledMarketData, SimulatedBroker, WarehouseResource
 from pipelines.jobs import backtest_all, daily_trading, daily_trading_schedule
 from pipelines.research import RESEARCH_JOBS, RESEARCH_SENSORS
-from pipelines.sensors import ALERT_SENSORS
-from resources.alerts import AlertsResource
+from pipelines.replay import paper_replay_job
 
 
 def market_data_resource(source: str = "bundled", alpaca_data_url: str | None = None, feed: str = "iex"):
@@ -51,7 +50,6 @@ def build_resources(warehouse_url: str | None = None, duckdb_path: str | None = 
         "market_data": market_data_resource(market_data),
         "broker": SimulatedBroker() if broker == "simulated" else AlpacaBroker(url_override=alpaca_url),
         "warehouse": WarehouseResource(url=warehouse_url, duckdb_path=duckdb_path),
-        "alerts": AlertsResource(),   # channels from ORAGAMI_ALERT_* at send time (resources.alerts)
     }
 
 
@@ -60,9 +58,9 @@ def build_definitions(**resource_settings) -> dg.Definitions:
     return dg.Definitions(
         assets=[*DAILY_ASSETS, symphony_backtests, *RESEARCH_ASSETS],
         asset_checks=[*DAILY_CHECKS, *DATA_QUALITY_CHECKS],
-        jobs=[daily_trading, backtest_all, *RESEARCH_JOBS],
+        jobs=[daily_trading, backtest_all, *RESEARCH_JOBS, paper_replay_job],
         schedules=[daily_trading_schedule],
-        sensors=[*RESEARCH_SENSORS, *ALERT_SENSORS],
+        sensors=RESEARCH_SENSORS,
         resources=build_resources(**resource_settings),
     )
 
