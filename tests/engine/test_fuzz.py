@@ -297,7 +297,7 @@ def test_validate_a_directory_is_a_message_not_a_traceback(tmp_path: Path, capsy
     from orchestration.cli import main
 
     assert main(["validate", str(tmp_path)]) == 2
-    assert capsys.readouterr().err.strip() == f"{tmp_path}: cannot read: Is a directory"
+    assert capsys.readouterr().err.strip() == f"{tmp_path}: is a directory, not a symphony file"
 
 
 def test_an_object_that_contains_itself() -> None:
