@@ -13,6 +13,8 @@ from resources import AlpacaBroker, BundledMarketData, SimulatedBroker, Warehous
 from pipelines.jobs import backtest_all, daily_trading, daily_trading_schedule
 from pipelines.research import RESEARCH_JOBS, RESEARCH_SENSORS
 from pipelines.replay import paper_replay_job
+from pipelines.sensors import ALERT_SENSORS
+from resources.alerts import AlertsResource
 
 
 def market_data_resource(source: str = "bundled", alpaca_data_url: str | None = None, feed: str = "iex"):
@@ -50,6 +52,7 @@ def build_resources(warehouse_url: str | None = None, duckdb_path: str | None = 
         "market_data": market_data_resource(market_data),
         "broker": SimulatedBroker() if broker == "simulated" else AlpacaBroker(url_override=alpaca_url),
         "warehouse": WarehouseResource(url=warehouse_url, duckdb_path=duckdb_path),
+        "alerts": AlertsResource(),   # channels from ORAGAMI_ALERT_* at send time (resources.alerts)
     }
 
 
@@ -60,7 +63,7 @@ def build_definitions(**resource_settings) -> dg.Definitions:
         asset_checks=[*DAILY_CHECKS, *DATA_QUALITY_CHECKS],
         jobs=[daily_trading, backtest_all, *RESEARCH_JOBS, paper_replay_job],
         schedules=[daily_trading_schedule],
-        sensors=RESEARCH_SENSORS,
+        sensors=[*RESEARCH_SENSORS, *ALERT_SENSORS],
         resources=build_resources(**resource_settings),
     )
 
