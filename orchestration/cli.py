@@ -881,7 +881,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--no-data-check", action="store_true", help=no_check_help)
     s.set_defaults(func=cmd_seed)
 
-    d = sub.add_parser("demo", help="seed the demo account, replay the last 252 bundled sessions (the daily graph trades the last 2), backtest, summarise")
+    d = sub.add_parser("demo", help="seed the demo account, replay the last 252 bundled sessions (the daily graph "
+                                     "trades the last 2), backtest, summarise")
     d.add_argument("--warehouse", help=warehouse_help)
     d.set_defaults(func=cmd_demo)
 
