@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 from dashboards import auth, cache
 from warehouse import AccountScope, Warehouse
+from warehouse.repos import audit
 from warehouse.repos import symphonies as symphony_repo
 from warehouse.scope import require_scope
 
@@ -44,7 +45,10 @@ def register_symphony(url: str, scope: AccountScope, row: dict, account_id: str)
     if not require_scope(scope).allows(account_id):
         raise PermissionError(f"account '{account_id}' is not in your scope ({scope})")
     with _writing(url) as wh:
-        return symphony_repo.register(wh, account_id, **row).status
+        status = symphony_repo.register(wh, account_id, **row).status
+        _audit(wh, "symphony_uploaded", account_id, row.get("symphony_id"),
+               f"{row.get('name') or ''} ({row.get('source_format')}), stored {status}")
+        return status
 
 
 def set_symphony_status(url: str, scope: AccountScope, symphony_id: str, status: str) -> None:
@@ -56,6 +60,17 @@ def set_symphony_status(url: str, scope: AccountScope, symphony_id: str, status:
     """
     with _writing(url) as wh:
         symphony_repo.set_status(wh, symphony_id, status, require_scope(scope))
+        _audit(wh, "symphony_activated" if status == "active" else "symphony_deactivated",
+               symphony_repo.owners(wh, [symphony_id]).get(symphony_id), symphony_id, f"now {status}")
+
+
+def _audit(wh: Warehouse, action: str, account_id: str | None, target: str | None, detail: str) -> None:
+    """Record a library write in the audit trail with the signed-in user of this run (issue 11)."""
+    from dashboards import context
+
+    ctx = context.current_or_none()
+    audit.record(wh, action=action, actor=ctx.user.username if ctx else None, role=ctx.role if ctx else None,
+                 account_id=account_id, target=target, origin=ctx.origin if ctx else "dashboard", detail=detail)
 
 
 def propose_symphony_id(url: str, scope: AccountScope, name: str, account_id: str) -> str:

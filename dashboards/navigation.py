@@ -14,6 +14,8 @@ class PageSpec:
     title: str
     icon: str
     url_path: str | None = None
+    #: The roles that see the page in the navigation (``None``: every role); the page checks the role itself too.
+    roles: tuple[str, ...] | None = None
 
 
 PAGES: tuple[PageSpec, ...] = (
@@ -24,7 +26,15 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("app_pages/backtests.py", "Backtests", ":material/history:", "backtests"),
     PageSpec("app_pages/orders.py", "Orders & positions", ":material/receipt_long:", "orders"),
     PageSpec("app_pages/notifications.py", "Notifications", ":material/notifications:", "notifications"),
+    PageSpec("app_pages/audit.py", "Audit log", ":material/policy:", "audit"),
+    PageSpec("app_pages/admin.py", "Admin", ":material/admin_panel_settings:", "admin", roles=("admin",)),
     PageSpec("app_pages/account_settings.py", "Account settings", ":material/settings:", "settings"),
 )
 
-__all__ = ["PageSpec", "PAGES"]
+
+def pages_for(role: str) -> tuple[PageSpec, ...]:
+    """The :data:`PAGES` a user of ``role`` sees in the navigation, in sidebar order."""
+    return tuple(p for p in PAGES if p.roles is None or role in p.roles)
+
+
+__all__ = ["PageSpec", "PAGES", "pages_for"]

@@ -38,8 +38,9 @@ SOURCE_FORMATS: tuple[str, ...] = ("json", "edn", "defsymphony")
 SYMPHONY_STATUSES: tuple[str, ...] = ("active", "inactive")
 RUN_STATUSES: tuple[str, ...] = ("ok", "failed", "skipped")
 ORDER_SIDES: tuple[str, ...] = ("buy", "sell")
-#: Dashboard roles: an analyst sees one account, an operator every account.
-USER_ROLES: tuple[str, ...] = ("analyst", "operator")
+#: Dashboard roles: an analyst sees their own account(s); an operator every account and the live controls; an
+#: admin also manages users, accounts and risk gates (docs/accounts.md).
+USER_ROLES: tuple[str, ...] = ("analyst", "operator", "admin")
 #: Active symphonies per account when ``accounts.max_active_symphonies`` is NULL (Composer's limit).
 DEFAULT_MAX_ACTIVE_SYMPHONIES = 40
 
@@ -113,7 +114,8 @@ users = sa.Table(
     "users", metadata,
     sa.Column("username", Text, primary_key=True),
     sa.Column("password_hash", Text, nullable=False, comment="bcrypt hash (dashboards.auth), never the password."),
-    sa.Column("role", Text, nullable=False, comment="'analyst' (one account) | 'operator' (every account)."),
+    sa.Column("role", Text, nullable=False,
+              comment="'analyst' (own accounts) | 'operator' (every account) | 'admin' (and user management)."),
     sa.Column("account_id", Text, comment="The analyst's account; NULL for operators."),
     sa.Column("created_at", Timestamp, server_default=sa.func.now()),
     _in_check("role", USER_ROLES, "ck_users_role"),
@@ -413,6 +415,76 @@ audit_log = sa.Table(
 
 # --- section: users, sign-in and roles (issue 11) ---
 
+# Columns added to the registry tables above (nullable: Warehouse.create_schema adds them to older warehouses).
+users.append_column(sa.Column("is_demo", sa.Boolean,
+                              comment="The published demo user: accepted only on a loopback server address."))
+users.append_column(sa.Column("disabled_at", Timestamp, comment="When an admin disabled the user; NULL = enabled."))
+users.append_column(sa.Column("must_change_password", sa.Boolean,
+                              comment="Set by a password reset: the user sets a new password at next sign-in."))
+users.append_column(sa.Column("session_epoch", sa.Integer,
+                              comment="Bumped to sign the user out everywhere (NULL = 0); checked on every run."))
+users.append_column(sa.Column("password_changed_at", Timestamp))
+users.append_column(sa.Column("lock_cleared_at", Timestamp,
+                              comment="Failed sign-ins before this instant no longer count towards a lock-out."))
+accounts.append_column(sa.Column("disabled_at", Timestamp,
+                                 comment="When an admin disabled the account; NULL = enabled."))
+
+#: ``sign_in_attempts.outcome`` values: a checked password that matched or not, or refused unchecked (locked).
+SIGN_IN_OUTCOMES: tuple[str, ...] = ("ok", "failed", "locked")
+
+user_accounts = sa.Table(
+    "user_accounts", metadata,
+    sa.Column("username", Text, primary_key=True),
+    sa.Column("account_id", Text, primary_key=True, comment="An account the user belongs to."),
+    sa.Column("added_at", Timestamp, server_default=sa.func.now()),
+    comment="Account memberships of analysts (one or more each); users.account_id mirrors the first one.",
+)
+
+sign_in_attempts = sa.Table(
+    "sign_in_attempts", metadata,
+    sa.Column("attempt_id", Text, primary_key=True, comment="uuid4 hex."),
+    sa.Column("username", Text, nullable=False, comment="As typed (stripped); may name no user."),
+    sa.Column("client", Text, nullable=False, comment="The client address, or 'unknown'."),
+    sa.Column("attempted_at", Timestamp, nullable=False),
+    sa.Column("outcome", Text, nullable=False, comment="'ok' | 'failed' | 'locked' (refused, password unchecked)."),
+    _in_check("outcome", SIGN_IN_OUTCOMES, "ck_sign_in_attempts_outcome"),
+    comment="Every dashboard sign-in attempt: the lock-out counts failures per username and per client.",
+)
+
+
+@sa.event.listens_for(metadata, "after_create")
+def _migrate_users(target: sa.MetaData, connection: sa.Connection, **_: object) -> None:
+    """Upgrade a ``users`` table of the two-role release (run by ``create_all``, inside create_schema's
+    transaction): its CHECK allowed only 'analyst'/'operator', and CHECK constraints are not altered additively.
+    PostgreSQL swaps the constraint; DuckDB (no DROP CONSTRAINT) rebuilds the table with its rows. Then every
+    ``users.account_id`` becomes a membership row. Idempotent."""
+    dialect = connection.dialect.name
+    if dialect == "postgresql":
+        found = connection.execute(sa.text(
+            "SELECT pg_get_constraintdef(c.oid) FROM pg_constraint c JOIN pg_class t ON c.conrelid = t.oid "
+            "JOIN pg_namespace n ON t.relnamespace = n.oid WHERE t.relname = 'users' AND c.conname = 'ck_users_role' "
+            "AND n.nspname = current_schema()")).scalar()
+        if found is not None and "'admin'" not in found:
+            connection.exec_driver_sql("ALTER TABLE users DROP CONSTRAINT ck_users_role")
+            allowed = ", ".join(f"'{r}'" for r in USER_ROLES)
+            connection.exec_driver_sql(f"ALTER TABLE users ADD CONSTRAINT ck_users_role CHECK (role IN ({allowed}))")
+    elif dialect == "duckdb":
+        ddl = connection.execute(sa.text("SELECT sql FROM duckdb_tables() WHERE table_name = 'users' "
+                                         "AND schema_name = current_schema()")).scalar()
+        if ddl is not None and "CHECK" in ddl and "'admin'" not in ddl:
+            old = [r[0] for r in connection.execute(sa.text(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = 'users' "
+                "AND table_schema = current_schema() ORDER BY ordinal_position"))]
+            connection.exec_driver_sql("ALTER TABLE users RENAME TO users__two_roles")
+            users.create(connection)
+            cols = ", ".join(f'"{c}"' for c in old if c in users.c)
+            connection.exec_driver_sql(f"INSERT INTO users ({cols}) SELECT {cols} FROM users__two_roles")
+            connection.exec_driver_sql("DROP TABLE users__two_roles")
+    connection.execute(sa.text(
+        "INSERT INTO user_accounts (username, account_id, added_at) SELECT u.username, u.account_id, u.created_at "
+        "FROM users u WHERE u.account_id IS NOT NULL AND u.role = 'analyst' AND NOT EXISTS (SELECT 1 FROM "
+        "user_accounts m WHERE m.username = u.username AND m.account_id = u.account_id)"))
+
 # --- section: broker credentials (issue 11) ---
 
 #: ``broker_credentials.kind``: pasted paper API keys, or an OAuth 2.0 access token (Alpaca Connect).
@@ -696,6 +768,7 @@ __all__ = [
     "accounts", "symphonies", "users", "daily_bars", "indicator_values", "target_allocations", "decision_traces",
     "symphony_runs", "orders", "fills", "positions", "daily_nav", "performance_metrics", "backtest_runs",
     "backtest_daily", "backtest_weights", "backtest_traces", "sweep_results", "audit_log",
+    "SIGN_IN_OUTCOMES", "user_accounts", "sign_in_attempts",
     "CONTROL_KINDS", "CONTROL_STATUSES", "symphony_controls",
     "CREDENTIAL_KINDS", "CREDENTIAL_STATUSES", "broker_credentials", "oauth_pending",
     "NOTIFICATION_KINDS", "NOTIFICATION_CHANNELS", "NOTIFICATION_STATUSES", "notifications",

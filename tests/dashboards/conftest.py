@@ -64,3 +64,24 @@ def _dashboard_auth_off(monkeypatch: pytest.MonkeyPatch) -> None:
     """The login is off unless a test turns it on (``monkeypatch.setenv("ORAGAMI_DASHBOARD_AUTH", "on")``): the
     overview tests exercise the pages as an operator of the local demo."""
     monkeypatch.setenv("ORAGAMI_DASHBOARD_AUTH", "off")
+
+
+@pytest.fixture
+def roles_db(seeded_duckdb: Path, use_duckdb, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A private seeded DuckDB file (accounts ``acct-a`` "Alice" and ``acct-b`` "Bob") with the users of
+    :data:`tests.dashboards.door.USERS` (analysts alice/acct-a, bob/acct-b; operator root; admin ada), the login
+    on and the server bound to loopback (the demo user's condition)."""
+    from streamlit import config as st_config
+
+    from dashboards import auth
+    from tests.dashboards.door import add_users
+
+    with Warehouse(f"duckdb:///{seeded_duckdb}") as wh:
+        wh.create_schema()
+        add_users(wh, ("alice", "bob", "root", "ada"))
+    use_duckdb(seeded_duckdb)
+    monkeypatch.setenv(auth.ENV_AUTH, "on")
+    before = st_config.get_option("server.address")
+    st_config.set_option("server.address", "127.0.0.1")
+    yield seeded_duckdb
+    st_config.set_option("server.address", before)

@@ -23,6 +23,7 @@ USERS: dict[str, tuple[str, str, str | None]] = {
     "bob": ("bob-pass-123", "analyst", "acct-b"),
     "nobody": ("nobody-pass-1", "analyst", "acct-nobody"),
     "root": ("root-pass-12", "operator", None),
+    "ada": ("ada-admin-pass-1", "admin", None),
 }
 
 
@@ -67,7 +68,32 @@ def frames(at: AppTest, column: str) -> list[pd.DataFrame]:
     return [df.value for df in at.dataframe if column in df.value.columns]
 
 
+def nav_pages(at: AppTest) -> list[str]:
+    """The page files the router's navigation registered in the last run (``"app_pages/x.py"``), in order."""
+    root = APP.parent
+    return [Path(str(info["script_path"])).resolve().relative_to(root).as_posix()
+            for info in at._registered_pages.values() if info.get("script_path")]
+
+
 def texts(at: AppTest) -> str:
     """Every message, caption and Markdown text of the page, one per line."""
     return "\n".join(str(e.value) for kind in ("info", "warning", "error", "caption", "markdown", "success")
                      for e in at.get(kind))
+
+
+def click(at: AppTest, label: str) -> AppTest:
+    """Click the (form submit or plain) button labelled ``label`` and run."""
+    found = [b for b in at.button if b.label == label]
+    assert found, f"no button {label!r}; buttons: {[b.label for b in at.button]}"
+    return found[0].click().run()
+
+
+def signed_in_as(at: AppTest) -> str | None:
+    """The username the sidebar says is signed in (``None``: the sign-in form is shown)."""
+    import re
+
+    for m in at.sidebar.markdown:
+        found = re.match(r"\*\*Signed in\*\* as `([^`]+)`", str(m.value))
+        if found:
+            return found.group(1)
+    return None

@@ -51,7 +51,9 @@ def test_create_user_and_authenticate(wh):
     (("bob", "bob-pass-123", "analyst", "acct-zzz"), "unknown account"),
     (("bob", "bob-pass-123", "operator", "acct-a"), "every account"),
     (("bob", "short", "analyst", "acct-a"), "shorter"),
-    (("bob", "bob-pass-123", "admin", None), "unknown role"),
+    (("bob", "bob-pass-123", "superuser", None), "unknown role"),
+    (("bob", "bob-pass-123", "admin", "acct-a"), "every account"),  # admins, like operators, see every account
+    (("bob", "password1234", "analyst", "acct-a"), "too common"),
 ])
 def test_create_user_refuses_bad_input(wh, args, message):
     with pytest.raises(ValueError, match=message):
