@@ -24,6 +24,7 @@ PAGES: tuple[PageSpec, ...] = (
     PageSpec("app_pages/symphony_detail.py", "Symphony detail", ":material/account_tree:", "symphony"),
     PageSpec("app_pages/performance.py", "Performance", ":material/trending_up:", "performance"),
     PageSpec("app_pages/backtests.py", "Backtests", ":material/history:", "backtests"),
+    PageSpec("app_pages/research.py", "Research", ":material/science:", "research"),
     PageSpec("app_pages/orders.py", "Orders & positions", ":material/receipt_long:", "orders"),
     PageSpec("app_pages/notifications.py", "Notifications", ":material/notifications:", "notifications"),
     PageSpec("app_pages/audit.py", "Audit log", ":material/policy:", "audit"),
