@@ -83,7 +83,7 @@ COMMON_WORDS = frozenset({
     "baseball", "sunshine", "princess", "trustno", "oragami", "composer", "trading", "abc", "abcd", "abcdef",
     "qwertyuiop", "asdfghjkl", "zxcvbnm", "test", "testing", "demo", "user", "default", "guest",
 })
-_SEQUENCES = ("abcdefghijklmnopqrstuvwxyz", "01234567890", "qwertyuiopasdfghjklzxcvbnm", "9876543210")
+_SEQUENCES = ("abcdefghijklmnopqrstuvwxyz", "0123456789", "qwertyuiopasdfghjklzxcvbnm", "9876543210")
 
 
 @dataclass(frozen=True)
