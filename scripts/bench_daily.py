@@ -36,24 +36,25 @@ from warehouse.bundled import available_tickers, load_adjusted_closes  # noqa: E
 SESSION = "2026-07-31"
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--accounts", type=int, default=40)
-    ap.add_argument("--per-account", type=int, default=40)
-    ap.add_argument("--faults", type=int, default=0,
-                    help="transient faults (429/504) injected per account on look-ups, POST and reconciliation reads")
-    args = ap.parse_args()
-    warnings.simplefilter("ignore")
+def build_fleet(tmp: Path, accounts: int, per_account: int, faults: int = 0, quiet: bool = False):
+    """A fresh DuckDB warehouse under ``tmp`` with ``accounts`` × ``per_account`` corpus symphonies (random picks,
+    seed 7), bar history to the session before :data:`SESSION` already ingested, and one fake Alpaca paper server
+    per account on 127.0.0.1 (``faults`` transient faults injected on each).
+
+    Returns ``(url, servers, env)``: the warehouse URL, the started servers (stop them) and the environment
+    variables that point each account at its server (``ALPACA_API_KEY_<ACCT>``, ``..._SECRET_KEY_...``,
+    ``ALPACA_URL_<ACCT>``); they are also set in ``os.environ``.
+    """
+    say = (lambda *a: None) if quiet else print
     have = available_tickers()
     corpus = [(p, r) for p, r in load_all() if tickers(r) <= have]
     rng = random.Random(7)
-    tmp = Path(tempfile.mkdtemp(prefix="oragami-bench-"))
     url = f"duckdb:///{tmp / 'bench.duckdb'}"
     wh = Warehouse(url)
     wh.create_schema()
     t0 = time.perf_counter()
-    for a in range(args.accounts):
-        files = [corpus[rng.randrange(len(corpus))][0] for _ in range(args.per_account)]
+    for a in range(accounts):
+        files = [corpus[rng.randrange(len(corpus))][0] for _ in range(per_account)]
         rows = []
         for j, f in enumerate(files):
             copy = tmp / f"a{a:02d}_s{j:02d}{f.suffix}"
@@ -62,29 +63,44 @@ def main() -> int:
         seed_symphonies(wh, rows, f"acct{a:02d}")
     syms = tradable_symphonies(wh)
     need = needed_tickers(syms)
-    print(f"seeded {args.accounts} accounts × {args.per_account} symphonies ({len(syms)} tradable, "
-          f"{len(need)} tickers) in {time.perf_counter() - t0:.1f} s")
+    say(f"seeded {accounts} accounts × {per_account} symphonies ({len(syms)} tradable, "
+        f"{len(need)} tickers) in {time.perf_counter() - t0:.1f} s")
     # history up to the previous session is already in the warehouse (yesterday's run ingested it)
     t0 = time.perf_counter()
     prev = previous_session(pd.Timestamp(SESSION).date())
     bars = build_resources()["market_data"].bars(need, None, prev)
     bars = bars.assign(source="bundled", adjustment="all", ingested_at=pd.Timestamp.now(tz="UTC"))
     wh.replace("daily_bars", bars, where={"ticker": need})
-    print(f"pre-loaded {len(bars)} history bars in {time.perf_counter() - t0:.1f} s")
+    say(f"pre-loaded {len(bars)} history bars in {time.perf_counter() - t0:.1f} s")
+    wh.dispose()
     prices = {t: float(v) for t, v in load_adjusted_closes(need, end=SESSION).iloc[-1].items() if v == v}
-    servers = []
-    for a in range(args.accounts):
+    servers, env = [], {}
+    for a in range(accounts):
         key, secret = f"key-{a}", f"secret-{a}"
         server = FakeAlpacaServer(api_key=key, secret_key=secret, prices=prices, cash=10_000_000.0).start()
         servers.append(server)
-        for i in range(args.faults):   # spread over the calls the retry policy covers
+        for i in range(faults):   # spread over the calls the retry policy covers
             method, path = [("GET", "/v2/orders:by_client_order_id"), ("POST", "/v2/orders"),
                             ("GET", "/v2/account"), ("GET", "/v2/positions")][i % 4]
             server.inject(method, path, ["429", "504_before", "504_after"][i % 3] if method == "POST"
                           else ["429", "504_before"][i % 2])
-        os.environ[f"ALPACA_API_KEY_ACCT{a:02d}"] = key
-        os.environ[f"ALPACA_SECRET_KEY_ACCT{a:02d}"] = secret
-        os.environ[f"ALPACA_URL_ACCT{a:02d}"] = server.url
+        env.update({f"ALPACA_API_KEY_ACCT{a:02d}": key, f"ALPACA_SECRET_KEY_ACCT{a:02d}": secret,
+                    f"ALPACA_URL_ACCT{a:02d}": server.url})
+    os.environ.update(env)
+    return url, servers, env
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--accounts", type=int, default=40)
+    ap.add_argument("--per-account", type=int, default=40)
+    ap.add_argument("--faults", type=int, default=0,
+                    help="transient faults (429/504) injected per account on look-ups, POST and reconciliation reads")
+    args = ap.parse_args()
+    warnings.simplefilter("ignore")
+    tmp = Path(tempfile.mkdtemp(prefix="oragami-bench-"))
+    url, servers, _ = build_fleet(tmp, args.accounts, args.per_account, args.faults)
+    wh = Warehouse(url)
     resources = build_resources(warehouse_url=url, broker="alpaca")
     resources["broker"] = resources["broker"].model_copy(update={"backoff_s": 0.0})
     import tracemalloc

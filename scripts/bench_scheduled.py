@@ -297,20 +297,44 @@ def seed_demo(url: str) -> list[str]:
         wh.dispose()
 
 
-def bench_one(executor: str, session: str, workdir: Path, postgres_url: str | None, timeout: float) -> dict:
-    """One scheduled-path run of ``daily_trading`` for ``session`` on a fresh demo warehouse; its timings."""
+def bench_one(executor: str, session: str, workdir: Path, postgres_url: str | None, timeout: float,
+              fleet: tuple[int, int] | None = None) -> dict:
+    """One scheduled-path run of ``daily_trading`` for ``session`` on a fresh warehouse; its timings.
+
+    ``fleet=(accounts, per_account)``: that many accounts × symphonies (``scripts.bench_daily.build_fleet``), each
+    account trading its own fake Alpaca paper server on 127.0.0.1 through the real client (``ORAGAMI_BROKER=
+    alpaca``); default: the demo account on the simulated broker.
+    """
     from warehouse import Warehouse
 
     home = workdir / executor
-    url = f"duckdb:///{home / 'warehouse.duckdb'}"
     home.mkdir(parents=True)
-    seed_demo(url)
+    servers, env = [], {}
+    if fleet:
+        from scripts.bench_daily import build_fleet
+
+        url, servers, env = build_fleet(home, *fleet, quiet=True)
+        env = {**env, "ORAGAMI_BROKER": "alpaca"}
+    else:
+        url = f"duckdb:///{home / 'warehouse.duckdb'}"
+        seed_demo(url)
+    try:
+        return _launch_and_time(executor, session, home, url, env, postgres_url, timeout)
+    finally:
+        for server in servers:
+            server.stop()
+
+
+def _launch_and_time(executor: str, session: str, home: Path, url: str, env: dict[str, str],
+                     postgres_url: str | None, timeout: float) -> dict:
+    from warehouse import Warehouse
+
     storage = f"  postgres:\n    postgres_url: {postgres_url}\n" if postgres_url else \
         f"  sqlite:\n    base_dir: {home}\n"
     instance_yaml = "storage:\n" + storage + INSTANCE_REST
     target = ["-m", "orchestration.definitions"] if executor == "in_process" else \
         ["-f", str(Path(__file__).resolve()), "-a", "multiprocess_defs"]
-    with Topology(home, instance_yaml, env={"ORAGAMI_WAREHOUSE_URL": url}, target=target) as topo:
+    with Topology(home, instance_yaml, env={"ORAGAMI_WAREHOUSE_URL": url, **env}, target=target) as topo:
         ready_s = topo.wait_ready()
         t0 = time.monotonic()
         run_id = topo.launch("daily_trading", session)
@@ -338,8 +362,23 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--postgres", default=None, help="instance storage on this Postgres URL instead of SQLite")
     ap.add_argument("--timeout", type=float, default=1200, help="seconds to wait for each run")
     ap.add_argument("--keep", action="store_true", help="keep the temporary folder (logs, warehouses)")
+    ap.add_argument("--fleet", default=None, metavar="AxS",
+                    help="A accounts × S symphonies against fake Alpaca paper servers (e.g. 40x40; session "
+                         "2026-07-31) instead of the demo account on the simulated broker")
     args = ap.parse_args(argv)
+    fleet = None
+    if args.fleet:
+        try:
+            fleet = tuple(int(n) for n in args.fleet.lower().split("x"))
+            assert len(fleet) == 2 and min(fleet) > 0
+        except (ValueError, AssertionError):
+            print(f"--fleet {args.fleet!r}: expected ACCOUNTSxSYMPHONIES, e.g. 40x40", file=sys.stderr)
+            return 2
+        from scripts.bench_daily import SESSION
+
+        args.session = args.session or SESSION
     session = args.session or last_session().isoformat()
+    what = f"{fleet[0]} × {fleet[1]} on fake Alpaca" if fleet else "demo"
     workdir = Path(tempfile.mkdtemp(prefix="oragami-bench-scheduled-"))
     rows = []
     try:
@@ -347,9 +386,9 @@ def main(argv: list[str] | None = None) -> int:
             if executor not in ("in_process", "multiprocess"):
                 print(f"unknown executor {executor!r}", file=sys.stderr)
                 return 2
-            row = bench_one(executor, session, workdir, args.postgres, args.timeout)
+            row = bench_one(executor, session, workdir, args.postgres, args.timeout, fleet)
             rows.append(row)
-            print(f"daily_trading {session} via webserver → queue → daemon → code server, {executor:<12}: "
+            print(f"daily_trading {session} ({what}) via webserver → queue → daemon → code server, {executor:<12}: "
                   f"{row['status']} in {row['wall_s']:6.1f} s (queued {row['queued_s']:.1f} s, run "
                   f"{row['run_s']:.1f} s; daily_nav rows {row['daily_nav_rows']}; topology up in "
                   f"{row['ready_s']:.0f} s, not counted)", flush=True)
