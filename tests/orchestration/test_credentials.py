@@ -394,3 +394,17 @@ def test_rotation_is_all_or_nothing(tmp_path, master, fake):
                                   after[["ciphertext", "nonce", "key_version"]])
     assert wh.read("audit_log", where={"action": "key_rotated"}).empty
     wh.dispose()
+
+
+def test_only_resources_credentials_decrypts():
+    """The one place that opens stored credentials: no other project module calls an AEAD ``decrypt``."""
+    import ast
+
+    root = Path(__file__).resolve().parents[2]
+    callers = set()
+    for package in ("engine", "warehouse", "resources", "assets", "pipelines", "orchestration", "dashboards"):
+        for path in (root / package).rglob("*.py"):
+            tree = ast.parse(path.read_text(), filename=str(path))
+            if any(isinstance(n, ast.Attribute) and n.attr == "decrypt" for n in ast.walk(tree)):
+                callers.add(str(path.relative_to(root)))
+    assert callers == {"resources/credentials.py"}
