@@ -14,7 +14,7 @@ from pydantic import Field
 
 from engine.backtest import BacktestResult, run_backtest
 from engine.model import tickers as symphony_tickers
-from assets.daily import active_symphonies
+from assets.daily import active_symphonies, daily_bars
 from resources import MarketDataResource, WarehouseResource
 from warehouse import Warehouse
 
@@ -95,14 +95,30 @@ def write_backtest(wh: Warehouse, run_id: str, row: dict, cfg: dict, res: Backte
     return written
 
 
-@dg.asset(group_name="backtest", kinds={"python"})
+def backtests_markdown(rows: list[dict]) -> str:
+    """The backtests of a run as a Markdown table (Dagster UI): symphony, window, final NAV USD, CAGR, Sharpe,
+    max drawdown."""
+    lines = ["| symphony | window | final NAV (USD) | CAGR | Sharpe | max DD |", "|---|---|---:|---:|---:|---:|"]
+    lines += [f"| {r['symphony_id']} | {r['start']}..{r['end']} | {r['final_nav']:,.2f} | {r['cagr']:.2%} | "
+              f"{r['sharpe']:.2f} | {r['max_drawdown']:.2%} |" for r in rows]
+    return "\n".join(lines) if rows else "no backtest"
+
+
+# Lineage: the backtests are computed from the daily bars (every session of them), so the graph draws
+# daily_bars → symphony_backtests.
+@dg.asset(group_name="backtest", kinds={"python"},
+          deps=[dg.AssetDep(daily_bars, partition_mapping=dg.AllPartitionMapping())])
 def symphony_backtests(context: dg.AssetExecutionContext, config: BacktestConfig, market_data: MarketDataResource,
                        warehouse: WarehouseResource) -> dg.MaterializeResult:
-    """Backtest every active symphony; store the run, its daily NAV and daily target weights."""
+    """Backtest every active symphony; store the run, its daily NAV and daily target weights.
+
+    Metadata: ``dagster/row_count`` = the ``backtest_daily`` rows written (one per symphony and session), ``nav``
+    a Markdown table of each backtest's final NAV and statistics.
+    """
     wh = warehouse.open()
     syms = active_symphonies(wh)
     cfg = config.model_dump()
-    summary = []
+    summary, table, rows_written = [], [], 0
     for i, (row, root) in enumerate(syms, start=1):
         sid = row["symphony_id"]
         tickers = sorted(symphony_tickers(root) | {config.benchmark})
@@ -117,9 +133,14 @@ def symphony_backtests(context: dg.AssetExecutionContext, config: BacktestConfig
             continue
         run_id = backtest_run_id(sid, row["source_text"], cfg)
         stats = res.stats
-        write_backtest(wh, run_id, row, cfg, res)
+        rows_written += write_backtest(wh, run_id, row, cfg, res)["backtest_daily"]
+        table.append({"symphony_id": sid, "start": res.first_day.date(), "end": res.last_day.date(),
+                      "final_nav": float(res.nav.iloc[-1]), "cagr": stats["annualized_return"],
+                      "sharpe": stats["sharpe_ratio"], "max_drawdown": stats["max_drawdown"]})
         context.log.info(f"[{i}/{len(syms)}] {sid}: {res.first_day.date()}..{res.last_day.date()} "
                          f"CAGR {stats['annualized_return']:.2%} Sharpe {stats['sharpe_ratio']:.2f} "
                          f"maxDD {stats['max_drawdown']:.2%}")
         summary.append(sid)
-    return dg.MaterializeResult(metadata={"backtests": len(summary), "symphonies": len(syms)})
+    return dg.MaterializeResult(metadata={"dagster/row_count": dg.MetadataValue.int(rows_written),
+                                          "backtests": len(summary), "symphonies": len(syms),
+                                          "nav": dg.MetadataValue.md(backtests_markdown(table))})

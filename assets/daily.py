@@ -21,17 +21,18 @@ import pandas as pd
 
 from engine.broker import BrokerError, OrderRequest
 from engine.calendar import previous_session, session_close
-from engine.evaluate import CASH, IndicatorCache, evaluate, root_tickers
-from engine.ledger import Ledger, OrderOutcome, needs_rebalance, settle
+from engine.evaluate import CASH, IndicatorCache, root_tickers
+from engine.ledger import Ledger, OrderOutcome, settle
 from engine.metrics import composer_stats
 from engine.model import Root, indicator_refs
-from engine.netting import NET, SymphonyIntent, intents_for, plan_account
+from engine.netting import NET, SymphonyIntent
 from engine.risk import RiskLimits, account_loss, gate
 from engine.stored import load_stored
 from pipelines.partitions import partition_session, sessions_partitions
 from resources import BrokerResource, BundledMarketData, MarketDataResource, WarehouseResource
 from warehouse import Between, Warehouse
-from warehouse.repos import audit, bars as bar_repo, ledgers, orders as order_repo, symphonies as symphony_repo
+from warehouse.repos import bars as bar_repo, controls as control_repo, ledgers, orders as order_repo
+from warehouse.repos import audit, symphonies as symphony_repo
 from warehouse.prices import close_reader
 from warehouse.repos.ledgers import SessionBook
 from warehouse.scope import ALL_ACCOUNTS
@@ -141,7 +142,8 @@ def daily_bars(context: dg.AssetExecutionContext, market_data: MarketDataResourc
                               where={"ticker": group, "session_date": Between(start or EARLIEST, session)})
         context.log.info(f"{len(bars)} bars for {len(group)} ticker(s) from {start or 'inception'} to {session}")
     live = _live_prices(context, market_data, wh, tickers, session)
-    return dg.MaterializeResult(metadata={"rows_written": written, "tickers": len(tickers),
+    return dg.MaterializeResult(metadata={"dagster/row_count": dg.MetadataValue.int(written),
+                                          "rows_written": written, "tickers": len(tickers),
                                           "live_prices": live, "session": session.isoformat()})
 
 
@@ -262,7 +264,8 @@ def indicator_values(context: dg.AssetExecutionContext, warehouse: WarehouseReso
                          "params": ref.params_key, "value": float(value) if np.isfinite(value) else None})
     df = pd.DataFrame(rows, columns=["session_date", "ticker", "fn", "window", "params", "value"])
     n = wh.replace("indicator_values", df, where={"session_date": session})
-    return dg.MaterializeResult(metadata={"indicators": n, "undefined": int(df["value"].isna().sum())})
+    return dg.MaterializeResult(metadata={"dagster/row_count": dg.MetadataValue.int(n), "indicators": n,
+                                          "undefined": int(df["value"].isna().sum())})
 
 
 def _run_row(row: dict, session: dt.date, status: str, reason: str | None) -> dict:
@@ -271,24 +274,14 @@ def _run_row(row: dict, session: dt.date, status: str, reason: str | None) -> di
 
 
 def _evaluate_one(root: Root | None, row: dict, cache: IndicatorCache, session: dt.date):
-    """``(weights, trace entries)`` of one symphony on the session.
+    """``(weights, trace entries)`` of one symphony on the session (:func:`warehouse.repos.controls.evaluate_on`,
+    the evaluation the preview uses too).
 
     Raises:
         ValueError: naming the parse error, the tickers without a price on the session, or the undefined
             indicator; any evaluation error propagates (the caller fails this symphony alone).
     """
-    if root is None:
-        raise ValueError(row[PARSE_ERROR])
-    if not len(cache.sessions) or cache.sessions[-1].date() != session:
-        raise ValueError(f"no prices for session {session}")
-    last = cache.closes.iloc[-1]
-    missing = sorted(t for t in root_tickers(root) if t not in last.index or not np.isfinite(last[t]))
-    if missing:
-        raise ValueError(f"no price on {session} for ticker(s) {', '.join(missing)} (unknown or not traded)")
-    ev = evaluate(root, cache, start=session)  # only today's decisions; indicators use all history
-    if not bool(ev.valid.iloc[-1]):
-        raise ValueError("some indicator or price is undefined on this session (warm-up or missing bar)")
-    return ev.weights_on(session), ev.trace(session)
+    return control_repo.evaluate_on(root, cache, session, row.get(PARSE_ERROR))
 
 
 @dg.asset(partitions_def=sessions_partitions, group_name="strategy", deps=[indicator_values], kinds={"python"},
@@ -323,11 +316,12 @@ def target_allocations(context: dg.AssetExecutionContext, warehouse: WarehouseRe
         alloc_rows += [{"account_id": acct, "symphony_id": sid, "session_date": session, "ticker": t,
                         "target_weight": float(w)} for t, w in sorted(weights.items())]
         run_rows.append(_run_row(row, session, status, reason))
-    wh.replace("target_allocations", pd.DataFrame(alloc_rows), where={"session_date": session})
+    n = wh.replace("target_allocations", pd.DataFrame(alloc_rows), where={"session_date": session})
     wh.replace("decision_traces", pd.DataFrame(trace_rows), where={"session_date": session})
     wh.replace("symphony_runs", pd.DataFrame(run_rows), where={"session_date": session})
     failed = [r["symphony_id"] for r in run_rows if r["status"] == "failed"]
-    return dg.MaterializeResult(metadata={"symphonies": len(run_rows), "failed": len(failed),
+    return dg.MaterializeResult(metadata={"dagster/row_count": dg.MetadataValue.int(n),
+                                          "symphonies": len(run_rows), "failed": len(failed),
                                           "failed_ids": ", ".join(failed) or "none"})
 
 
@@ -343,17 +337,40 @@ def _by_account(syms: list) -> dict[str, list]:
     return out
 
 
-def _symphony_intents(row: dict, root: Root | None, weights: dict[str, float], book: SessionBook,
-                      session: dt.date) -> tuple[list[SymphonyIntent], str]:
-    """One symphony's intents for the session and why (an unparseable row trades to cash every session)."""
-    led, has_traded = book.book(row)
-    prices = book.prices(sorted(set(led.holdings) | set(weights)))
-    rule, corridor = (root.rebalance, root.corridor_width) if root is not None else ("daily", None)
-    trade, why = needs_rebalance(rule=rule, corridor=corridor, session=session,
-                                 previous_session=previous_session(session), holdings=led.holdings, cash=led.cash,
-                                 prices=prices, targets=weights, has_traded=has_traded)
-    return (intents_for(row["symphony_id"], led.holdings, led.cash, prices, weights) if trade else []), \
-        f"{'trade' if trade else 'hold'} — {why}"
+def _earlier_sessions_in_flight(context: dg.AssetExecutionContext, session: dt.date) -> list[str]:
+    """Runs of ``daily_trading`` for an earlier session that are queued or running (other than this run)."""
+    active = [dg.DagsterRunStatus.QUEUED, dg.DagsterRunStatus.NOT_STARTED, dg.DagsterRunStatus.STARTING,
+              dg.DagsterRunStatus.STARTED]
+    records = context.instance.get_run_records(
+        filters=dg.RunsFilter(job_name=context.run.job_name, statuses=active))
+    out = []
+    for rec in records:
+        run, key = rec.dagster_run, rec.dagster_run.tags.get("dagster/partition")
+        if run.run_id != context.run.run_id and key and key < session.isoformat():
+            out.append(f"{key} (run {run.run_id[:8]}, {run.status.value})")
+    return sorted(out)
+
+
+def _refuse_out_of_order(context: dg.AssetExecutionContext, session: dt.date) -> None:
+    """Fail the run, before any order is planned, when an earlier session's run is still queued or running.
+
+    Raises:
+        dagster.Failure: naming the earlier sessions and their runs.
+    """
+    earlier = _earlier_sessions_in_flight(context, session)
+    if earlier:
+        raise dg.Failure(description=f"session {session} refuses to trade: earlier session(s) not finished: "
+                                     f"{', '.join(earlier)}. Sessions trade in date order (ledgers carry from one "
+                                     f"session to the next); re-run {session} once they have finished.",
+                         allow_retries=False)
+
+
+def _refused_symphonies(wh: Warehouse, session: dt.date) -> set[str]:
+    """Symphonies the session's order_plan refused (previous session not complete): no ledger or NAV moves."""
+    runs = wh.read("symphony_runs", where={"session_date": session, "status": "skipped"},
+                   columns=["symphony_id", "reason"])
+    return {r["symphony_id"] for r in runs.to_dict("records")
+            if str(r["reason"] or "").startswith(control_repo.REFUSED)}
 
 
 @dg.asset(partitions_def=sessions_partitions, group_name="trading", deps=[target_allocations], kinds={"python"},
@@ -361,45 +378,75 @@ def _symphony_intents(row: dict, root: Root | None, weights: dict[str, float], b
 def order_plan(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """One order per account and ticker: every symphony's wanted change netted (engine.netting), sells first.
 
-    Each symphony's rebalance rule decides whether its ledger trades today (daily; first session of the week,
-    month, quarter or year; threshold corridor), as in the backtest. Symphonies on opposite sides of a ticker are
-    crossed inside the account; only the net goes to the broker. Orders are written ``planned`` with their
-    deterministic client ids before anything is sent (rows a broker already answered are kept), and the
-    per-symphony intents behind them to ``order_intents``. A symphony whose planning fails (e.g. a held ticker
-    without price) plans nothing and is marked failed in ``symphony_runs``; the others are planned.
+    Sessions are path-dependent: the run fails when an earlier session's run is still queued or running, and an
+    account whose previous session is not complete (:func:`warehouse.repos.controls.previous_session_gaps`) plans
+    nothing — its symphonies are ``skipped`` in ``symphony_runs`` with the reason, the others trade. Each
+    symphony's rebalance rule decides whether its ledger trades today (daily; first session of the week, month,
+    quarter or year; threshold corridor), as in the backtest, and its live control acts on that decision
+    (:mod:`warehouse.repos.controls`: go to cash, skip the next rebalance). Symphonies on opposite sides of a
+    ticker are crossed inside the account; only the net goes to the broker. Orders are written ``planned`` with
+    their deterministic client ids before anything is sent (rows a broker already answered are kept), and the
+    per-symphony intents behind them to ``order_intents``. A symphony whose planning fails plans nothing and is
+    marked failed in ``symphony_runs``; the others are planned.
     """
     session = partition_session(context)
+    _refuse_out_of_order(context, session)
     wh = warehouse.open()
     targets = wh.read("target_allocations", where={"session_date": session})
     weights_of = {sid: {r["ticker"]: float(r["target_weight"]) for r in g.to_dict("records") if r["ticker"] != CASH}
                   for sid, g in targets.groupby("symphony_id")}
-    book = SessionBook(wh, session)
-    order_rows, intent_rows, failed = [], [], []
-    for account_id, syms in sorted(_by_account(tradable_symphonies(wh)).items()):
-        intents: list[SymphonyIntent] = []
-        for row, root in syms:
-            try:
-                mine, why = _symphony_intents(row, root, weights_of.get(row["symphony_id"], {}), book, session)
-            except Exception as exc:   # planning one symphony fails alone
-                failed.append(_run_row(row, session, "failed", f"order planning: {type(exc).__name__}: {exc}"))
-                context.log.warning(f"{row['symphony_id']}: {failed[-1]['reason']}")
-                continue
-            context.log.info(f"{row['symphony_id']}: {why}")
-            intents.extend(mine)
-        plan = plan_account(account_id, session, intents, {row["symphony_id"]: book.book(row)[0].cash
-                                                           for row, _ in syms})
-        order_rows += [_order_row(account_id, session, o) for o in plan.orders]
+    syms, book = tradable_symphonies(wh), SessionBook(wh, session)
+    refused = control_repo.previous_session_gaps(wh, session, syms)
+    acting = control_repo.acting_on(wh, session)
+    before = control_repo.previous_targets(wh, session, [s for s, c in acting.items()
+                                                         if c["control"] == "cash_until_rebalance"])
+    order_rows, intent_rows, run_rows, transitions, applied = [], [], [], [], []
+    for account_id, acct_syms in sorted(_by_account(syms).items()):
+        if account_id in refused:
+            context.log.error(f"{account_id}: {refused[account_id]}")
+            run_rows += [_run_row(row, session, "skipped", refused[account_id]) for row, _ in acct_syms]
+            continue
+        acct = control_repo.plan_account_session(account_id, acct_syms, weights_of, book, session, acting, before)
+        for row, _ in acct_syms:
+            sid = row["symphony_id"]
+            if sid in acct.failed:
+                run_rows.append(_run_row(row, session, "failed", acct.failed[sid]))
+                context.log.warning(f"{sid}: {acct.failed[sid]}")
+            else:
+                context.log.info(f"{sid}: {acct.whys[sid]}")
+                applied += [f"{sid}: {acct.whys[sid]}"] if sid in acting else []
+        transitions += acct.transitions
+        order_rows += [_order_row(account_id, session, o) for o in acct.plan.orders]
         intent_rows += [_intent_row(account_id, session, i, o.client_order_id, "order")
-                        for o in plan.orders for i in o.intents]
+                        for o in acct.plan.orders for i in o.intents]
         intent_rows += [_intent_row(account_id, session, i, None, disposition)
-                        for disposition, groups in (("crossed", plan.crossed), ("skipped", plan.skipped))
+                        for disposition, groups in (("crossed", acct.plan.crossed), ("skipped", acct.plan.skipped))
                         for group in groups.values() for i in group]
     n = order_repo.replace_plan(wh, session, order_rows)
     wh.replace("order_intents", pd.DataFrame(intent_rows), where={"session_date": session})
-    if failed:
-        wh.upsert("symphony_runs", pd.DataFrame(failed), ["symphony_id", "session_date"])
-    return dg.MaterializeResult(metadata={"orders_planned": n, "intents": len(intent_rows),
-                                          "planning_failed": len(failed)})
+    if run_rows:
+        wh.upsert("symphony_runs", pd.DataFrame(run_rows), ["symphony_id", "session_date"])
+    control_repo.apply_transitions(wh, transitions)
+    return dg.MaterializeResult(metadata={
+        "dagster/row_count": dg.MetadataValue.int(n), "orders_planned": n, "intents": len(intent_rows),
+        "planning_failed": sum(r["status"] == "failed" for r in run_rows),
+        "refused_accounts": "; ".join(f"{a}: {why}" for a, why in refused.items()) or "none",
+        "live_controls": "; ".join(applied) or "none"})
+
+
+@dg.asset_check(asset=order_plan, blocking=False,
+                description="The previous session is complete for every account (sessions trade in date order).")
+def previous_session_complete(context: dg.AssetCheckExecutionContext,
+                              warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    """Fails (ERROR, not blocking: the other accounts still trade) when order_plan refused an account because its
+    previous session is not complete, naming the accounts, the symphonies and what is missing."""
+    tag = context.run.tags.get("dagster/partition")
+    runs = warehouse.open().read("symphony_runs", where={"session_date": dt.date.fromisoformat(tag),
+                                                         "status": "skipped"}) if tag else pd.DataFrame()
+    refused = sorted({f"{r['account_id']}: {r['reason']}" for r in runs.to_dict("records")
+                      if str(r["reason"] or "").startswith(control_repo.REFUSED)}) if len(runs) else []
+    return dg.AssetCheckResult(passed=not refused, metadata={"refused_accounts": len(refused),
+                                                             "reasons": "; ".join(refused) or "none"})
 
 
 def _order_row(account_id: str, session: dt.date, o) -> dict:
@@ -436,6 +483,9 @@ def _submit_account(context, acct, wh: Warehouse, rows: list[dict], limits: Risk
     """
     counts = {"sent": 0, "new_at_broker": 0, "blocked": 0, "failed": 0, "already_recorded": 0}
     failure = connect_error
+    # claimed now (committed before any send) = never tried by any run: the first send needs no look-up
+    claimed = order_repo.claim_first_attempts(wh, rows[0]["session_date"], rows[0]["account_id"], [
+        r["client_order_id"] for r in rows if not order_repo.answered(r)]) if rows and failure is None else set()
     for r in sorted(rows, key=lambda r: (r["side"] != "sell", r["ticker"])):
         if order_repo.answered(r):
             counts["already_recorded"] += 1
@@ -450,7 +500,8 @@ def _submit_account(context, acct, wh: Warehouse, rows: list[dict], limits: Risk
         if failure is None:
             try:
                 created = acct.created
-                result = acct.submit(OrderRequest(r["client_order_id"], r["ticker"], r["side"], notional, qty))
+                result = acct.submit(OrderRequest(r["client_order_id"], r["ticker"], r["side"], notional, qty),
+                                     first_attempt=r["client_order_id"] in claimed)
                 counts["sent"] += 1
                 counts["new_at_broker"] += acct.created - created
                 order_repo.record(wh, r, status=result.status, reason=result.reason,
@@ -505,7 +556,8 @@ def submitted_orders(context: dg.AssetExecutionContext, broker: BrokerResource,
     recorded = order_repo.session_orders(wh, session)
     order_repo.replace_fills(wh, session, recorded.to_dict("records"))
     return dg.MaterializeResult(metadata={
-        "orders_recorded": len(recorded), "orders_sent": totals.get("sent", 0),
+        "dagster/row_count": dg.MetadataValue.int(len(recorded)), "orders_recorded": len(recorded),
+        "orders_sent": totals.get("sent", 0),
         "new_at_broker": totals.get("new_at_broker", 0), "blocked": totals.get("blocked", 0),
         "failed": totals.get("failed", 0), "already_recorded": totals.get("already_recorded", 0),
         "failed_accounts": ", ".join(failed_accounts) or "none",
@@ -612,10 +664,12 @@ def positions(context: dg.AssetExecutionContext, broker: BrokerResource,
         order_rows = _refresh_open_orders(context, broker, wh, session, order_rows)
     book, syms = SessionBook(wh, session), tradable_symphonies(wh)
     settled = _settled_ledgers(wh, session, syms, order_rows, book)
-    out = [p for row, _ in syms for p in ledgers.position_rows(
+    refused = _refused_symphonies(wh, session)   # previous session not complete: their ledgers do not move
+    out = [p for row, _ in syms if row["symphony_id"] not in refused for p in ledgers.position_rows(
         row["account_id"], row["symphony_id"], session, settled[row["symphony_id"]],
         book.prices(sorted(settled[row["symphony_id"]].holdings)))]
-    meta: dict = {"position_rows": wh.replace("positions", pd.DataFrame(out), where={"session_date": session})}
+    n = wh.replace("positions", pd.DataFrame(out), where={"session_date": session})
+    meta: dict = {"dagster/row_count": dg.MetadataValue.int(n), "position_rows": n}
     if broker.reconciles():
         diffs = _reconcile(broker, wh, session, syms, settled)
         for d in diffs:
@@ -635,8 +689,17 @@ def ledgers_hold(context: dg.AssetCheckExecutionContext, warehouse: WarehouseRes
     return dg.AssetCheckResult(passed=not bad, metadata={"violations": len(bad), "detail": "; ".join(bad) or "none"})
 
 
+#: Freshness of the paper NAV (Dagster's freshness policy, evaluated by the daemon and shown on the asset): by 16:15
+#: New York on weekdays, daily_nav was written within the last 3 h 30 min — by the 15:50 run, or the 12:50 run of an
+#: early-close day. On an NYSE holiday there is no run and the asset shows as failing its freshness until the next
+#: session's run.
+NAV_FRESHNESS = dg.FreshnessPolicy.cron(deadline_cron="15 16 * * 1-5",
+                                        lower_bound_delta=dt.timedelta(hours=3, minutes=30),
+                                        timezone="America/New_York")
+
+
 @dg.asset(partitions_def=sessions_partitions, group_name="performance", deps=[positions], kinds={"python"},
-          metadata={"partition_expr": "session_date"})
+          metadata={"partition_expr": "session_date"}, freshness_policy=NAV_FRESHNESS)
 def daily_nav(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -> dg.MaterializeResult:
     """Each symphony's NAV (USD) at the session close and its daily return (fraction)."""
     session = partition_session(context)
@@ -657,8 +720,17 @@ def daily_nav(context: dg.AssetExecutionContext, warehouse: WarehouseResource) -
         rows.append({"account_id": row["account_id"], "symphony_id": sid, "session_date": session, "nav_usd": nav,
                      "cash_usd": cash, "daily_return": nav / base - 1.0})
     n = wh.replace("daily_nav", pd.DataFrame(rows), where={"session_date": session})
-    return dg.MaterializeResult(metadata={"symphonies": n,
-                                          "total_nav_usd": float(sum(r["nav_usd"] for r in rows))})
+    return dg.MaterializeResult(metadata={"dagster/row_count": dg.MetadataValue.int(n), "symphonies": n,
+                                          "total_nav_usd": float(sum(r["nav_usd"] for r in rows)),
+                                          "nav": dg.MetadataValue.md(nav_markdown(rows))})
+
+
+def nav_markdown(rows: list[dict]) -> str:
+    """The session's NAVs as a Markdown table (Dagster UI): account, symphony, NAV USD, cash USD, daily return %."""
+    lines = ["| account | symphony | NAV (USD) | cash (USD) | daily return |", "|---|---|---:|---:|---:|"]
+    lines += [f"| {r['account_id']} | {r['symphony_id']} | {r['nav_usd']:,.2f} | {r['cash_usd']:,.2f} | "
+              f"{r['daily_return']:+.2%} |" for r in sorted(rows, key=lambda r: (r["account_id"], r["symphony_id"]))]
+    return "\n".join(lines) if rows else "no NAV this session"
 
 
 @dg.asset(partitions_def=sessions_partitions, group_name="performance", deps=[daily_nav], kinds={"python"},
@@ -681,11 +753,12 @@ def performance_metrics(context: dg.AssetExecutionContext, warehouse: WarehouseR
             rows.append({"account_id": row["account_id"], "symphony_id": row["symphony_id"], "as_of_date": session,
                          "metric": metric, "value": float(value) if np.isfinite(value) else None})
     n = wh.replace("performance_metrics", pd.DataFrame(rows), where={"as_of_date": session})
-    return dg.MaterializeResult(metadata={"metric_rows": n})
+    return dg.MaterializeResult(metadata={"dagster/row_count": dg.MetadataValue.int(n), "metric_rows": n})
 
 
 DAILY_ASSETS = [daily_bars, indicator_values, target_allocations, order_plan, submitted_orders, positions, daily_nav,
                 performance_metrics]
-DAILY_CHECKS = [daily_bars_complete, calendar_matches_broker, orders_answered, ledgers_hold]
+DAILY_CHECKS = [daily_bars_complete, calendar_matches_broker, previous_session_complete, orders_answered,
+                ledgers_hold]
 
-__all__ = ["DAILY_ASSETS", "DAILY_CHECKS", "BundledMarketData"]
+__all__ = ["DAILY_ASSETS", "DAILY_CHECKS", "NAV_FRESHNESS", "BundledMarketData"]

@@ -3,6 +3,11 @@
 * ``daily_trading`` — the partitioned daily graph (bars → indicators → allocations → orders → positions → NAV,
   with the blocking bars check), one run per session.
 * ``backtest_all`` — backtests of every active symphony.
+* Sessions are path-dependent (each session's ledgers start from the previous one's): ``daily_trading`` runs carry
+  the tag ``oragami/serial=daily_trading``, which the run queue limits to one run at a time, in submission order,
+  so a backfill runs its sessions strictly in date order; and ``order_plan`` refuses a session whose previous
+  session is not complete (:func:`warehouse.repos.controls.previous_session_gaps`) or whose earlier sessions are
+  still queued or running.
 * ``daily_trading_schedule`` — ticks at 12:50 and 15:50 America/New_York on weekdays and launches the run at the
   tick that is ten minutes before that session's close (12:50 on early-close days, 15:50 otherwise); holidays,
   weekends and the other tick are skipped with a reason. Default STOPPED: an operator turns it on.
@@ -20,11 +25,16 @@ import pandas as pd
 
 from engine.calendar import NEW_YORK, is_session, trading_time
 
+#: Run tag of the path-dependent daily job. The instance's run queue (dagster.yaml, deploy/dagster.yaml:
+#: ``concurrency.runs.tag_concurrency_limits``) lets one run with ``oragami/serial=daily_trading`` run at a time and
+#: dequeues in submission order, and a backfill submits its sessions in date order: sessions run one after the other.
+SERIAL_TAG = "oragami/serial"
+
 daily_trading = dg.define_asset_job(
     "daily_trading",
     selection=dg.AssetSelection.groups("market_data", "strategy", "trading", "performance"),
     description="Evaluate every active symphony on the session and trade its paper ledger at the close.",
-    tags={"dagster/max_retries": "0"},
+    tags={"dagster/max_retries": "0", SERIAL_TAG: "daily_trading"},
     executor_def=dg.in_process_executor,  # one process per run, not per step: fits the 10-minute window
 )
 
