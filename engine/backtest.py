@@ -65,11 +65,11 @@ import pandas as pd
 
 from engine.costs import MIN_FILL_NOTIONAL, CostModel
 from engine.errors import DataError
-from engine.evaluate import CASH, Evaluation, IndicatorCache, evaluate
+from engine.evaluate import (CASH, Evaluation, IndicatorCache, earliest_valid_index, evaluate,
+                             root_tickers)
 from engine.fees import COMPOSER_FEE_SCHEDULE, FeeSchedule
 from engine.metrics import composer_stats, full_stats
 from engine.model import Root, indicator_refs
-from engine.model import tickers as symphony_tickers
 
 #: Composer's default benchmark ticker (``benchmark_tickers: ["SPY"]``, composer_format.md §6).
 DEFAULT_BENCHMARK = "SPY"
@@ -365,6 +365,22 @@ def benchmark_nav(closes: pd.Series, sessions: pd.DatetimeIndex, *, capital: flo
     return (aligned * shares).rename("benchmark_nav_usd")
 
 
+def _benchmark_from_column(closes: np.ndarray, first: int, hi: int, window: pd.DatetimeIndex, *, capital: float,
+                           slippage: float) -> pd.Series | None:
+    """:func:`benchmark_nav` of a column of the backtest's own price matrix (``closes`` (T,), rows
+    ``first:hi`` = ``window``), on arrays: the last close carried forward over gaps, the same arithmetic; None
+    when the benchmark has no close in the window."""
+    x = np.asarray(closes, dtype="float64")
+    carry = np.where(np.isnan(x), 0, np.arange(len(x)))
+    np.maximum.accumulate(carry, out=carry)
+    aligned = x[carry][first:hi]
+    ok = ~np.isnan(aligned)
+    if not ok.any():
+        return None
+    shares = capital / (float(aligned[int(np.argmax(ok))]) * (1.0 + slippage))
+    return pd.Series(aligned * shares, index=window, name="benchmark_nav_usd")
+
+
 def data_warnings(root: Root, cache: IndicatorCache, reference: pd.Timestamp) -> dict[str, list[str]]:
     """Composer-style data warnings for the symphony's tickers against the reference (earliest start) day.
 
@@ -382,11 +398,11 @@ def data_warnings(root: Root, cache: IndicatorCache, reference: pd.Timestamp) ->
         if ref.window is not None or ref.params:
             windowed.setdefault(ref.ticker, []).append(ref)
     out: dict[str, list[str]] = {}
-    for ticker in sorted(symphony_tickers(root)):
-        if ticker not in cache.closes.columns:
+    for ticker in sorted(root_tickers(root)):
+        if ticker not in cache:
             continue
         msgs = []
-        ok = np.isfinite(cache.closes[ticker].to_numpy(dtype="float64"))
+        ok = np.isfinite(cache.price(ticker))
         if ok.any() and sessions[int(np.argmax(ok))] > reference:
             msgs.append(f"Close price data is not available for {ticker} until {sessions[int(np.argmax(ok))].date()}")
         if ticker in windowed:
@@ -441,11 +457,23 @@ def run_backtest(root: Root, closes: pd.DataFrame | IndicatorCache, *, start=Non
     if costs is None:
         costs = CostModel(slippage_bps, apply_reg_fee, apply_taf_fee, apply_cat_fee, fee_schedule)
     cache = closes if isinstance(closes, IndicatorCache) else IndicatorCache(closes)
-    ev = evaluation or evaluate(root, cache)
-    sessions = ev.sessions
+    sessions = cache.sessions
     lo = 0 if start is None else int(sessions.searchsorted(pd.Timestamp(start), side="left"))
     hi = len(sessions) if end is None else int(sessions.searchsorted(pd.Timestamp(end), side="right"))
-    valid = ev.valid.to_numpy()
+    ev = evaluation
+    if ev is None:
+        if any(t not in cache for t in root_tickers(root)):
+            ev = evaluate(root, cache)  # raises DataError naming the missing tickers
+        else:
+            # no session before the evaluated assets' latest first close is valid: evaluate from there (or the
+            # start), not from the first session of the frame (the weights of later sessions are the same)
+            ev_lo = max(lo, earliest_valid_index(root, cache))
+            ev = evaluate(root, cache, start=sessions[ev_lo]) if ev_lo < hi else None
+    # the evaluation covers sessions[off:] (all of them unless it was started later)
+    off = len(sessions) if ev is None else int(sessions.searchsorted(ev.sessions[0])) if len(ev.sessions) else 0
+    valid = np.zeros(len(sessions), dtype=bool)
+    if ev is not None:
+        valid[off:] = ev.valid_mask
     warnings: list[str] = []
     idx = np.flatnonzero(valid[lo:hi])
     if len(idx) == 0:
@@ -464,14 +492,16 @@ def run_backtest(root: Root, closes: pd.DataFrame | IndicatorCache, *, start=Non
         warnings.append(f"{len(invalid_after)} session(s) after warm-up lack data for some indicator; "
                         f"first {sessions[first + int(invalid_after[0])].date()} (last targets kept)")
     window = sessions[first:hi]
-    tickers = list(ev.weights.columns)
-    targets = ev.weights.to_numpy()[first:hi].copy()
+    tickers = list(ev.held)
+    targets = ev.weight_matrix[first - off:hi - off].copy()
     # keep the previous day's targets on sessions that cannot be evaluated
     bad = ~valid[first:hi]
     for i in np.flatnonzero(bad):
         if i > 0:
             targets[i] = targets[i - 1]
-    prices = cache.closes.reindex(columns=tickers).to_numpy(dtype="float64")[first:hi]
+    nan_col = np.full(hi - first, np.nan)
+    prices = (np.column_stack([cache.price(t)[first:hi] if t in cache else nan_col for t in tickers])
+              if tickers else np.zeros((hi - first, 0)))
     if root.rebalance == "none":
         trade_days = None if root.corridor_width is not None else rebalance_mask(window, "none")
     else:
@@ -504,15 +534,13 @@ def run_backtest(root: Root, closes: pd.DataFrame | IndicatorCache, *, start=Non
         cash_w = np.where(sim.nav > 0, sim.cash / sim.nav, 0.0)
     turnover = pd.Series(sim.turnover, index=window, name="turnover")
 
-    bench_closes = None
-    if isinstance(benchmark, str):
-        if benchmark in cache.closes.columns:
-            bench_closes = cache.closes[benchmark]
-    elif benchmark is not None:
-        bench_closes = benchmark
     bnav = None
-    if bench_closes is not None:
-        bnav = benchmark_nav(bench_closes, window, capital=capital, slippage=slippage)
+    if isinstance(benchmark, str):
+        if benchmark in cache:
+            bnav = _benchmark_from_column(cache.price(benchmark), first, hi, window, capital=capital,
+                                          slippage=slippage)
+    elif benchmark is not None:
+        bnav = benchmark_nav(benchmark, window, capital=capital, slippage=slippage)
         if bnav.isna().all():
             bnav = None
     fstats = full_stats(nav_s, capital, benchmark_nav=bnav, weights=weights.assign(**{CASH: cash_w}),

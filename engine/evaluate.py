@@ -566,7 +566,7 @@ def _trace_entry(rec: NodeRecord, i: int) -> dict[str, Any]:
             labels = rec.data["labels"]
             vals = rec.data["values"][i]
             sel = rec.data["selected"][i]
-            ranked = list(np.argsort(rec.data["ranks"][i], kind="stable"))
+            ranked = _filter_ranking(node, vals)
             items = [{"child": labels[j], "value": _num(vals[j]), "selected": bool(sel[j])} for j in ranked]
             chosen = [labels[j] for j in ranked if sel[j]]
             win = f", {node.sort_window}d" if node.sort_window else ""
@@ -587,6 +587,13 @@ def _trace_entry(rec: NodeRecord, i: int) -> dict[str, Any]:
                     "detail": {"window": node.window, "children": items}}
         case _:  # only if / filter / inverse-vol nodes keep records
             raise AssertionError(f"no trace for a {type(node).__name__} record")
+
+
+def _filter_ranking(node: Filter, values: np.ndarray) -> list[int]:
+    """Children of a filter in rank order on one session (``values`` (n_children,)): best first by ``node.select``,
+    children without a value last, ties in child order — the stable sort :meth:`_Evaluator._filter` selects by."""
+    key = np.where(np.isfinite(values), -values if node.select == "top" else values, np.inf)
+    return [int(j) for j in np.argsort(key, kind="stable")]
 
 
 _SYMBOL = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<=", "eq": "=="}
@@ -837,18 +844,28 @@ class _Evaluator:
         finite = np.isfinite(vals)
         self.valid &= finite.all(axis=1)
         # rank: stable sort on the key keeps child order among ties (earlier child wins)
-        key = np.where(finite, -vals if node.select == "top" else vals, np.inf)
-        order = np.argsort(key, axis=1, kind="stable")
-        ranks = np.empty_like(order)  # the inverse permutation: rank of each child
-        ranks[np.arange(self.T)[:, None], order] = np.arange(n_child)
-        selected = (ranks < node.select_n) & finite
+        if n_child and node.select_n >= n_child:
+            selected = finite  # every child with a value is kept
+        elif n_child and node.select_n == 1:
+            # the first minimum of the key is the first child of the stable sort (argmin: first occurrence)
+            key = np.where(finite, -vals if node.select == "top" else vals, np.inf)
+            selected = np.zeros(vals.shape, dtype=bool)
+            selected[np.arange(self.T), np.argmin(key, axis=1)] = True
+            selected &= finite
+        else:
+            key = np.where(finite, -vals if node.select == "top" else vals, np.inf)
+            order = np.argsort(key, axis=1, kind="stable")
+            ranks = np.empty_like(order)  # the inverse permutation: rank of each child
+            ranks[np.arange(self.T)[:, None], order] = np.arange(n_child)
+            selected = (ranks < node.select_n) & finite
         n_sel = selected.sum(axis=1)
         share = np.where(n_sel > 0, 1.0 / np.maximum(n_sel, 1), 0.0)
         acc: Alloc = {}
         for j, alloc in enumerate(allocs):
             self._add(acc, alloc, selected[:, j] * share)
+        # the ranking itself is rebuilt from the values for a trace (_filter_ranking), not kept for every session
         self.records[node.path] = NodeRecord(node, data={
-            "labels": self._child_labels(node), "values": vals, "selected": selected, "ranks": ranks})
+            "labels": self._child_labels(node), "values": vals, "selected": selected})
         return acc
 
     def _inverse_vol(self, node: WeightInverseVol) -> Alloc:
@@ -904,6 +921,31 @@ class _Evaluator:
                 pass
             case _:
                 assert_never(node)
+
+
+def earliest_valid_index(root: Root, cache: IndicatorCache) -> int:
+    """A lower bound of the first session (row of ``cache``) on which ``root`` can be valid.
+
+    :func:`evaluate` marks a session invalid when an asset it evaluates has no close there, so no session before
+    the latest first close of those assets is valid: ``max_t first_close(t)`` over the plan's evaluated assets (0
+    without any; ``len(cache.sessions)`` when one never has a close). A backtest evaluates from here (or its
+    start) instead of the first session of the frame — the weights of every later session are the same.
+
+    Raises:
+        DataError: an evaluated asset has no column in ``cache``.
+    """
+    plan = _plan(root)
+    if not plan.assets:
+        return 0
+    if cache._finite is None:
+        cache._finite = np.isfinite(cache._matrix)
+    ok = cache._finite[:, [cache.column(t) for t in plan.assets]]
+    if len(ok) == 0:
+        return 0
+    has = ok.any(axis=0)
+    if not has.all():
+        return len(ok)
+    return int(ok.argmax(axis=0).max())
 
 
 def evaluate(root: Root, closes: pd.DataFrame | IndicatorCache, *, start=None) -> Evaluation:

@@ -140,18 +140,44 @@ def _run_both(monkeypatch, root, cache, costs):
     return res, spy.real(*args, **kwargs), reference_simulate_detailed(*args, **kwargs)
 
 
+def _same_result(a, b) -> None:
+    """Two BacktestResults are equal field by field (floats bit for bit, NaN in the same places)."""
+    for name in ("nav", "daily_return", "rebalanced", "costs", "fees", "turnover", "rebalance_reasons"):
+        pd.testing.assert_series_equal(getattr(a, name), getattr(b, name), check_exact=True)
+    for name in ("weights", "target_weights", "fee_breakdown"):
+        pd.testing.assert_frame_equal(getattr(a, name), getattr(b, name), check_exact=True)
+    if b.benchmark_nav is None:
+        assert a.benchmark_nav is None
+    else:
+        pd.testing.assert_series_equal(a.benchmark_nav, b.benchmark_nav, check_exact=True)
+    for name in ("holdings", "stats", "full_stats", "benchmark_stats", "costs_summary"):
+        x, y = getattr(a, name), getattr(b, name)
+        assert (x is None) == (y is None), name
+        if y is not None:
+            assert x.keys() == y.keys() and all(x[k] == y[k] or (x[k] != x[k] and y[k] != y[k]) for k in y), name
+    assert a.warnings == b.warnings and a.data_warnings == b.data_warnings
+
+
 @pytest.mark.parametrize("path", BACKTESTABLE, ids=lambda p: p.name)
 def test_kernel_agrees_with_the_numpy_loop_on_every_corpus_symphony(monkeypatch, path):
     root = _load(path)
     closes = load_adjusted_closes(sorted(tickers(root)))
     cache = IndicatorCache(closes)
-    evaluate(root, cache)  # indicators computed once for both runs
+    full = evaluate(root, cache)  # every session of the frame (indicators computed once for every run)
     for costs in (WITH_FEES, WITHOUT_FEES):
         res, sim, ref = _run_both(monkeypatch, root, cache, costs)
         assert_agree(sim, ref)
         assert np.array_equal(res.nav.to_numpy(), ref.nav)
         if costs is WITHOUT_FEES:
             assert ref.reg_fee.sum() == ref.taf_fee.sum() == ref.cat_fee.sum() == 0.0
+        # run_backtest evaluates from the earliest possible session; the same as evaluating every session
+        _same_result(res, backtest.run_backtest(root, cache, costs=costs, evaluation=full))
+    for start in ("2015-01-02", "2026-07-01"):
+        _same_result(backtest.run_backtest(root, cache, start=start, end="2026-07-24"),
+                     backtest.run_backtest(root, cache, start=start, end="2026-07-24", evaluation=full))
+    if "SPY" in closes:  # the benchmark from the price matrix is benchmark_nav of the column
+        pd.testing.assert_series_equal(res.benchmark_nav, backtest.benchmark_nav(
+            closes["SPY"], res.nav.index, capital=res.capital, slippage=WITHOUT_FEES.slippage), check_exact=True)
 
 
 def test_a_symphony_that_sells_every_day(monkeypatch):
@@ -224,3 +250,64 @@ def test_the_compiled_kernel_is_cached_on_disk_and_loaded_by_the_next_process(tm
     assert first["misses"] >= 1 and first["hits"] == 0          # compiled and written
     assert any((tmp_path / "nb").rglob("*.nbi"))
     assert second["misses"] == 0 and second["hits"] >= 1         # loaded back, nothing compiled
+
+
+# -- the evaluator's and the indicators' fast paths against their general forms --------------------------------
+
+def _general_selection(vals: np.ndarray, select: str, select_n: int) -> np.ndarray:
+    """The filter's selection by a full stable sort and ranks (the form used for 1 < select_n < n)."""
+    finite = np.isfinite(vals)
+    key = np.where(finite, -vals if select == "top" else vals, np.inf)
+    order = np.argsort(key, axis=1, kind="stable")
+    ranks = np.empty_like(order)
+    ranks[np.arange(len(vals))[:, None], order] = np.arange(vals.shape[1])
+    return (ranks < select_n) & finite
+
+
+@pytest.mark.parametrize("select", ["top", "bottom"])
+@pytest.mark.parametrize("select_n", [1, 2, 4, 5])
+def test_filter_fast_selections_equal_the_full_sort(select, select_n):
+    """Four children, two with identical closes (ties on every session), one late (no value before its start);
+    select 1 (argmin path), 2 (sort path), 4 and 5 (all kept) select as the full stable sort and ranks do, and
+    the trace lists the children in the sort's order."""
+    from engine.model import Filter
+
+    rng = np.random.default_rng(3)
+    days = pd.bdate_range("2020-01-01", periods=260)
+    a = 100 * np.cumprod(1 + 0.01 * rng.standard_normal(260))
+    b = 100 * np.cumprod(1 + 0.01 * rng.standard_normal(260))
+    c = 100 * np.cumprod(1 + 0.01 * rng.standard_normal(260))
+    c[:60] = np.nan
+    closes = pd.DataFrame({"A": a, "B": b, "A2": a.copy(), "C": c}, index=days)
+    kids = tuple(Asset(ticker=t, path=f"root/0/{j}") for j, t in enumerate(["A", "B", "A2", "C"]))
+    root = Root(name="f", children=(Filter(path="root/0", sort_fn="cumulative-return", sort_window=5,
+                                           select=select, select_n=select_n, children=kids),))
+    ev = evaluate(root, closes)
+    rec = ev.records["root/0"]
+    vals = rec.data["values"]
+    assert np.array_equal(rec.data["selected"], _general_selection(vals, select, select_n))
+    assert np.isnan(vals[:61, 3]).all() and (vals[:, 0] == vals[:, 2])[5:].all()  # a late child, exact ties
+    for i in (10, 61, 100, 259):
+        finite = np.isfinite(vals[i])
+        key = np.where(finite, -vals[i] if select == "top" else vals[i], np.inf)
+        want = [["A", "B", "A2", "C"][j] for j in np.argsort(key, kind="stable")]
+        assert [item["child"] for item in ev.trace(days[i])[0]["detail"]["ranked"]] == want
+        if select_n == 1 and finite[:3].all():
+            # ties: A and A2 always share a value; the earlier child (A) wins whenever they lead
+            assert not ev.weights.iloc[i].get("A2", 0.0) > 0
+
+
+@pytest.mark.parametrize("n", [1, 2, 3, 10, 63, 300])
+def test_rolling_fast_path_is_pandas_rolling_bit_for_bit(n):
+    from engine import indicators
+
+    assert indicators._WINDOW_KERNELS is not None  # this pandas' kernels are used (checked at import)
+    rng = np.random.default_rng(n)
+    x = 100 * np.cumprod(1 + 0.02 * rng.standard_normal(2_000))
+    x[:37] = np.nan
+    x[1500] = x[1501] = x[1502]   # a flat stretch: the variance's rounding residue
+    x[-5:] = np.nan
+    for v in (x, np.where(np.arange(x.size) == 900, np.inf, x), x[:0], x[:n - 1] if n > 1 else x[:0]):
+        s = pd.Series(v).rolling(n, min_periods=n)
+        assert np.array_equal(indicators._rolling_mean_1d(v, n), s.mean().to_numpy(), equal_nan=True)
+        assert np.array_equal(indicators._rolling_std_1d(v, n), s.std(ddof=1).to_numpy(), equal_nan=True)
