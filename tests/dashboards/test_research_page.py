@@ -31,11 +31,10 @@ WF = {"params": [{"node_path": "root/0/0", "field": "lhs_window", "values": [5, 
       "start": "2012-01-03", "end": "2019-12-31", "is_sessions": 504, "oos_sessions": 252}
 
 
-@pytest.fixture(scope="module")
-def research_db(tmp_path_factory) -> Path:
-    """acct-a's golden-rotation-2x with a research backtest split at 2018-01-02 and a walk-forward study over its
-    first decision's two windows, both materialised by the Dagster assets."""
-    path = tmp_path_factory.mktemp("research") / "w.duckdb"
+def build_research_db(path: Path) -> Path:
+    """A DuckDB file with acct-a's golden-rotation-2x, a research backtest of it split at 2018-01-02 and a
+    walk-forward study over its first decision's two windows, both materialised by the Dagster assets; users
+    ``alice`` (acct-a) and ``bob`` (acct-b) of :data:`tests.dashboards.door.USERS`."""
     url = f"duckdb:///{path}"
     with Warehouse(url) as wh:
         wh.create_schema()
@@ -62,6 +61,12 @@ def research_db(tmp_path_factory) -> Path:
                                               "adj_close": spy.to_numpy(), "source": "bundled"}),
                   ["session_date", "ticker"])
     return path
+
+
+@pytest.fixture(scope="module")
+def research_db(tmp_path_factory) -> Path:
+    """:func:`build_research_db`, once per module (copy it to write)."""
+    return build_research_db(tmp_path_factory.mktemp("research") / "w.duckdb")
 
 
 @pytest.fixture
