@@ -50,3 +50,4 @@ bench: install
 	$(BIN)/python scripts/bench_daily.py
 	$(BIN)/python scripts/bench_scheduled.py
 	$(BIN)/python scripts/bench_replay.py
+	$(BIN)/python scripts/bench_research.py
