@@ -21,7 +21,8 @@ Delivery (:meth:`AlertsResource.notify`): for each alert and each configured cha
 ``notifications`` table (:func:`warehouse.repos.notifications.claim`) — an already claimed pair is skipped, which
 makes delivery once per channel however often a sensor re-evaluates — then sent with up to ``attempts`` tries and
 exponential back-off (``tenacity``; transient errors only: connection failures, timeouts, HTTP 429/5xx, SMTP 4xx),
-each try bounded by ``timeout_s``. The outcome (``sent``/``failed``, attempts, last error) is recorded. One channel
+each try bounded by ``timeout_s``; once a channel stayed unreachable through its retries, the
+following alerts of the same call get one try each on it (a sensor tick must stay well under a minute). The outcome (``sent``/``failed``, attempts, last error) is recorded. One channel
 failing never stops another. Errors are redacted (the webhook URL, its path and the SMTP password never appear in a
 log line or the warehouse). When the warehouse itself is locked (:class:`warehouse.WarehouseLockedError`), an alert
 is still delivered, unrecorded.
@@ -286,7 +287,7 @@ class AlertsResource(dg.ConfigurableResource):
     attempts: int = Field(default=3, description="tries per alert and channel (transient errors only)")
     backoff_s: float = Field(default=1.0, description="first wait between tries, seconds (doubles each time)")
     max_backoff_s: float = Field(default=8.0, description="longest wait between tries, seconds")
-    timeout_s: float = Field(default=10.0, description="timeout of one try, seconds")
+    timeout_s: float = Field(default=5.0, description="timeout of one try, seconds")
 
     @staticmethod
     def _env(value: Any, name: str) -> str | None:
@@ -326,11 +327,13 @@ class AlertsResource(dg.ConfigurableResource):
                 bad.append(("email", str(exc)))
         return out, bad
 
-    def _deliver(self, channel: Channel, alert: Alert, sleep: Callable[[float], None]) -> tuple[int, str | None]:
-        """``(attempts, last error or None)`` of sending ``alert`` on ``channel`` with the retry policy."""
+    def _deliver(self, channel: Channel, alert: Alert, sleep: Callable[[float], None],
+                 attempts: int) -> tuple[int, str | None, bool]:
+        """``(attempts made, last error or None, whether that error was transient)`` of sending ``alert`` on
+        ``channel`` with up to ``attempts`` tries."""
         tries = 0
         retrying = tenacity.Retrying(
-            stop=tenacity.stop_after_attempt(max(1, int(self.attempts))),
+            stop=tenacity.stop_after_attempt(max(1, int(attempts))),
             wait=tenacity.wait_exponential(multiplier=max(0.0, self.backoff_s), min=0.0,
                                            max=max(0.0, self.max_backoff_s)),
             retry=tenacity.retry_if_exception(lambda e: isinstance(e, ChannelError) and e.retryable),
@@ -341,10 +344,10 @@ class AlertsResource(dg.ConfigurableResource):
                     tries += 1
                     channel.send(alert)
         except ChannelError as exc:
-            return tries, redact(str(exc), channel.secrets)
+            return tries, redact(str(exc), channel.secrets), exc.retryable
         except Exception as exc:  # noqa: BLE001 - a channel's own bug must not stop the other channel
-            return tries, redact(f"{type(exc).__name__}: {_one_line(str(exc))}", channel.secrets)
-        return tries, None
+            return tries, redact(f"{type(exc).__name__}: {_one_line(str(exc))}", channel.secrets), False
+        return tries, None, False
 
     def notify(self, wh: Warehouse | None, alerts: Iterable[Alert], *, log: Any = None,
                sleep: Callable[[float], None] = time.sleep) -> list[Delivery]:
@@ -368,6 +371,7 @@ class AlertsResource(dg.ConfigurableResource):
         channels, misconfigured = self.channels()
         secrets = [*notification_repo.secret_values(), *(s for c in channels for s in c.secrets)]
         out: list[Delivery] = []
+        down: set[str] = set()   # channels that stayed unreachable through their retries in this call
         for alert in alerts:
             alert = replace(alert, title=redact(alert.title, secrets), text=redact(alert.text, secrets))
             if not channels and not misconfigured:
@@ -376,15 +380,21 @@ class AlertsResource(dg.ConfigurableResource):
                                     recorded=recorded is not None))
                 continue
             for name, error in misconfigured:
-                if self._claim(wh, alert, name, "sending", log) is not False:
-                    self._finish(wh, alert, name, "failed", 0, error, log)
-                    out.append(Delivery(alert.key, name, "failed", 0, error))
+                claimed = self._claim(wh, alert, name, "sending", log)
+                if claimed is not False:
+                    recorded = claimed is True and self._finish(wh, alert, name, "failed", 0, error, log)
+                    out.append(Delivery(alert.key, name, "failed", 0, error, recorded))
             for channel in channels:
                 claimed = self._claim(wh, alert, channel.name, "sending", log)
                 if claimed is False:
                     out.append(Delivery(alert.key, channel.name, "duplicate"))
                     continue
-                tries, error = self._deliver(channel, alert, sleep)
+                tries, error, transient = self._deliver(channel, alert, sleep,
+                                                        1 if channel.name in down else self.attempts)
+                if error and transient:
+                    down.add(channel.name)   # later alerts of this call get one try: a tick must stay short
+                elif not error:
+                    down.discard(channel.name)
                 status = "failed" if error else "sent"
                 recorded = claimed is True and self._finish(wh, alert, channel.name, status, tries, error, log)
                 log.info(f"alert {alert.key} → {channel.name}: {status} after {tries} attempt(s)"

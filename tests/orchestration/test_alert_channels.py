@@ -115,6 +115,10 @@ def test_a_receiver_that_is_down_is_retried_then_failed_without_leaking_the_toke
     assert [(d.channel, d.status, d.attempts) for d in done] == [("webhook", "failed", 3)]
     assert sleeps == [0.5, 1.0]                         # exponential back-off, capped
     assert "ConnectionRefusedError" in done[0].error
+    # the channel stayed down through its retries: the next alerts of the same call get one try each
+    more = AlertsResource(backoff_s=0.5).notify(wh, [alert("order_rejected:o-2"), alert("order_rejected:o-3")],
+                                                sleep=sleeps.append)
+    assert [(d.status, d.attempts) for d in more] == [("failed", 3), ("failed", 1)]
     blob = notification_repo.read(wh, ALL_ACCOUNTS).astype(str).to_csv()
     assert WebhookReceiver.TOKEN not in blob and "/services/" not in blob
 
