@@ -85,4 +85,50 @@ def propose_symphony_id(url: str, scope: AccountScope, name: str, account_id: st
         return symphony_repo.propose_id(wh, name, account_id)
 
 
-__all__ = ["authenticate", "register_symphony", "set_symphony_status", "propose_symphony_id"]
+def set_live_control(url: str, scope: AccountScope, user: auth.User, symphony_id: str, control: str) -> dict:
+    """:func:`warehouse.repos.controls.set_control` for the signed-in ``user`` (origin ``dashboard``), acting from
+    the next session the daily job trades; who and when go to the control row and the audit trail.
+
+    Returns:
+        The stored control row.
+
+    Raises:
+        LookupError: the symphony is not in ``scope``.
+        warehouse.repos.controls.ControlPermissionError: ``user`` is neither an operator nor the account's analyst.
+        ValueError: another control is open on the symphony.
+    """
+    from warehouse.repos import controls as control_repo
+
+    with _writing(url) as wh:
+        _in_scope(wh, scope, symphony_id)
+        return control_repo.set_control(wh, symphony_id=symphony_id, control=control, actor=user.username,
+                                        role=user.role, user_account=user.accounts, origin="dashboard")
+
+
+def clear_live_control(url: str, scope: AccountScope, user: auth.User, symphony_id: str) -> dict | None:
+    """:func:`warehouse.repos.controls.clear_control` for the signed-in ``user`` (origin ``dashboard``).
+
+    Returns:
+        The cleared row, or None when none was open.
+
+    Raises:
+        LookupError: the symphony is not in ``scope``.
+        warehouse.repos.controls.ControlPermissionError: as :func:`set_live_control`.
+    """
+    from warehouse.repos import controls as control_repo
+
+    with _writing(url) as wh:
+        _in_scope(wh, scope, symphony_id)
+        return control_repo.clear_control(wh, symphony_id=symphony_id, actor=user.username, role=user.role,
+                                          user_account=user.accounts, origin="dashboard")
+
+
+def _in_scope(wh: Warehouse, scope: AccountScope, symphony_id: str) -> None:
+    owner = wh.read("symphonies", where=require_scope(scope).where({"symphony_id": symphony_id}),
+                    columns=["account_id"])
+    if owner.empty:
+        raise LookupError(f"symphony '{symphony_id}' is not in your scope ({scope})")
+
+
+__all__ = ["authenticate", "register_symphony", "set_symphony_status", "propose_symphony_id", "set_live_control",
+           "clear_live_control"]

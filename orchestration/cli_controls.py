@@ -6,9 +6,9 @@
     oragami controls list [--user NAME] [--account A] [--all]
     oragami controls preview --account A [--symphony S] --session D [--user NAME] [--json]
 
-``--user`` names a dashboard user (``users`` table; default ``$ORAGAMI_USER``): an operator may act on every
-account, an analyst on their own account only; who and when is stored with the control and in the audit trail
-(origin ``cli``). ``preview`` prints the netted orders the daily run of that session would send for the account
+``--user`` names a dashboard user (``users`` table; default ``$ORAGAMI_USER``): an operator or admin may act
+on every account, an analyst on their own accounts only; who and when is stored with the control and in the audit
+trail (origin ``cli``). ``preview`` prints the netted orders the daily run of that session would send for the account
 — the graph's own planning (:func:`warehouse.repos.controls.preview`), nothing written, nothing sent.
 
 Exit codes: 0 done; 2 usage error (unknown user, symphony or session; not allowed; another control open).
@@ -37,21 +37,23 @@ def _warehouse(args):
     return wh
 
 
-def _user(wh, name: str | None) -> tuple[str, str, str | None]:
-    """``(username, role, account)`` of a dashboard user.
+def _user(wh, name: str | None) -> tuple[str, str, tuple[str, ...]]:
+    """``(username, role, accounts)`` of a dashboard user (accounts: an analyst's memberships, else empty).
 
     Raises:
-        LookupError: no name given, or no such user.
+        LookupError: no name given, no such user, or the user is disabled.
     """
+    from warehouse.repos import users as user_repo
+
     name = name or os.environ.get("ORAGAMI_USER")
     if not name:
         raise LookupError("say who you are: --user NAME (a dashboard user; or set ORAGAMI_USER)")
-    rows = wh.read("users", where={"username": name}, columns=["username", "role", "account_id"])
-    if rows.empty:
-        raise LookupError(f"no user '{name}' (create one: python -m dashboards.auth add-user)")
-    r = rows.iloc[0]
-    account = r["account_id"] if isinstance(r["account_id"], str) and r["account_id"] else None
-    return str(r["username"]), str(r["role"]), account
+    rec = user_repo.get(wh, name)
+    if rec is None:
+        raise LookupError(f"no user '{name}' (create one: oragami users add, or python -m dashboards.auth add-user)")
+    if rec.disabled:
+        raise LookupError(f"user '{rec.username}' is disabled")
+    return rec.username, rec.role, tuple(rec.accounts)
 
 
 def _session(text: str | None) -> dt.date | None:
@@ -68,9 +70,9 @@ def cmd_set(args) -> int:
 
     wh = _warehouse(args)
     try:
-        actor, role, account = _user(wh, args.user)
+        actor, role, accounts = _user(wh, args.user)
         row = controls.set_control(wh, symphony_id=args.symphony, control=args.control, actor=actor, role=role,
-                                   user_account=account, origin="cli", effective_session=_session(args.from_session),
+                                   user_account=accounts, origin="cli", effective_session=_session(args.from_session),
                                    note=args.note)
     except (LookupError, ValueError, PermissionError) as exc:
         _err(f"error: {exc}")
@@ -87,8 +89,8 @@ def cmd_clear(args) -> int:
 
     wh = _warehouse(args)
     try:
-        actor, role, account = _user(wh, args.user)
-        row = controls.clear_control(wh, symphony_id=args.symphony, actor=actor, role=role, user_account=account,
+        actor, role, accounts = _user(wh, args.user)
+        row = controls.clear_control(wh, symphony_id=args.symphony, actor=actor, role=role, user_account=accounts,
                                      origin="cli")
     except (LookupError, ValueError, PermissionError) as exc:
         _err(f"error: {exc}")
@@ -102,13 +104,15 @@ def cmd_clear(args) -> int:
 
 def _scope(wh, args):
     from warehouse import AccountScope
+    from warehouse.repos import controls
 
     if args.user or os.environ.get("ORAGAMI_USER"):
-        _, role, account = _user(wh, args.user)
-        if role != "operator":
-            if args.account and args.account != account:
-                raise PermissionError(f"analyst of account '{account}' may not read account '{args.account}'")
-            return AccountScope.only(account or "")
+        _, role, accounts = _user(wh, args.user)
+        if role not in controls.OPERATOR_ROLES:
+            if args.account and args.account not in accounts:
+                raise PermissionError(f"analyst of account '{', '.join(accounts) or 'none'}' may not read account "
+                                      f"'{args.account}'")
+            return AccountScope.only(*([args.account] if args.account else accounts))
     return AccountScope.only(args.account) if args.account else AccountScope.all()
 
 

@@ -5,7 +5,9 @@ read. The day's path comes from evaluating the stored model on the closes the da
 warehouse's bars, through the one price reader (:func:`dashboards.reads.prices.symphony_closes`; the bundled
 closes only for a symphony whose tickers the warehouse has never stored, and the page says so). The tree is DOT
 text built by :mod:`dashboards.present.tree`, the description by :mod:`engine.describe`. Sections:
-:func:`_choice`, :func:`_words`, :func:`_path_and_tree`.
+:func:`_choice`, :func:`_words`, :func:`_controls` (live controls: go to cash until the next rebalance, skip the
+next rebalance — for an operator or the account's analyst — and the preview of the next run's netted orders),
+:func:`_path_and_tree`.
 """
 from __future__ import annotations
 
@@ -14,14 +16,21 @@ import datetime as dt
 import sqlalchemy as sa
 import streamlit as st
 
-from dashboards import cache, context, notices
+from dashboards import actions, cache, context, notices
 from dashboards.context import PageContext
 from dashboards.present import tree
 from dashboards.present.format import holdings_string_from_weights, md
+from dashboards.reads import controls as control_reads
 from dashboards.reads.library import parse_stored
 from engine import describe
 from engine.model import Root
 from warehouse import WarehouseLockedError
+from warehouse.repos.controls import next_trading_session
+
+#: The two live controls and their button labels.
+CONTROL_LABELS = {"cash_until_rebalance": "Go to cash until the next rebalance",
+                  "skip_next_rebalance": "Skip the next rebalance"}
+_NOTICE_KEY = "_controls_notice"
 
 
 def _default_day(ctx: PageContext) -> dt.date:
@@ -54,6 +63,73 @@ def _words(sid: str, record: dict, root: Root) -> None:
     st.markdown(f"### {md(root.name)}")
     st.caption(f"`{sid}` · account `{record['account_id']}` · {record['status']}")
     st.markdown(md(describe.describe(root)))
+
+
+def _act(ctx: PageContext, sid: str, control: str | None) -> None:
+    """Button callback: set ``control`` (None: clear) for the signed-in user; the outcome is shown next run."""
+    try:
+        if control is None:
+            row = actions.clear_live_control(ctx.url, ctx.scope, ctx.user, sid)
+            msg = ("success", "Control cleared." if row else "No open control to clear.")
+        else:
+            row = actions.set_live_control(ctx.url, ctx.scope, ctx.user, sid, control)
+            msg = ("success", f"{CONTROL_LABELS[control]}: set from session {row['effective_session']}.")
+    except (PermissionError, LookupError, ValueError) as exc:
+        msg = ("error", str(exc))
+    st.session_state[_NOTICE_KEY] = msg
+
+
+def _controls(ctx: PageContext, sid: str, record: dict) -> None:
+    """Live controls of the symphony: the open one (who, when), the buttons, the history and the preview."""
+    st.markdown("#### Live controls")
+    notice = st.session_state.pop(_NOTICE_KEY, None)
+    if notice:
+        (st.success if notice[0] == "success" else st.error)(md(notice[1]))
+    with cache.reading(ctx.url) as wh:
+        hist = control_reads.history(wh, ctx.scope, sid)
+    open_rows = hist[hist["status"] == "open"]
+    if len(open_rows):
+        r = open_rows.iloc[0]
+        st.info(f"**{CONTROL_LABELS[r['control']]}** from session {r['effective_session']} — set by "
+                f"`{md(r['set_by'])}` ({r['set_role']}) at {r['set_at']:%Y-%m-%d %H:%M} UTC",
+                icon=":material/pan_tool:")
+    else:
+        st.caption("No live control on this symphony: it trades as its rebalance rule says.")
+    allowed = ctx.user.is_operator or record["account_id"] in ctx.user.accounts
+    cols = st.columns(4)
+    for col, (control, label) in zip(cols, CONTROL_LABELS.items()):
+        col.button(label, key=f"ctl_{control}", disabled=not allowed or bool(len(open_rows)),
+                   on_click=_act, args=(ctx, sid, control))
+    cols[2].button("Clear the control", key="ctl_clear", disabled=not allowed or not len(open_rows),
+                   on_click=_act, args=(ctx, sid, None))
+    show = cols[3].button("Preview today's trades", key="ctl_preview")
+    if not allowed:
+        st.caption("Only an operator or the analyst who owns the account can change live controls.")
+    if len(hist):
+        with st.expander("Control history", icon=":material/history:"):
+            st.dataframe(hist, hide_index=True, key="ctl_history")
+    if show:
+        _preview(ctx, sid, record["account_id"])
+
+
+def _preview(ctx: PageContext, sid: str, account_id: str) -> None:
+    """The netted orders the next run would send for the account (this symphony's part), sent nowhere."""
+    session = next_trading_session()
+    with cache.reading(ctx.url) as wh:
+        try:
+            pv = control_reads.preview(wh, ctx.scope, account_id, session, sid)
+        except (PermissionError, LookupError, ValueError) as exc:
+            st.warning(md(str(exc)), icon=":material/info:")
+            return
+    st.markdown(f"**Preview of session {pv.session}** (prices as of {pv.prices_as_of}; computed by the daily "
+                "graph's own planning, nothing sent)")
+    if pv.refused:
+        st.error(f"The run would refuse this account: {md(pv.refused)}", icon=":material/block:")
+    st.dataframe(pv.symphonies, hide_index=True, key="ctl_preview_symphonies")
+    if pv.orders.empty:
+        st.caption("No order: nothing to trade for this symphony on that session.")
+    else:
+        st.dataframe(pv.orders, hide_index=True, key="ctl_preview_orders")
 
 
 def _path_and_tree(ctx: PageContext, root: Root, day: dt.date) -> None:
@@ -100,6 +176,7 @@ def render() -> None:
         st.error("The stored text of this symphony cannot be read; upload it again.", icon=":material/error:")
         return
     _words(sid, record, root)
+    _controls(ctx, sid, record)
     _path_and_tree(ctx, root, day)
 
 

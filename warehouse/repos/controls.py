@@ -32,6 +32,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass, field
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -50,8 +51,8 @@ from warehouse.schema import CONTROL_KINDS, DEFAULT_MAX_ACTIVE_SYMPHONIES, posit
 from warehouse.scope import ALL_ACCOUNTS, AccountScope, require_scope
 from warehouse.store import Warehouse, to_python
 
-#: Roles that may set controls: an operator on any account, an analyst on their own account only.
-ROLES: tuple[str, ...] = ("operator", "analyst")
+#: Roles that may set controls on any account (an analyst: only on their own accounts).
+OPERATOR_ROLES: tuple[str, ...] = ("operator", "admin")
 #: Start of the reason of a symphony refused because the previous session is not complete (``symphony_runs``).
 REFUSED = "previous session"
 #: The end of the daily graph's reason for a symphony over its account's limit (``symphony_runs``, 'skipped').
@@ -86,15 +87,23 @@ def next_trading_session(now: dt.datetime | None = None) -> dt.date:
     return sessions_in_range(day + dt.timedelta(days=1), day + dt.timedelta(days=14))[0]
 
 
-def check_permission(role: str | None, user_account: str | None, account_id: str) -> None:
-    """Raise :class:`ControlPermissionError` unless ``role`` is ``operator``, or ``analyst`` of ``account_id``."""
-    if role == "operator":
+def _accounts(user_account: str | Iterable[str] | None) -> tuple[str, ...]:
+    if user_account is None:
+        return ()
+    return (str(user_account),) if isinstance(user_account, str) else tuple(str(a) for a in user_account)
+
+
+def check_permission(role: str | None, user_account: str | Iterable[str] | None, account_id: str) -> None:
+    """Raise :class:`ControlPermissionError` unless ``role`` is in :data:`OPERATOR_ROLES`, or ``analyst`` and
+    ``account_id`` is one of the analyst's accounts (``user_account``: one id or several)."""
+    if role in OPERATOR_ROLES:
         return
-    if role == "analyst" and user_account and str(user_account) == str(account_id):
+    mine = _accounts(user_account)
+    if role == "analyst" and str(account_id) in mine:
         return
     if role == "analyst":
-        raise ControlPermissionError(f"analyst of account '{user_account}' may not change the controls of "
-                                     f"account '{account_id}'")
+        raise ControlPermissionError(f"analyst of account '{', '.join(mine) or 'none'}' may not change the controls "
+                                     f"of account '{account_id}'")
     raise ControlPermissionError(f"role {role!r} may not change live controls (operators, or the analyst who "
                                  "owns the account)")
 
@@ -127,7 +136,7 @@ def controls(wh: Warehouse, scope: AccountScope, *, symphony_id: str | None = No
 
 
 def set_control(wh: Warehouse, *, symphony_id: str, control: str, actor: str, role: str | None,
-                user_account: str | None, origin: str, effective_session: dt.date | None = None,
+                user_account: str | Iterable[str] | None, origin: str, effective_session: dt.date | None = None,
                 note: str | None = None, at: dt.datetime | None = None) -> dict:
     """Put ``control`` on a symphony (recorded in the table and the audit trail as ``live_control_set``).
 
@@ -135,7 +144,8 @@ def set_control(wh: Warehouse, *, symphony_id: str, control: str, actor: str, ro
 
     Args:
         control: one of :data:`warehouse.schema.CONTROL_KINDS`.
-        actor, role, user_account: who sets it (username, ``'operator'|'analyst'``, the analyst's account).
+        actor, role, user_account: who sets it (username, ``'operator'|'admin'|'analyst'``, the analyst's
+            account id or ids).
         origin: ``'dashboard'`` or ``'cli'``.
         effective_session: first session it acts on (default :func:`next_trading_session`); must be a session.
 
@@ -173,8 +183,8 @@ def set_control(wh: Warehouse, *, symphony_id: str, control: str, actor: str, ro
     return row
 
 
-def clear_control(wh: Warehouse, *, symphony_id: str, actor: str, role: str | None, user_account: str | None,
-                  origin: str, at: dt.datetime | None = None) -> dict | None:
+def clear_control(wh: Warehouse, *, symphony_id: str, actor: str, role: str | None,
+                  user_account: str | Iterable[str] | None, origin: str, at: dt.datetime | None = None) -> dict | None:
     """Withdraw the open control of a symphony (``status='cleared'``, who and when; audit ``live_control_cleared``).
 
     Returns:
@@ -545,8 +555,8 @@ def preview(wh: Warehouse, scope: AccountScope, account_id: str, session: dt.dat
                    pd.DataFrame(sym_rows, columns=["symphony_id", "targets", "control", "decision"]), as_of, refused)
 
 
-__all__ = ["ROLES", "REFUSED", "OVER_LIMIT", "PREVIEW_COLUMNS", "ControlPermissionError", "next_trading_session",
-           "check_permission", "controls", "set_control", "clear_control", "acting_on", "apply_transitions",
-           "scheduled_rebalance", "control_action", "evaluate_on", "SymphonyPlan", "plan_symphony", "AccountPlan",
-           "plan_account_session", "previous_targets", "previous_session_gaps", "account_roster", "Preview",
-           "preview"]
+__all__ = ["OPERATOR_ROLES", "REFUSED", "OVER_LIMIT", "PREVIEW_COLUMNS", "ControlPermissionError",
+           "next_trading_session", "check_permission", "controls", "set_control", "clear_control", "acting_on",
+           "apply_transitions", "scheduled_rebalance", "control_action", "evaluate_on", "SymphonyPlan",
+           "plan_symphony", "AccountPlan", "plan_account_session", "previous_targets", "previous_session_gaps",
+           "account_roster", "Preview", "preview"]
