@@ -334,7 +334,7 @@ def _record(wh: Warehouse, action: str, username: str, record: user_repo.UserRec
 
 
 def attempt_sign_in(wh: Warehouse, username: str, password: str, *, client: str | None,
-                    server_address: str | None) -> SignInResult:
+                    server_address: str | None, origin: str | None = None) -> SignInResult:
     """Check one sign-in attempt through the lock-out, record it (``sign_in_attempts`` and the audit trail:
     ``sign_in_ok``, ``sign_in_failed`` or ``sign_in_locked``) and answer.
 
@@ -343,6 +343,7 @@ def attempt_sign_in(wh: Warehouse, username: str, password: str, *, client: str 
         username, password: as typed (the username's surrounding spaces are removed).
         client: the browser's address (``None``: :data:`UNKNOWN_CLIENT`).
         server_address: the app's Streamlit ``server.address``; the demo user needs a loopback one.
+        origin: the audit trail's "from where" (default ``'dashboard <client>'``; the CLI's ``--as`` says ``'cli'``).
 
     Returns:
         A :class:`SignInResult` (module docstring for the rules).
@@ -350,7 +351,7 @@ def attempt_sign_in(wh: Warehouse, username: str, password: str, *, client: str 
     now = _now()
     username = username.strip()
     client = client or UNKNOWN_CLIENT
-    origin = f"dashboard {client}"
+    origin = origin or f"dashboard {client}"
     record = user_repo.get(wh, username) if username else None
     until = lock_state(wh, username, client, now, record.lock_cleared_at if record else None)
     if until is not None:

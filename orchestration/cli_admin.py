@@ -87,7 +87,8 @@ def _identity(args, wh):
     password = os.environ.get(ENV_CLI_PASSWORD)
     if password is None:
         password = getpass.getpass(f"Password of {name}: ")
-    result = auth.attempt_sign_in(wh, name, password, client=f"cli:{_os_user()}", server_address="127.0.0.1")
+    result = auth.attempt_sign_in(wh, name, password, client=f"cli:{_os_user()}",
+                                  server_address="127.0.0.1", origin="cli")
     if result.status != "ok":
         raise Refused(f"sign-in as {name} refused: {result.message}")
     user = result.user
