@@ -15,8 +15,8 @@ functions:
 4. **fills** — the simulated paper broker (``resources.brokers.SimulatedAccount``): every order fills in full at
    the session's close with the :class:`engine.costs.CostModel` (:func:`simulated_fill`, the same arithmetic).
 5. **ledgers and NAV** — :func:`engine.ledger.settle`, NAV = cash + Σ shares·close (USD), daily return against the
-   previous NAV (or the capital), and Composer's statistics (:func:`engine.metrics.composer_stats`) of the NAV
-   history to the session.
+   previous NAV (or the capital), and Composer's statistics of the NAV history to the session
+   (:func:`history_stats`, the numbers of :func:`engine.metrics.composer_stats`).
 
 Sizing (``sizing=``):
 
@@ -52,7 +52,7 @@ from engine.calendar import previous_session as calendar_previous_session, tradi
 from engine.costs import MIN_FILL_NOTIONAL, CostModel
 from engine.evaluate import CASH, Evaluation, IndicatorCache, evaluate, root_tickers
 from engine.ledger import Ledger, OrderOutcome, needs_rebalance, settle
-from engine.metrics import composer_stats
+from engine.metrics import PERIODS_PER_YEAR, annualized_return
 from engine.model import Root
 from engine.netting import NET, NetOrder, NettingPlan, SymphonyIntent, intents_for, plan_account
 from engine.orders import client_order_id
@@ -501,11 +501,38 @@ def _book(out: ReplayResult, account_id: str, sym: ReplaySymphony, st: _State, s
     st.last_nav = nav
     st.navs.append((session, nav))
     if metrics:
-        hist = pd.Series([v for _, v in st.navs], index=pd.to_datetime([d for d, _ in st.navs]))
-        for metric, value in composer_stats(hist, capital=float(sym.capital_usd or DEFAULT_CAPITAL_USD)).items():
+        hist = np.fromiter((v for _, v in st.navs), dtype="float64", count=len(st.navs))
+        for metric, value in history_stats(hist, float(sym.capital_usd or DEFAULT_CAPITAL_USD)).items():
             out.performance_metrics.append({"account_id": account_id, "symphony_id": sid, "as_of_date": session,
                                             "metric": metric,
                                             "value": float(value) if np.isfinite(value) else None})
+
+
+def history_stats(nav: np.ndarray, capital: float) -> dict[str, float]:
+    """:func:`engine.metrics.composer_stats` of a NAV history, on a plain array (the replay computes it after every
+    session of every symphony, where the pandas version costs ~9 ms a call; same formulas, same keys and order).
+
+    Args:
+        nav: daily NAVs in USD, oldest first, no NaN (shape (T,), T ≥ 1); capital: the starting capital, USD.
+
+    Returns:
+        ``start_value, end_value`` (USD), ``cumulative_return, annualized_return, standard_deviation,
+        sharpe_ratio, max_drawdown, calmar_ratio`` (fractions / ratios, NaN where undefined) and ``n_days``.
+    """
+    nan = float("nan")
+    n = len(nav) - 1
+    end = float(nav[-1])
+    cum = end / capital - 1.0
+    ann = annualized_return(cum, n)
+    rets = nav[1:] / nav[:-1] - 1.0
+    sd = float(rets.std(ddof=1)) * np.sqrt(PERIODS_PER_YEAR) if n > 1 else nan
+    mean = float(rets.mean()) if n > 0 else nan
+    sharpe = mean * PERIODS_PER_YEAR / sd if n > 1 and sd > 0 else nan
+    mdd = float(-(nav / np.maximum.accumulate(nav) - 1.0).min())
+    calmar = ann / mdd if mdd and mdd > 0 and np.isfinite(ann) else nan
+    return {"start_value": float(capital), "end_value": end, "cumulative_return": cum, "annualized_return": ann,
+            "standard_deviation": sd, "sharpe_ratio": sharpe, "max_drawdown": mdd, "calmar_ratio": calmar,
+            "n_days": float(n)}
 
 
 def _run(account_id: str, symphony_id: str, session: dt.date, status: str, reason: str | None,
@@ -521,4 +548,4 @@ def _intent_row(account_id: str, session: dt.date, i: SymphonyIntent, cid: str |
 
 
 __all__ = ["EXACT", "BUFFERED", "SIZINGS", "ReplayError", "ReplaySymphony", "ReplayResult", "replay",
-           "simulated_fill", "exact_trade", "exact_intents", "net_by_quantity"]
+           "simulated_fill", "exact_trade", "exact_intents", "net_by_quantity", "history_stats"]

@@ -103,3 +103,18 @@ def test_a_session_after_the_last_price_is_refused():
         replay([ReplaySymphony("acct", "s", root)], _closes(), [dt.date(2025, 6, 10)], CostModel())
     with pytest.raises(ReplayError, match="unknown sizing"):
         replay([ReplaySymphony("acct", "s", root)], _closes(), [dt.date(2025, 6, 3)], CostModel(), sizing="fast")
+
+
+def test_history_stats_are_composer_stats_on_every_prefix():
+    from engine.metrics import composer_stats
+    from engine.replay import history_stats
+
+    rng = np.random.default_rng(3)
+    nav = 10_000.0 * np.cumprod(1.0 + rng.normal(0.0005, 0.02, 300))
+    index = pd.bdate_range("2025-01-02", periods=len(nav))
+    for k in (1, 2, 3, 50, 300):
+        want = composer_stats(pd.Series(nav[:k], index=index[:k]), capital=10_000.0)
+        got = history_stats(nav[:k], 10_000.0)
+        assert list(got) == list(want)
+        for key in want:
+            assert got[key] == pytest.approx(want[key], rel=1e-12, nan_ok=True), (k, key)
