@@ -9,10 +9,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import pandas as pd
+import sqlalchemy as sa
 
 from warehouse import AccountScope, Warehouse
 from warehouse.repos import notifications as notification_repo
-from warehouse.schema import NOTIFICATION_CHANNELS
+from warehouse.schema import NOTIFICATION_CHANNELS, notifications
 from warehouse.scope import require_scope
 
 #: Columns of :func:`events`, one row per event.
@@ -24,7 +25,12 @@ MAX_ROWS = 5_000
 
 def deliveries(wh: Warehouse, scope: AccountScope, kinds: Iterable[str] | None = None,
                account_id: str | None = None) -> pd.DataFrame:
-    """One row per event and channel (:data:`warehouse.schema.notifications` columns), newest first."""
+    """One row per event and channel (:data:`warehouse.schema.notifications` columns), newest first; no rows
+    when the warehouse predates the table (the dashboard reads read-only and never creates it)."""
+    require_scope(scope)
+    with wh.connect() as conn:
+        if "notifications" not in sa.inspect(conn).get_table_names():
+            return pd.DataFrame(columns=[c.name for c in notifications.columns])
     return notification_repo.read(wh, require_scope(scope), kinds=list(kinds or []) or None, account_id=account_id,
                                   limit=MAX_ROWS)
 

@@ -105,3 +105,16 @@ def test_an_operator_sees_every_alert_and_filters_them(alerts_db):
     assert "No alert in view." in texts(at)
     open_page(at, "app_pages/orders.py")
     assert not at.exception
+
+
+def test_a_warehouse_from_before_alerts_shows_no_alert(seeded_duckdb, use_duckdb, monkeypatch):
+    """The dashboard opens the warehouse read-only: a file created before the table existed is read, not changed."""
+    with Warehouse(f"duckdb:///{seeded_duckdb}") as wh:
+        add_users(wh, ("root",))
+        with wh.begin() as conn:
+            conn.exec_driver_sql("DROP TABLE notifications")
+    use_duckdb(seeded_duckdb)
+    monkeypatch.setenv(auth.ENV_AUTH, "on")
+    at = as_user("root", PAGE)
+    assert not at.exception and "No alert in view." in texts(at)
+    assert [m.value for m in at.main.metric] == ["0", "0", "0"]
