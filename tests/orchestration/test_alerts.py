@@ -18,8 +18,8 @@ import pytest
 from orchestration.cli import seed_symphonies
 from orchestration.definitions import build_definitions
 from pipelines.sensors import run_failure_alerts, trading_alerts
-from resources import BundledMarketData
-from resources.alerts import AlertsResource
+from resources import BundledMarketData, SimulatedBroker
+from resources.alerts import EVENT_HEADER, AlertsResource
 from resources.warehouse import WarehouseResource
 from tests.fakes.alert_receivers import SmtpReceiver, WebhookReceiver
 from warehouse import Warehouse
@@ -27,6 +27,13 @@ from warehouse.repos import audit, notifications as notification_repo
 from warehouse.scope import ALL_ACCOUNTS, AccountScope
 
 D1, D2, D3 = "2024-06-20", "2024-06-21", "2024-06-24"   # SPY fell 0.16 % on 2024-06-21
+
+
+class NoTltBroker(SimulatedBroker):
+    """The simulated broker without a price for TLT: it rejects TLT orders ("no price for TLT")."""
+
+    def for_account(self, account_id, warehouse, prices, session):
+        return super().for_account(account_id, warehouse, {t: p for t, p in prices.items() if t != "TLT"}, session)
 
 
 class DownMarketData(BundledMarketData):
@@ -76,15 +83,15 @@ class World:
         for sensor in (run_failure_alerts, trading_alerts):
             self.cursors[sensor.name] = self.tick(sensor)      # the daemon's first tick only sets the cursor
 
-    def run(self, session: str, market_data=None):
-        """The daily_trading job for ``session``, as the schedule's run request launches it."""
-        settings = {"warehouse_url": self.url}
-        defs = build_definitions(**settings)
-        job = defs.resolve_job_def("daily_trading")
-        if market_data is not None:
+    def run(self, session: str, market_data=None, broker=None):
+        """The daily_trading job for ``session``, as the schedule's run request launches it (optionally with
+        another market data or broker resource)."""
+        defs = build_definitions(warehouse_url=self.url)
+        swapped = {k: v for k, v in (("market_data", market_data), ("broker", broker)) if v is not None}
+        if swapped:
             defs = dg.Definitions(assets=defs.assets, asset_checks=defs.asset_checks, jobs=defs.jobs,
-                                  resources={**defs.resources, "market_data": market_data})
-            job = defs.resolve_job_def("daily_trading")
+                                  resources={**defs.resources, **swapped})
+        job = defs.resolve_job_def("daily_trading")
         return job.execute_in_process(partition_key=session, instance=self.instance, raise_on_error=False,
                                       tags={"dagster/schedule_name": "daily_trading_schedule"})
 
@@ -203,11 +210,19 @@ def test_a_failing_webhook_is_retried_then_recorded_failed_while_email_delivers(
 
 
 @pytest.mark.slow
-def test_a_blocking_check_failure_is_alerted(tmp_path, receivers):
+def test_a_rejected_order_and_a_blocking_check_failure_are_alerted(tmp_path, receivers):
     hook, smtp = receivers
     w = World(tmp_path)
     seed_symphonies(w.wh, [write(tmp_path, "spy-tlt", '(weight-equal [(asset "SPY") (asset "TLT")])')], "acct")
-    assert w.run(D1).success
+    assert w.run(D1, broker=NoTltBroker()).success
+    w.ticks(trading_alerts)
+    [cid] = w.wh.read("orders", where={"status": "rejected"})["client_order_id"]
+    assert [str(m[EVENT_HEADER]) for m in smtp.messages] == [f"order_rejected:{cid}"]
+    assert hook.texts() == [f"*[oragami] Order rejected: buy TLT for account acct on {D1}*\nThe broker rejected "
+                            f"buy TLT (5,000.00 USD) of account acct on {D1}.\nReason: no price for TLT\n"
+                            f"Client order id: {cid}"]
+    hook.posts.clear()
+    smtp.messages.clear()
 
     class Gappy(BundledMarketData):
         def bars(self, tickers, start, end):
