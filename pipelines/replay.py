@@ -12,7 +12,7 @@
 5. :func:`warehouse.repos.replay.write_replay`: one transaction, one bulk insert per table, replacing the replayed
    accounts' rows of those sessions (idempotent; other accounts untouched).
 
-The job: ``paper_replay`` with run config ``ops: {paper_replay: {config: {start, end, accounts, sizing}}}`` (ISO
+The job: ``paper_replay`` with run config ``ops: {replay_sessions: {config: {start, end, accounts, sizing}}}`` (ISO
 dates; ``accounts`` empty = every account). One run replays the whole range — the replay is path-dependent (each
 session starts from the previous session's ledgers), so it is not split into one run per session; progress is
 logged every :data:`LOG_EVERY` sessions.
@@ -202,7 +202,7 @@ class ReplayConfig(dg.Config):
     sizing: str = Field(default=EXACT, description="'exact' (paper = backtest) or 'buffered' (the graph's planner)")
 
 
-@dg.op(name="paper_replay", tags={"kind": "python"})
+@dg.op(name="replay_sessions", tags={"kind": "python"})
 def paper_replay_op(context: dg.OpExecutionContext, config: ReplayConfig, market_data: MarketDataResource,
                     broker: BrokerResource, warehouse: WarehouseResource) -> dg.Output:
     """Replay the live path over the configured range in this one run and write every session's rows."""

@@ -238,7 +238,7 @@ def test_the_paper_replay_job_writes_what_the_cli_writes(demo_wh, tmp_path):
     url, wh = demo_wh
     defs = build_definitions(warehouse_url=url)
     job = defs.resolve_job_def("paper_replay")
-    config = {"ops": {"paper_replay": {"config": {"start": "2026-06-01", "end": "2026-06-30",
+    config = {"ops": {"replay_sessions": {"config": {"start": "2026-06-01", "end": "2026-06-30",
                                                   "accounts": ["acct-a"], "sizing": "exact"}}}}
     instance = dg.DagsterInstance.ephemeral()
     result = job.execute_in_process(run_config=config, instance=instance)
@@ -257,7 +257,7 @@ def test_the_paper_replay_job_writes_what_the_cli_writes(demo_wh, tmp_path):
     cli_nav = cli.read("daily_nav").sort_values(["symphony_id", "session_date"]).reset_index(drop=True)
     assert job_nav["nav_usd"].to_numpy() == pytest.approx(cli_nav["nav_usd"].to_numpy(), rel=1e-15)
     cli.dispose()
-    bad = job.execute_in_process(run_config={"ops": {"paper_replay": {"config": {"start": "2026-06-30",
+    bad = job.execute_in_process(run_config={"ops": {"replay_sessions": {"config": {"start": "2026-06-30",
                                                                                  "end": "2026-06-01"}}}},
                                  instance=dg.DagsterInstance.ephemeral(), raise_on_error=False)
     assert not bad.success
