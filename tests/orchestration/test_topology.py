@@ -5,6 +5,9 @@
   ``deploy/dagster.yaml`` (Postgres storage through psycopg2, queued run coordinator, default run launcher) with a
   fresh Postgres database, launches ``daily_trading`` for the last bundled session through the webserver's GraphQL
   API, waits for the daemon to dequeue and the code server to run it, and checks the warehouse rows.
+* ``test_two_session_backfill_runs_in_order`` launches a two-session ``daily_trading`` backfill through GraphQL
+  ``launchPartitionBackfill`` on the same topology and checks the sessions ran one after the other (run
+  timestamps) and that session 2's ledger starts from session 1's.
 * ``test_compose_file_validates`` runs ``docker compose config`` (or ``docker-compose config``) when a binary is
   installed; otherwise it checks the structure it needs with YAML.
 """
@@ -101,6 +104,108 @@ def test_daily_run_through_the_deployed_topology(tmp_path, instance_database):
     assert list(nav["symphony_id"]) == [sid]
     # first trading day: 10,000 invested with 1 bp fills → NAV = 10,000 − 10,000·s/(1+s) ≈ 9,999.00
     assert nav["nav_usd"].iloc[0] == pytest.approx(10_000 - 10_000 * 1e-4 / (1 + 1e-4), abs=0.02)
+
+
+BACKFILL = """
+mutation Backfill($params: LaunchBackfillParams!) {
+  launchPartitionBackfill(backfillParams: $params) {
+    __typename
+    ... on LaunchBackfillSuccess { backfillId }
+    ... on PythonError { message }
+    ... on Error { message }
+  }
+}"""
+BACKFILL_RUNS = """
+query($id: String!) {
+  runsOrError(filter: {tags: [{key: "dagster/backfill", value: $id}]}) {
+    __typename
+    ... on Runs { results { runId status creationTime startTime endTime tags { key value } } }
+  }
+}"""
+
+
+def _backfill_runs(topo, backfill_id: str, want: int, timeout: float) -> list[dict]:
+    """Poll the backfill's runs until ``want`` of them have ended (bounded); ordered by partition."""
+    import time
+
+    from scripts.bench_scheduled import TERMINAL, TopologyError
+
+    deadline, runs = time.monotonic() + timeout, []
+    while time.monotonic() < deadline:
+        topo._check_alive()
+        runs = topo.graphql(BACKFILL_RUNS, {"id": backfill_id})["runsOrError"]["results"]
+        if len(runs) == want and all(r["status"] in TERMINAL for r in runs):
+            return sorted(runs, key=lambda r: {t["key"]: t["value"] for t in r["tags"]}["dagster/partition"])
+        time.sleep(1)
+    raise TopologyError(f"backfill {backfill_id}: runs not finished after {timeout:.0f} s: {runs}\n{topo.logs()}")
+
+
+@pytest.mark.slow
+@pytest.mark.postgres
+def test_two_session_backfill_runs_in_order(tmp_path, instance_database):
+    """A two-session backfill launched through the webserver's GraphQL ``launchPartitionBackfill`` (what the UI's
+    backfill dialog sends) on deploy/dagster.yaml: the queue holds the second session until the first has ended
+    (tag oragami/serial=daily_trading, limit 1), and session 2's ledger starts from session 1's."""
+    import warnings as _warnings
+
+    from engine.calendar import previous_session
+    from orchestration.cli import seed_symphonies
+    from scripts.bench_scheduled import LOCATION, Topology
+    from warehouse import Warehouse
+    from warehouse.bundled import last_session
+
+    s2 = last_session()
+    s1 = previous_session(s2)
+    warehouse_url = f"duckdb:///{tmp_path / 'warehouse.duckdb'}"
+    with Warehouse(warehouse_url) as wh:
+        wh.create_schema()
+        with _warnings.catch_warnings():
+            _warnings.simplefilter("ignore")
+            [sid] = seed_symphonies(wh, [SYMPHONY], "acct-topo", "Topology test")
+    pg = instance_database
+    env = {"ORAGAMI_WAREHOUSE_URL": warehouse_url, "DAGSTER_PG_HOST": pg.host or "127.0.0.1",
+           "DAGSTER_PG_PORT": str(pg.port or 5432), "DAGSTER_PG_USER": pg.username or "postgres",
+           "DAGSTER_PG_PASSWORD": pg.password or "trust-auth-ignores-this", "DAGSTER_PG_DB": pg.database}
+    with Topology(tmp_path / "dagster_home", (ROOT / "deploy" / "dagster.yaml").read_text(), env=env) as topo:
+        topo.wait_ready(timeout=300)
+        params = {"selector": {"partitionSetName": "daily_trading_partition_set",
+                               "repositorySelector": {"repositoryLocationName": LOCATION,
+                                                      "repositoryName": "__repository__"}},
+                  "partitionNames": [s1.isoformat(), s2.isoformat()], "fromFailure": False}
+        answer = topo.graphql(BACKFILL, {"params": params}, timeout=120)["launchPartitionBackfill"]
+        assert answer["__typename"] == "LaunchBackfillSuccess", answer
+        first, second = _backfill_runs(topo, answer["backfillId"], 2, timeout=600)
+        failures = [f for r in (first, second) if r["status"] != "SUCCESS" for f in topo.step_failures(r["runId"])]
+        assert (first["status"], second["status"]) == ("SUCCESS", "SUCCESS"), f"{failures}\n{topo.logs()}"
+    for run, session in ((first, s1), (second, s2)):
+        tags = {t["key"]: t["value"] for t in run["tags"]}
+        assert tags["dagster/partition"] == session.isoformat() and tags["oragami/serial"] == "daily_trading"
+    # one after the other: session 2 was queued while session 1 ran, and started only after session 1 ended
+    assert second["creationTime"] < first["endTime"] <= second["startTime"]
+    print(f"backfill {s1}: {first['startTime']:.1f}..{first['endTime']:.1f}; {s2}: queued "
+          f"{second['creationTime']:.1f}, ran {second['startTime']:.1f}..{second['endTime']:.1f}")
+
+    with Warehouse(warehouse_url, read_only=True) as wh:
+        p1 = wh.read("positions", where={"symphony_id": sid, "session_date": s1})
+        p2 = wh.read("positions", where={"symphony_id": sid, "session_date": s2})
+        orders2 = wh.read("orders", where={"session_date": s2})
+        nav = wh.read("daily_nav", where={"symphony_id": sid}).sort_values("session_date")
+    held1 = dict(zip(p1["ticker"], p1["qty"].astype(float)))
+    held2 = dict(zip(p2["ticker"], p2["qty"].astype(float)))
+    assert set(held1) - {"$USD"}   # session 1 bought (the first trade of the ledger)
+    # session 2's ledger = session 1's ledger + session 2's fills (one symphony in the account: all fills are its)
+    want = dict(held1)
+    for o in orders2.to_dict("records"):
+        sign = 1.0 if o["side"] == "buy" else -1.0
+        want[o["ticker"]] = want.get(o["ticker"], 0.0) + sign * float(o["filled_qty"])
+        want["$USD"] -= sign * float(o["filled_qty"]) * float(o["filled_avg_price"])
+    want = {t: q for t, q in want.items() if abs(q) > 1e-9 or t == "$USD"}
+    assert held2.keys() == want.keys()
+    for t, q in want.items():
+        assert held2[t] == pytest.approx(q, abs=1e-6), t
+    assert list(nav["session_date"]) == [s1, s2]
+    assert nav["daily_return"].iloc[1] == pytest.approx(nav["nav_usd"].iloc[1] / nav["nav_usd"].iloc[0] - 1,
+                                                        rel=1e-12)
 
 
 def _compose_binary() -> list[str] | None:
