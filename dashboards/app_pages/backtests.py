@@ -9,7 +9,6 @@ daily graph traded on). Sections: :func:`_runs_table`, :func:`_compare`, :func:`
 from __future__ import annotations
 
 import datetime as dt
-import json
 
 import pandas as pd
 import streamlit as st
@@ -17,7 +16,7 @@ import streamlit as st
 from dashboards import cache, context, notices
 from dashboards.context import PageContext
 from dashboards.present import charts
-from dashboards.present.format import md
+from dashboards.present.format import display_table, md, signed_pct
 from dashboards.reads import backtests as bt
 from engine import attribution
 from engine.metrics import tracking_error
@@ -31,8 +30,11 @@ STAT_COLUMNS = {
 
 
 def _config_text(config: dict) -> str:
-    keep = {k: v for k, v in config.items() if v not in (None, "", False)}
-    return json.dumps(keep, sort_keys=True, default=str)[1:-1].replace('"', "") if keep else "—"
+    """A run's configuration in words: ``"apply reg fee, benchmark SPY"`` (switches that are on by name, others as
+    ``name value``); ``"—"`` when empty."""
+    keep = {k: v for k, v in (config or {}).items() if v not in (None, "", False)}
+    words = [k.replace("_", " ") if v is True else f"{k.replace('_', ' ')} {v}" for k, v in sorted(keep.items())]
+    return ", ".join(words) if words else "—"
 
 
 def _run_label(run: pd.Series, labels: dict[str, str]) -> str:
@@ -46,24 +48,28 @@ def _runs_table(runs: pd.DataFrame, labels: dict[str, str]) -> None:
         config_text=[_config_text(c) for c in runs["config"]],
         total_costs_usd=[sum(float(v) for v in c.values() if isinstance(v, (int, float))) if c else None
                          for c in runs["costs"]],
-        max_drawdown=-runs["max_drawdown"].abs(),
     )
+    # positive drawdown, −$ money, no None cell: the conventions of every page (dashboards.present.format)
+    table = display_table(table, {"start_date": "date", "end_date": "date", "capital_usd": "usd",
+                                  "slippage_bps": "ratio", "cagr": "pct", "sharpe": "ratio",
+                                  "max_drawdown": "drawdown", "total_costs_usd": "usd", "created_at": "timestamp"})
+    right = {"alignment": "right"}
     st.dataframe(
         table, hide_index=True, key="backtests_runs",
         column_order=["symphony", "start_date", "end_date", "capital_usd", "slippage_bps", "cagr", "sharpe",
                       "max_drawdown", "total_costs_usd", "config_text", "created_at", "run_id"],
         column_config={
-            "symphony": "Symphony", "start_date": st.column_config.DateColumn("Start"),
-            "end_date": st.column_config.DateColumn("End"),
-            "capital_usd": st.column_config.NumberColumn("Capital", format="dollar"),
-            "slippage_bps": st.column_config.NumberColumn("Slippage (bp)", format="%.1f"),
-            "cagr": st.column_config.NumberColumn("CAGR", format="percent"),
-            "sharpe": st.column_config.NumberColumn("Sharpe", format="%.2f"),
-            "max_drawdown": st.column_config.NumberColumn("Max drawdown", format="percent"),
-            "total_costs_usd": st.column_config.NumberColumn("Costs", format="dollar",
-                                                             help="Slippage + regulatory fees over the run"),
+            "symphony": "Symphony", "start_date": st.column_config.TextColumn("Start"),
+            "end_date": st.column_config.TextColumn("End"),
+            "capital_usd": st.column_config.TextColumn("Capital", **right),
+            "slippage_bps": st.column_config.TextColumn("Slippage (bp)", **right),
+            "cagr": st.column_config.TextColumn("CAGR", **right),
+            "sharpe": st.column_config.TextColumn("Sharpe", **right),
+            "max_drawdown": st.column_config.TextColumn("Max drawdown", help="Positive percent, as Composer", **right),
+            "total_costs_usd": st.column_config.TextColumn("Costs", help="Slippage + regulatory fees over the run",
+                                                           **right),
             "config_text": st.column_config.TextColumn("Config", width="large"),
-            "created_at": st.column_config.DatetimeColumn("Run at"), "run_id": "Run id",
+            "created_at": st.column_config.TextColumn("Run at"), "run_id": "Run id",
         },
     )
 
@@ -84,10 +90,10 @@ def _compare(ctx: PageContext, runs: pd.DataFrame, labels: dict[str, str]) -> No
     stats = pd.DataFrame([{"run": names[r["run_id"]], **{label: r["stats"].get(key) for key, label in
                                                          STAT_COLUMNS.items()}}
                           for _, r in runs[runs["run_id"].isin(chosen)].iterrows()])
-    pct = {"Cumulative", "CAGR", "Volatility", "Max drawdown"}
+    kinds = {"Cumulative": "pct", "CAGR": "pct", "Volatility": "pct", "Max drawdown": "drawdown"}
+    stats = display_table(stats, {c: kinds.get(c, "ratio") for c in STAT_COLUMNS.values()})
     st.dataframe(stats, hide_index=True, key="backtests_compare_stats",
-                 column_config={c: st.column_config.NumberColumn(c, format="percent" if c in pct else "%.2f")
-                                for c in STAT_COLUMNS.values()})
+                 column_config={c: st.column_config.TextColumn(c, alignment="right") for c in STAT_COLUMNS.values()})
 
 
 def _replay(ctx: PageContext, run: pd.Series) -> None:
@@ -110,26 +116,30 @@ def _replay(ctx: PageContext, run: pd.Series) -> None:
         if trace.empty:
             st.caption("No decision node on that session (the symphony has no conditions).")
         else:
-            st.dataframe(trace, hide_index=True, key="backtests_replay_trace",
+            st.dataframe(display_table(trace), hide_index=True, key="backtests_replay_trace",
                          column_config={"node_path": "Node", "node_type": "Type",
                                         "summary": st.column_config.TextColumn("Decision", width="large"),
-                                        "detail": st.column_config.TextColumn("Detail", width="medium")})
+                                        "detail": st.column_config.TextColumn(
+                                            "Detail", width="large", help="The values that decided the node")})
     shown = result.get("session", day)
     stored = cache.backtest_weights(ctx.url, ctx.scope, run["run_id"], shown, shown) if shown != day else stored
     left, right = st.columns(2)
     with left:
         st.caption("Re-evaluated target weights")
         weights = result.get("weights") or {}
-        st.dataframe(pd.DataFrame({"ticker": list(weights), "weight": list(weights.values())}), hide_index=True,
-                     key="backtests_replay_weights",
-                     column_config={"weight": st.column_config.NumberColumn("Weight", format="percent")})
+        st.dataframe(display_table(pd.DataFrame({"ticker": list(weights), "weight": list(weights.values())}),
+                                   {"weight": "weight"}), hide_index=True, key="backtests_replay_weights",
+                     column_config={"ticker": "Ticker", "weight": st.column_config.TextColumn("Weight",
+                                                                                            alignment="right")})
     with right:
         st.caption(f"Stored backtest weights on {shown}")
         if stored.empty:
             st.caption("None stored for that session.")
         else:
-            st.dataframe(stored[["ticker", "weight"]], hide_index=True, key="backtests_stored_weights",
-                         column_config={"weight": st.column_config.NumberColumn("Weight", format="percent")})
+            st.dataframe(display_table(stored[["ticker", "weight"]], {"weight": "weight"}), hide_index=True,
+                         key="backtests_stored_weights",
+                         column_config={"ticker": "Ticker", "weight": st.column_config.TextColumn(
+                             "Weight", alignment="right")})
 
 
 def _live_vs_backtest(ctx: PageContext, run: pd.Series, label: str) -> None:
@@ -156,8 +166,8 @@ def _live_vs_backtest(ctx: PageContext, run: pd.Series, label: str) -> None:
     paper_ret = aligned["paper_usd"].iloc[-1] / aligned["paper_usd"].iloc[0] - 1
     bt_ret = aligned["backtest_usd"].iloc[-1] / aligned["backtest_usd"].iloc[0] - 1
     c1, c2, c3, c4 = st.columns(4)
-    c1.metric("Paper", f"{paper_ret:+.2%}", border=True, help=f"{start} → {end}")
-    c2.metric("Backtest", f"{bt_ret:+.2%}", border=True, help="Same sessions")
+    c1.metric("Paper", signed_pct(paper_ret), border=True, help=f"{start} → {end}")
+    c2.metric("Backtest", signed_pct(bt_ret), border=True, help="Same sessions")
     c3.metric("Tracking error", "—" if pd.isna(te) else f"{te:.2%}", border=True,
               help="Annualised: stdev(paper daily return − backtest daily return, ddof 1) · √252, common sessions")
     c4.metric("Days that differed", f"{len(days)} / {len(aligned)}", border=True)
@@ -167,13 +177,14 @@ def _live_vs_backtest(ctx: PageContext, run: pd.Series, label: str) -> None:
         st.success("Paper and backtest agreed on every common session (same tickers, weights within 0.5 pp, "
                    "returns within 1 bp, no missed fill).", icon=":material/check_circle:")
     else:
-        st.dataframe(days, hide_index=True, key="backtests_divergences",
+        st.dataframe(display_table(days, {"session_date": "date", "max_weight_gap": "pct", "return_diff_bp": "bp"}),
+                     hide_index=True, key="backtests_divergences",
                      column_config={
-                         "session_date": st.column_config.DateColumn("Session"), "cause": "Cause",
+                         "session_date": st.column_config.TextColumn("Session"), "cause": "Cause",
                          "detail": st.column_config.TextColumn("Detail", width="large"),
                          "paper_holdings": "Paper target", "backtest_holdings": "Backtest target",
-                         "max_weight_gap": st.column_config.NumberColumn("Max weight gap", format="percent"),
-                         "return_diff_bp": st.column_config.NumberColumn("Return gap (bp)", format="%+.1f"),
+                         "max_weight_gap": st.column_config.TextColumn("Max weight gap", alignment="right"),
+                         "return_diff_bp": st.column_config.TextColumn("Return gap (bp)", alignment="right"),
                      })
     st.caption("Causes, first that applies: **different branch** (target tickers differ) · **missed fill** (an "
                "order of the symphony's was rejected, blocked, canceled, expired or partially filled) · **price "

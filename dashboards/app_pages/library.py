@@ -16,7 +16,7 @@ import streamlit as st
 
 from dashboards import actions, cache, context, notices
 from dashboards.context import PageContext
-from dashboards.present.format import md
+from dashboards.present.format import display_table, md
 from dashboards.reads import library as lib_reads
 from warehouse import ActivationLimitError, WarehouseLockedError
 
@@ -103,13 +103,13 @@ def _table(ctx: PageContext) -> None:
     st.caption(f"{len(shown)} of {len(lib)} symphonies")
     if shown.empty:
         return
-    st.dataframe(shown, hide_index=True, key="library_table",
+    st.dataframe(display_table(shown, {"updated_at": "timestamp"}), hide_index=True, key="library_table",
                  column_order=["label", "account_id", "status", "rebalance", "source_format", "tickers",
                                "updated_at"],
                  column_config={"label": "Symphony", "account_id": "Account", "status": "Status",
                                 "rebalance": "Rebalance", "source_format": "Format",
                                 "tickers": st.column_config.TextColumn("Tickers", width="large"),
-                                "updated_at": st.column_config.DatetimeColumn("Updated")})
+                                "updated_at": st.column_config.TextColumn("Updated")})
     labels = dict(zip(shown["symphony_id"], shown["label"]))
     statuses = dict(zip(shown["symphony_id"], shown["status"]))
     c1, c2, c3 = st.columns([3, 1, 1], vertical_alignment="bottom")

@@ -11,7 +11,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboards import cache, context, notices
-from dashboards.present.format import md
+from dashboards.present.format import display_table, format_usd, md, plain_reason
 from engine.attribution import MISSED_STATUSES
 from warehouse import CASH_TICKER, WarehouseLockedError
 
@@ -26,11 +26,13 @@ def _runs(runs: pd.DataFrame, labels: dict[str, str]) -> None:
         return
     counts = runs["status"].value_counts()
     st.caption(" · ".join(f"{counts.get(s, 0)} {s}" for s in ("ok", "failed", "skipped")))
-    st.dataframe(runs.assign(symphony=runs["symphony_id"].map(lambda s: labels.get(s, s))), hide_index=True,
+    table = display_table(runs.assign(symphony=runs["symphony_id"].map(lambda s: labels.get(s, s))),
+                          {"reason": "reason", "evaluated_at": "timestamp"})
+    st.dataframe(table, hide_index=True,
                  key="orders_runs", column_order=["symphony", "account_id", "status", "reason", "evaluated_at"],
                  column_config={"symphony": "Symphony", "account_id": "Account", "status": "Status",
                                 "reason": st.column_config.TextColumn("Reason", width="large"),
-                                "evaluated_at": st.column_config.DatetimeColumn("Evaluated at")})
+                                "evaluated_at": st.column_config.TextColumn("Evaluated at")})
 
 
 def _orders(orders: pd.DataFrame, fills: pd.DataFrame) -> None:
@@ -41,7 +43,8 @@ def _orders(orders: pd.DataFrame, fills: pd.DataFrame) -> None:
         return
     problems = orders[orders["status"].isin(PROBLEM_STATUSES)]
     for _, o in problems.iterrows():
-        st.warning(md(f"{o['ticker']} {o['side']} {o['status']}: {o['reason'] or 'no reason given'}"),
+        st.warning(md(f"{o['ticker']} {o['side']} {o['status']}: "
+                      f"{plain_reason(o['reason']).replace('—', 'no reason given')}"),
                    icon=":material/block:")
     dry = int((orders["status"] == "dry_run").sum())
     if dry:
@@ -50,28 +53,35 @@ def _orders(orders: pd.DataFrame, fills: pd.DataFrame) -> None:
     table = orders.assign(fill_count=orders["client_order_id"].map(
         fills.groupby("client_order_id").size() if len(fills) else {}).fillna(0).astype("int64"),
         fills_qty=orders["client_order_id"].map(filled).astype("float64"))
+    # a notional order has no quantity and a qty order no notional: "—", never None; money as −$0.99
+    table = display_table(table, {"notional_usd": "usd", "qty": "qty", "ref_price": "usd", "filled_qty": "qty",
+                                  "filled_avg_price": "usd", "reason": "reason", "submitted_at": "timestamp"})
+    right = {"alignment": "right"}
     st.dataframe(table, hide_index=True, key="orders_orders",
                  column_order=["account_id", "ticker", "side", "notional_usd", "qty", "ref_price", "status",
                                "filled_qty", "filled_avg_price", "fill_count", "reason", "submitted_at",
                                "client_order_id"],
                  column_config={
                      "account_id": "Account", "ticker": "Ticker", "side": "Side",
-                     "notional_usd": st.column_config.NumberColumn("Notional", format="dollar"),
-                     "qty": st.column_config.NumberColumn("Qty", format="%.4f"),
-                     "ref_price": st.column_config.NumberColumn("Ref price", format="dollar"),
-                     "status": "Status", "filled_qty": st.column_config.NumberColumn("Filled qty", format="%.4f"),
-                     "filled_avg_price": st.column_config.NumberColumn("Avg fill", format="dollar"),
+                     "notional_usd": st.column_config.TextColumn("Notional", help="Dollar order (— for a share "
+                                                                 "order)", **right),
+                     "qty": st.column_config.TextColumn("Qty", help="Share order (— for a dollar order)", **right),
+                     "ref_price": st.column_config.TextColumn("Ref price", **right),
+                     "status": "Status", "filled_qty": st.column_config.TextColumn("Filled qty", **right),
+                     "filled_avg_price": st.column_config.TextColumn("Avg fill", **right),
                      "fill_count": st.column_config.NumberColumn("Fills"),
                      "reason": st.column_config.TextColumn("Reason", width="large"),
-                     "submitted_at": st.column_config.DatetimeColumn("Submitted"),
+                     "submitted_at": st.column_config.TextColumn("Submitted"),
                      "client_order_id": "Client order id",
                  })
     if len(fills):
         with st.expander(f"Fills ({len(fills)})", icon=":material/receipt_long:"):
-            st.dataframe(fills, hide_index=True, key="orders_fills",
-                         column_config={"price": st.column_config.NumberColumn("Price", format="dollar"),
-                                        "notional_usd": st.column_config.NumberColumn("Notional", format="dollar"),
-                                        "filled_at": st.column_config.DatetimeColumn("Filled at")})
+            st.dataframe(display_table(fills, {"qty": "qty", "price": "usd", "notional_usd": "usd",
+                                               "filled_at": "timestamp"}), hide_index=True, key="orders_fills",
+                         column_config={"qty": st.column_config.TextColumn("Qty", alignment="right"),
+                                        "price": st.column_config.TextColumn("Price", alignment="right"),
+                                        "notional_usd": st.column_config.TextColumn("Notional", alignment="right"),
+                                        "filled_at": st.column_config.TextColumn("Filled at")})
 
 
 def _intents(intents: pd.DataFrame, orders: pd.DataFrame, labels: dict[str, str]) -> None:
@@ -85,12 +95,13 @@ def _intents(intents: pd.DataFrame, orders: pd.DataFrame, labels: dict[str, str]
     status = dict(zip(orders["client_order_id"], orders["status"])) if len(orders) else {}
     table = intents.assign(symphony=intents["symphony_id"].map(lambda s: labels.get(s, s)),
                            order_status=intents["client_order_id"].map(status))
+    table = display_table(table, {"delta_qty": "signed_qty", "ref_price": "usd"})
     st.dataframe(table, hide_index=True, key="orders_intents",
                  column_order=["symphony", "ticker", "delta_qty", "ref_price", "liquidate", "disposition",
                                "order_status", "client_order_id"],
-                 column_config={"symphony": "Symphony", "delta_qty": st.column_config.NumberColumn(
-                     "Δ shares", format="%+.4f"), "ref_price": st.column_config.NumberColumn("Ref price",
-                                                                                             format="dollar"),
+                 column_config={"symphony": "Symphony", "delta_qty": st.column_config.TextColumn(
+                     "Δ shares", alignment="right"), "ref_price": st.column_config.TextColumn("Ref price",
+                                                                                             alignment="right"),
                      "liquidate": "Liquidate", "disposition": "Disposition", "order_status": "Order status",
                      "client_order_id": "Client order id"})
 
@@ -104,18 +115,19 @@ def _positions(positions: pd.DataFrame, labels: dict[str, str]) -> None:
     c1, c2, c3 = st.columns(3)
     total = float(positions["market_value_usd"].fillna(0).sum())
     cash_usd = float(positions.loc[cash, "market_value_usd"].fillna(positions.loc[cash, "qty"]).sum())
-    c1.metric("Total value", f"${total:,.2f}", border=True)
-    c2.metric("Cash", f"${cash_usd:,.2f}", border=True)
+    c1.metric("Total value", format_usd(total), border=True)
+    c2.metric("Cash", format_usd(cash_usd), border=True)
     c3.metric("Holdings", str(int((~cash & (positions["qty"].abs() > 1e-9)).sum())), border=True,
               help="Non-cash positions over all symphonies")
     table = positions.assign(symphony=positions["symphony_id"].map(lambda s: labels.get(s, s)),
                              ticker=positions["ticker"].where(~cash, "Cash"))
+    table = display_table(table, {"qty": "qty", "price": "usd", "market_value_usd": "usd"})
     st.dataframe(table, hide_index=True, key="orders_positions",
                  column_order=["symphony", "ticker", "qty", "price", "market_value_usd"],
                  column_config={"symphony": "Symphony", "ticker": "Ticker",
-                                "qty": st.column_config.NumberColumn("Shares (USD for cash)", format="%.4f"),
-                                "price": st.column_config.NumberColumn("Close", format="dollar"),
-                                "market_value_usd": st.column_config.NumberColumn("Value", format="dollar")})
+                                "qty": st.column_config.TextColumn("Shares (USD for cash)", alignment="right"),
+                                "price": st.column_config.TextColumn("Close", alignment="right"),
+                                "market_value_usd": st.column_config.TextColumn("Value", alignment="right")})
 
 
 def render() -> None:

@@ -13,7 +13,8 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboards import cache, context, notices
-from dashboards.present.format import CASH_LABEL, format_usd, format_weight, md, signed_pct, signed_usd
+from dashboards.present.format import (CASH_LABEL, delta_style, display_table, format_drawdown, format_usd,
+                                       format_weight, md, plain_reason, signed_pct, signed_usd)
 from dashboards.reads import overview as ov
 from warehouse import CASH_TICKER, WarehouseLockedError
 
@@ -22,7 +23,9 @@ CASH_COLOR = "#B0B7C3"
 
 def _headline(d: dict) -> None:
     h = ov.headline(d["symphonies"], d["accounts"], d["nav"], d["session"])
-    c1, c2, c3, c4, c5 = st.columns(5)
+    # two rows, so no figure is cut short in a narrow column ("Latest session 2026-07…")
+    c1, c2, c3 = st.columns(3)
+    c4, c5 = st.columns(2)
     c1.metric("Accounts", str(h["accounts"]), border=True)
     c2.metric("Active symphonies", str(h["active_symphonies"]), border=True,
               help=f"{len(d['symphonies'])} registered in all")
@@ -30,9 +33,10 @@ def _headline(d: dict) -> None:
               help="Newest session written by the daily graph (evaluations, allocations or NAV)")
     nav_help = (f"Sum of every symphony's paper NAV on {h['nav_date']}; change against the previous session"
                 if h["nav_date"] else "No paper NAV yet")
-    c4.metric("Total paper NAV", format_usd(h["total_nav_usd"]), border=True, help=nav_help,
-              delta=signed_usd(h["total_nav_change_usd"]) if h["total_nav_change_usd"] is not None else None)
-    c5.metric("Total P&L", signed_usd(h["total_pnl_usd"]) if h["total_pnl_usd"] is not None else "—", border=True,
+    change = signed_usd(h["total_nav_change_usd"]) if h["total_nav_change_usd"] is not None else None
+    c4.metric("Total paper NAV", format_usd(h["total_nav_usd"]), border=True, help=nav_help, delta=change,
+              **delta_style(change))
+    c5.metric("Total P&L", signed_usd(h["total_pnl_usd"]), border=True,
               help="Paper NAV minus the symphonies' starting capital; the day's P&L is the change under the NAV")
 
 
@@ -40,12 +44,14 @@ def _symphony_table(overview: pd.DataFrame) -> None:
     st.subheader("Symphonies")
     table = overview.assign(
         account=overview["account_name"].where(overview["account_name"].notna(), overview["account_id"]),
-        last_run=[("—" if pd.isna(s) else (f"{s}: {r}" if isinstance(r, str) and r else str(s)))
+        last_run=[("—" if pd.isna(s) else (f"{s}: {plain_reason(r)}" if isinstance(r, str) and r else str(s)))
                   for s, r in zip(overview["last_run_status"], overview["last_run_reason"])],
         holdings=overview["holdings"].replace("", "—"),
-        # shown as a loss whatever sign convention the backtest wrote (the schema says <= 0)
-        backtest_max_drawdown=-overview["backtest_max_drawdown"].abs(),
     )
+    # one convention on every page: drawdown as a positive percent (as Composer), money as −$0.99, no None cell
+    table = display_table(table, {"paper_nav_usd": "usd", "backtest_cagr": "pct", "backtest_sharpe": "ratio",
+                                  "backtest_max_drawdown": "drawdown", "holdings_date": "date",
+                                  "last_run_date": "date"})
     st.dataframe(
         table,
         hide_index=True,
@@ -59,13 +65,14 @@ def _symphony_table(overview: pd.DataFrame) -> None:
             "status": st.column_config.TextColumn("Status"),
             "holdings": st.column_config.TextColumn("Holdings (target)", width="large",
                                                     help="Target weights of the newest evaluated session"),
-            "holdings_date": st.column_config.DateColumn("As of"),
+            "holdings_date": st.column_config.TextColumn("As of"),
             "last_run": st.column_config.TextColumn("Last run", help="Outcome of the newest evaluation"),
-            "last_run_date": st.column_config.DateColumn("Run session"),
-            "paper_nav_usd": st.column_config.NumberColumn("Paper NAV", format="dollar"),
-            "backtest_cagr": st.column_config.NumberColumn("Backtest CAGR", format="percent"),
-            "backtest_sharpe": st.column_config.NumberColumn("Sharpe", format="%.2f"),
-            "backtest_max_drawdown": st.column_config.NumberColumn("Max drawdown", format="percent"),
+            "last_run_date": st.column_config.TextColumn("Run session"),
+            "paper_nav_usd": st.column_config.TextColumn("Paper NAV", alignment="right"),
+            "backtest_cagr": st.column_config.TextColumn("Backtest CAGR", alignment="right"),
+            "backtest_sharpe": st.column_config.TextColumn("Sharpe", alignment="right"),
+            "backtest_max_drawdown": st.column_config.TextColumn(
+                "Max drawdown", alignment="right", help="Largest peak-to-trough fall, as a positive percent"),
         },
     )
 
@@ -146,13 +153,13 @@ def _symphony_detail(row: pd.Series, d: dict, expanded: bool) -> None:
                 r = runs.iloc[0]
                 sharpe = "—" if pd.isna(r["sharpe"]) else f"{r['sharpe']:.2f}"
                 st.caption(f"Backtest {r['start_date']} → {r['end_date']}: CAGR {signed_pct(r['cagr'])}, "
-                           f"Sharpe {sharpe}, max drawdown {signed_pct(-abs(r['max_drawdown']))}")
+                           f"Sharpe {sharpe.replace('-', '−')}, max drawdown {format_drawdown(r['max_drawdown'])}")
         with right:
             session = d["session"]
             st.markdown(f"**Why it holds this on {session}**" if session else "**Why it holds this**")
             if isinstance(row["last_run_status"], str) and row["last_run_status"] != "ok" \
                     and row["last_run_date"] == session:
-                st.error(f"Evaluation {row['last_run_status']}: {md(row['last_run_reason'])}",
+                st.error(f"Evaluation {row['last_run_status']}: {md(plain_reason(row['last_run_reason']))}",
                          icon=":material/error:")
             traces = d["traces"][d["traces"]["symphony_id"] == sid]
             if traces.empty:

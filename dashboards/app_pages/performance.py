@@ -17,7 +17,7 @@ import streamlit as st
 
 from dashboards import cache, context, notices
 from dashboards.present import charts
-from dashboards.present.format import md
+from dashboards.present.format import display_table, format_drawdown, format_usd, md, signed_pct
 from dashboards.reads import performance as perf
 from engine.metrics import ROLLING_SHARPE_WINDOW, daily_returns, drawdown_series, monthly_returns, rolling_sharpe
 from warehouse import WarehouseLockedError
@@ -41,14 +41,16 @@ class _View:
 def _headline(v: _View, growth: pd.DataFrame, dd: pd.Series) -> None:
     nav = v.nav
     c1, c2, c3, c4 = st.columns(4)
-    c1.metric("Paper NAV", f"${nav.iloc[-1]:,.2f}", border=True, help=f"On {nav.index[-1].date()}")
-    c2.metric("Paper return", f"{growth['paper'].iloc[-1] - 1:+.2%}", border=True,
+    c1.metric("Paper NAV", format_usd(nav.iloc[-1]), border=True, help=f"On {nav.index[-1].date()}")
+    c2.metric("Paper return", signed_pct(growth["paper"].iloc[-1] - 1), border=True,
               help=f"{nav.index[0].date()} → {nav.index[-1].date()}, {len(nav)} sessions")
     if "benchmark" in growth and pd.notna(growth["benchmark"].iloc[-1]):
-        c3.metric(f"{v.bench_ticker} same window", f"{growth['benchmark'].iloc[-1] - 1:+.2%}", border=True)
+        c3.metric(f"{v.bench_ticker} same window", signed_pct(growth["benchmark"].iloc[-1] - 1), border=True)
     else:
         c3.metric(f"{v.bench_ticker} same window", "—", border=True, help="No benchmark bars in daily_bars")
-    c4.metric("Current drawdown", f"{dd.iloc[-1]:.2%}", border=True, help=f"Worst: {dd.min():.2%}")
+    # drawdowns are positive percentages on every page (Composer's convention)
+    c4.metric("Drawdown", format_drawdown(dd.iloc[-1]), border=True,
+              help=f"Below the running peak today; worst over the window: {format_drawdown(dd.min())}")
 
 
 def _growth(v: _View, growth: pd.DataFrame) -> None:
@@ -65,6 +67,7 @@ def _risk(v: _View, dd: pd.Series) -> None:
     left, right = st.columns(2)
     with left:
         st.subheader("Drawdown")
+        st.caption("Fall below the running peak, as a positive percent (drawn downwards).")
         st.plotly_chart(charts.drawdown_chart(dd), key="performance_drawdown", config=PLOTLY)
     with right:
         st.subheader("Rolling Sharpe")
@@ -87,8 +90,9 @@ def _monthly(v: _View) -> None:
     st.plotly_chart(charts.monthly_heatmap(monthly), key="performance_monthly", config=PLOTLY)
     st.caption("Month-end NAV over the previous month-end (the first month from the first NAV); "
                "the Year column chains year-ends the same way.")
-    st.dataframe(monthly.round(2), key="performance_monthly_table",
-                 column_config={c: st.column_config.NumberColumn(c, format="%.2f") for c in monthly.columns})
+    table = display_table(monthly.round(2), {c: "number" for c in monthly.columns})
+    st.dataframe(table, key="performance_monthly_table",
+                 column_config={c: st.column_config.TextColumn(c, alignment="right") for c in monthly.columns})
 
 
 def _metrics(v: _View) -> None:
@@ -98,9 +102,9 @@ def _metrics(v: _View) -> None:
         st.warning(md(error), icon=":material/warning:")
     st.dataframe(table, hide_index=True, key="performance_metrics", column_order=["metric", "value", "source"],
                  column_config={"metric": "Metric", "value": "Value", "source": "Source"})
-    st.caption("Composer rows: engine.metrics.full_stats on the paper NAV from the symphony's capital (max drawdown "
-               "positive). quantstats rows: its own formulas on the daily simple returns (max drawdown negative, "
-               "CAGR years = returns / 252) — a cross-check, not the reference.")
+    st.caption("Composer rows: engine.metrics.full_stats on the paper NAV from the symphony's capital. quantstats "
+               "rows: its own formulas on the daily simple returns (CAGR years = returns / 252) — a cross-check, "
+               "not the reference. Max drawdown is a positive percent in both.")
 
 
 def _tear_sheet(v: _View) -> None:

@@ -27,11 +27,15 @@ def growth_chart(frame: pd.DataFrame, names: dict[str, str] | None = None, heigh
 
 
 def drawdown_chart(drawdown: pd.Series, height: int = 240) -> go.Figure:
-    """Filled area of a drawdown series (fractions ≤ 0), shown in percent."""
-    fig = go.Figure(go.Scatter(x=drawdown.index, y=drawdown.to_numpy(), fill="tozeroy", name="Drawdown",
-                               mode="lines", line=dict(color="#d62728", width=1)))
-    fig.update_layout(height=height, yaxis=dict(title="Drawdown", tickformat=".1%"), xaxis_title=None,
-                      showlegend=False, hovermode="x unified", margin=dict(l=10, r=10, t=10, b=10))
+    """Filled area of a drawdown series, in **positive** percent (Composer's convention, as every table of the
+    dashboard), drawn downwards from 0 % (reversed y axis). ``drawdown``: fractions of either sign
+    (:func:`engine.metrics.drawdown_series` gives them ≤ 0); the figure plots their absolute values."""
+    fig = go.Figure(go.Scatter(x=drawdown.index, y=drawdown.abs().to_numpy(), fill="tozeroy", name="Drawdown",
+                               mode="lines", line=dict(color="#d62728", width=1),
+                               hovertemplate="%{y:.2%} below the peak<extra></extra>"))
+    fig.update_layout(height=height, yaxis=dict(title="Drawdown", tickformat=".1%", autorange="reversed",
+                                                rangemode="tozero"),
+                      xaxis_title=None, showlegend=False, hovermode="x unified", margin=dict(l=10, r=10, t=10, b=10))
     return fig
 
 

@@ -122,12 +122,16 @@ def rebased_curves(daily: pd.DataFrame, labels: dict[str, str] | None = None) ->
 
 def trace_table(entries: list[dict[str, Any]]) -> pd.DataFrame:
     """Decision-trace entries (:meth:`engine.evaluate.Evaluation.trace`) as a table:
-    ``node_path, node_type, summary, detail`` (detail as compact JSON text)."""
+    ``node_path, node_type, summary, detail`` — ``detail`` in words, the values that decided the node
+    (:func:`dashboards.present.tree.decision_text`, lines joined by ``"; "``: ``"SPY price = 544.51 > SPY 200d
+    moving average = 501.2: true; → then"``), never raw JSON."""
+    from dashboards.present.tree import decision_text
+
     return pd.DataFrame({
         "node_path": [e.get("node_path") for e in entries],
         "node_type": [e.get("node_type") for e in entries],
         "summary": [e.get("summary") for e in entries],
-        "detail": [json.dumps(e.get("detail"), default=str, separators=(", ", ": ")) for e in entries],
+        "detail": ["; ".join(line for line in decision_text(e).splitlines() if line) or "—" for e in entries],
     }, dtype=object)
 
 

@@ -124,13 +124,16 @@ QUANTSTATS_ROWS: tuple[tuple[str, str, str], ...] = (
 
 
 def _fmt(value: float, kind: str) -> str:
+    """A metric as text (:mod:`dashboards.present.format`: U+2212 minus, ``—`` when undefined)."""
+    from dashboards.present.format import format_number, format_pct
+
     if value is None or not np.isfinite(value):
         return "—"
     if kind == "percent":
-        return f"{value:.2%}"
+        return format_pct(value)
     if kind == "count":
-        return f"{value:,.0f}"
-    return f"{value:.2f}"
+        return format_number(value, 0)
+    return format_number(value)
 
 
 def quantstats_metrics(returns: pd.Series) -> dict[str, float]:
@@ -153,7 +156,8 @@ def metrics_table(nav: pd.Series, capital: float | None = None,
 
     Composer's rows are :func:`engine.metrics.full_stats` of the NAV (fractions; max drawdown positive).
     quantstats' rows are computed on the daily simple returns of the same NAV (its CAGR counts years as
-    ``len(returns) / 252`` in 0.0.86 and its max drawdown is negative), so small differences are expected.
+    ``len(returns) / 252`` in 0.0.86; its max drawdown, negative in quantstats, is given positive like ours), so
+    small differences are expected.
 
     Returns:
         ``(table, error)``: columns ``metric, value`` (formatted text), ``raw`` (float), ``source``; ``error`` is
@@ -171,6 +175,8 @@ def metrics_table(nav: pd.Series, capital: float | None = None,
         except Exception as exc:  # quantstats is pinned but has broken under new pandas releases before
             error = f"quantstats could not compute its metrics ({type(exc).__name__}: {exc})"
         else:
+            # one drawdown convention on the page: quantstats' negative max drawdown shown positive, as ours
+            qs_values["max_drawdown"] = abs(qs_values["max_drawdown"])
             rows += [(label, _fmt(qs_values[key], kind), qs_values[key], SOURCE_QUANTSTATS)
                      for key, label, kind in QUANTSTATS_ROWS]
     table = pd.DataFrame(rows, columns=["metric", "value", "raw", "source"])

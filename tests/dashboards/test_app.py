@@ -49,13 +49,13 @@ def test_overview_shows_the_seeded_warehouse(seeded_duckdb, use_duckdb):
     assert metrics["Latest session"] == D3.isoformat()
     assert metrics["Total paper NAV"] == format_usd(total) == "$15,150.00"
     assert [m.delta for m in at.main.metric if m.label == "Total paper NAV"] == ["+$50.00"]
-    assert metrics["Total P&L"] == "-$4,850.00"   # 10,200 + 4,950 − 2 × 10,000 starting capital
+    assert metrics["Total P&L"] == "\u2212$4,850.00"   # 10,200 + 4,950 − 2 × 10,000 starting capital (U+2212)
 
     table = at.dataframe[0].value
     assert table["label"].tolist() == ["Sixty Forty", "Nasdaq Tilt", "Retired"]  # active first, by account
     holdings = dict(zip(table["label"], table["holdings"]))
     assert holdings == {"Nasdaq Tilt": "QQQ 80%, Cash 20%", "Sixty Forty": "SPY 60%, TLT 40%", "Retired": "GLD 100%"}
-    assert dict(zip(table["label"], table["last_run"]))["Retired"] == "failed: ValueError: no prices"
+    assert dict(zip(table["label"], table["last_run"]))["Retired"] == "failed: no prices"  # no Python class name
 
     labels = [e.label for e in at.expander]
     assert labels == ["**Sixty Forty** — SPY 60%, TLT 40%", "**Nasdaq Tilt** — QQQ 80%, Cash 20%",
@@ -66,7 +66,7 @@ def test_overview_shows_the_seeded_warehouse(seeded_duckdb, use_duckdb):
     trace_tables = [df.value for df in at.dataframe[1:]]
     assert any(t["summary"].tolist()[:1] == ["SPY above its 200d average -> then"] for t in trace_tables)
     text = _texts(at)
-    assert "Backtest 2023-12-29 → 2024-01-05: CAGR +10.00%, Sharpe 1.20, max drawdown -20.00%" in text
+    assert "Backtest 2023-12-29 → 2024-01-05: CAGR +10.00%, Sharpe 1.20, max drawdown 20.00%" in text  # positive
     assert "Paper +2.00% over 3 sessions · backtest +2.00% over the same window" in text
     assert "No backtest yet" in text  # Nasdaq Tilt
     # the sidebar names the warehouse and its latest session

@@ -109,7 +109,8 @@ def test_metrics_table_labels_each_source():
     ours = dict(zip(table.loc[table["source"] == perf.SOURCE_COMPOSER, "metric"],
                     table.loc[table["source"] == perf.SOURCE_COMPOSER, "raw"]))
     assert set(qs_rows) == {"CAGR", "Sortino ratio", "Max drawdown", "Volatility (annualised)"}
-    assert qs_rows["Max drawdown"] == pytest.approx(-ours["Max drawdown"])  # same drawdown, opposite sign
+    assert qs_rows["Max drawdown"] == pytest.approx(ours["Max drawdown"])  # one convention on the page: positive
+    assert ours["Max drawdown"] > 0
     assert qs_rows["Volatility (annualised)"] == pytest.approx(ours["Volatility (annualised)"])
 
 
@@ -216,7 +217,7 @@ def test_performance_page(signed_in_db):
     assert at.selectbox(key="performance_symphony").options == ["Sixty Forty", "Retired"]
     metrics = {m.label: m.value for m in at.main.metric}
     assert metrics["Paper NAV"] == "$10,200.00" and metrics["Paper return"] == "+2.00%"
-    assert metrics["SPY same window"] == f"{467.0 / 472.0 - 1:+.2%}"
+    assert metrics["SPY same window"] == "\u22121.06%"  # 467 / 472 − 1, with the U+2212 minus
     table = next(df.value for df in at.dataframe if "source" in df.value)
     assert set(table["source"]) == {perf.SOURCE_COMPOSER, perf.SOURCE_QUANTSTATS}
     assert len(at.get("plotly_chart")) == 3  # growth, drawdown, monthly heatmap (rolling Sharpe needs 64 sessions)

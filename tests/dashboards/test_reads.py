@@ -54,7 +54,7 @@ def test_display_labels_add_the_id_only_to_shared_names():
 
 def test_format_usd():
     assert fmt.format_usd(15150.0) == "$15,150.00"
-    assert fmt.format_usd(-1234.5) == "-$1,234.50"
+    assert fmt.format_usd(-1234.5) == "\u2212$1,234.50"  # U+2212 before the dollar sign
     assert fmt.format_usd(None) == "—"
 
 
