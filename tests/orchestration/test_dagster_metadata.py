@@ -1,0 +1,93 @@
+"""Dagster metadata of the table assets (issue 10 item 8): ``dagster/row_count`` equal to the rows stored, the
+NAV tables, lineage from the backtests to the bars and the freshness policy of daily_nav."""
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+from pathlib import Path
+
+import dagster as dg
+import pytest
+
+from assets.backtests import symphony_backtests
+from assets.daily import DAILY_ASSETS
+from orchestration.cli import seed_symphonies
+from orchestration.definitions import build_resources, defs
+from warehouse import Warehouse
+
+ROOT = Path(__file__).resolve().parents[2]
+FILES = [ROOT / "symphonies" / "sector_surfing_rsi_bottom2.clj",
+         ROOT / "symphonies" / "spy_avgo_qqq_nvda_inverse_vol.clj"]
+S = "2024-06-21"
+#: asset → (table, the session's filter column)
+TABLES = {"daily_bars": ("daily_bars", None), "indicator_values": ("indicator_values", "session_date"),
+          "target_allocations": ("target_allocations", "session_date"), "order_plan": ("orders", "session_date"),
+          "submitted_orders": ("orders", "session_date"), "positions": ("positions", "session_date"),
+          "daily_nav": ("daily_nav", "session_date"), "performance_metrics": ("performance_metrics", "as_of_date")}
+
+
+@pytest.fixture
+def wh(tmp_path):
+    w = Warehouse(f"duckdb:///{tmp_path / 'wh.duckdb'}")
+    w.create_schema()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        seed_symphonies(w, FILES, "acct-1")
+    yield w
+    w.dispose()
+
+
+def _metadata(result, name: str) -> dict:
+    [mat] = [m for m in result.asset_materializations_for_node(name)]
+    return mat.metadata
+
+
+@pytest.mark.slow
+def test_every_table_asset_reports_its_row_count_and_daily_nav_its_navs(wh):
+    url = str(wh.engine.url)
+    result = dg.materialize([*DAILY_ASSETS], resources=build_resources(warehouse_url=url), partition_key=S,
+                            instance=dg.DagsterInstance.ephemeral())
+    assert result.success
+    session = dt.date.fromisoformat(S)
+    for asset, (table, column) in TABLES.items():
+        meta = _metadata(result, asset)
+        assert isinstance(meta["dagster/row_count"], dg.IntMetadataValue), asset
+        if column is not None:   # the session's rows
+            assert meta["dagster/row_count"].value == len(wh.read(table, where={column: session})), asset
+    # daily_bars counts the rows it wrote: every needed ticker's history up to the session (first run)
+    assert _metadata(result, "daily_bars")["dagster/row_count"].value == len(wh.read("daily_bars"))
+    nav = wh.read("daily_nav", where={"session_date": session}).sort_values("symphony_id")
+    md = _metadata(result, "daily_nav")["nav"]
+    assert isinstance(md, dg.MarkdownMetadataValue)
+    lines = md.value.splitlines()
+    assert lines[0] == "| account | symphony | NAV (USD) | cash (USD) | daily return |"
+    assert lines[2:] == [f"| acct-1 | {r['symphony_id']} | {r['nav_usd']:,.2f} | {r['cash_usd']:,.2f} | "
+                         f"{r['daily_return']:+.2%} |" for r in nav.to_dict("records")]
+
+
+@pytest.mark.slow
+def test_backtests_report_rows_and_a_stats_table(wh):
+    url = str(wh.engine.url)
+    result = dg.materialize([symphony_backtests], resources=build_resources(warehouse_url=url),
+                            instance=dg.DagsterInstance.ephemeral(),
+                            run_config={"ops": {"symphony_backtests": {"config": {"start": "2024-01-02",
+                                                                                   "end": "2024-06-21"}}}})
+    assert result.success
+    meta = _metadata(result, "symphony_backtests")
+    assert meta["dagster/row_count"].value == len(wh.read("backtest_daily")) > 0
+    runs = wh.read("backtest_runs").sort_values("symphony_id")
+    table = meta["nav"].value.splitlines()
+    assert table[0] == "| symphony | window | final NAV (USD) | CAGR | Sharpe | max DD |"
+    assert [row.split(" | ")[0].lstrip("| ") for row in table[2:]] == list(runs["symphony_id"])
+    for row, r in zip(table[2:], runs.to_dict("records")):
+        assert f"| {r['cagr']:.2%} | {r['sharpe']:.2f} | {r['max_drawdown']:.2%} |" in row
+
+
+def test_lineage_and_freshness_in_the_definitions():
+    graph = defs.resolve_asset_graph()
+    assert dg.AssetKey("daily_bars") in graph.get(dg.AssetKey("symphony_backtests")).parent_keys
+    policy = graph.get(dg.AssetKey("daily_nav")).freshness_policy
+    assert policy.deadline_cron == "15 16 * * 1-5" and policy.timezone == "America/New_York"
+    assert policy.lower_bound_delta == dt.timedelta(hours=3, minutes=30)
+    job = defs.resolve_job_def("daily_trading")
+    assert job.tags["oragami/serial"] == "daily_trading"
