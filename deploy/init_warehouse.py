@@ -32,7 +32,7 @@ def main() -> int:
         if os.environ.get("ORAGAMI_SEED_DEMO") == "1":
             ids = seed_symphonies(wh, [SYMPHONY_DIR / n for n in DEMO_SYMPHONIES], DEMO_ACCOUNT, "Demo account")
             create_user(wh, DEMO_ACCOUNT, os.environ.get("ORAGAMI_DEMO_PASSWORD", "oragami-demo"), "analyst",
-                        DEMO_ACCOUNT)
+                        DEMO_ACCOUNT, is_demo=True)   # published password: accepted on a loopback address only
             print(f"init: demo account '{DEMO_ACCOUNT}' with {len(ids)} symphonies and its analyst '{DEMO_ACCOUNT}'")
     finally:
         wh.dispose()
