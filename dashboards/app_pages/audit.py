@@ -57,6 +57,12 @@ def render() -> None:
     if not notices.warehouse_ready(ctx):
         return
     try:
+        with cache.reading(ctx.url) as wh, wh.connect() as conn:
+            has_log = "audit_log" in sa.inspect(conn).get_table_names()
+        if not has_log:   # a warehouse older than the audit trail (read-only dashboards never create it)
+            st.info("No audit log in this warehouse yet: any `oragami` command or a sign-in creates it.",
+                    icon=":material/info:")
+            return
         _table(ctx, _filters(ctx))
     except WarehouseLockedError:
         notices.busy()

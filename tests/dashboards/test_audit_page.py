@@ -114,3 +114,26 @@ def downloads(monkeypatch) -> dict[str, bytes]:
 
     monkeypatch.setattr(MemoryMediaFileStorage, "load_and_get_id", spy)
     return seen
+
+
+def test_a_warehouse_older_than_the_audit_log_says_so(tmp_path, use_duckdb):
+    """The local demo's door (login off) on a warehouse whose schema predates the audit trail: a message, no
+    error, and nothing created (the dashboard reads only)."""
+    import sqlalchemy as sa
+
+    from tests.dashboards.door import open_app
+    from tests.dashboards.seed_data import seed_overview
+    from warehouse import Warehouse
+
+    path = tmp_path / "old.duckdb"
+    with Warehouse(f"duckdb:///{path}") as wh:
+        wh.create_schema()
+        seed_overview(wh)
+        with wh.begin() as conn:
+            conn.exec_driver_sql("DROP TABLE audit_log")
+    use_duckdb(path)
+    at = open_page(open_app().run(), AUDIT)
+    assert not at.exception
+    assert at.info[0].value.startswith("No audit log in this warehouse yet")
+    with Warehouse(f"duckdb:///{path}") as wh, wh.connect() as conn:
+        assert "audit_log" not in sa.inspect(conn).get_table_names()
