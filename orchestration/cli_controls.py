@@ -20,9 +20,6 @@ import json
 import os
 import sys
 
-CONTROL_CHOICES = ("cash_until_rebalance", "skip_next_rebalance")
-
-
 def _err(msg: str) -> None:
     print(msg, file=sys.stderr)
 
@@ -171,11 +168,13 @@ def cmd_preview(args) -> int:
 
 def register(sub) -> None:
     """Add ``controls set|clear|list|preview`` to the ``oragami`` parser's subparsers ``sub``."""
+    from warehouse.schema import CONTROL_KINDS
+
     c = sub.add_parser("controls", help="live controls per symphony: go to cash, skip the next rebalance, preview")
     csub = c.add_subparsers(dest="controls_command", required=True)
     s = csub.add_parser("set", help="put a control on a symphony")
     s.add_argument("--symphony", required=True)
-    s.add_argument("--control", required=True, choices=CONTROL_CHOICES)
+    s.add_argument("--control", required=True, choices=CONTROL_KINDS)
     s.add_argument("--from-session", help="first session it acts on (default: the next session the job trades)")
     s.add_argument("--note", help="why (kept with the control)")
     s.set_defaults(func=cmd_set)
