@@ -59,5 +59,13 @@ def test_imports_point_down(package: str) -> None:
 
 
 def test_orchestration_is_only_the_top() -> None:
+    """orchestration/ holds the one Definitions and the CLI only: cli.py and its per-area subcommand modules
+    (cli_<area>.py, each registered by cli.build_parser), nothing else (no assets, resources or queries)."""
     names = sorted(p.name for p in (ROOT / "orchestration").glob("*.py"))
-    assert names == ["__init__.py", "cli.py", "definitions.py"]
+    others = [n for n in names if n not in ("__init__.py", "cli.py", "definitions.py") and not n.startswith("cli_")]
+    assert not others, f"orchestration/ is only the Definitions and the CLI; move these down a floor: {others}"
+    assert {"__init__.py", "cli.py", "definitions.py"} <= set(names)
+    from orchestration import cli
+
+    registered = {m.__name__.rsplit(".", 1)[1] + ".py" for m in cli._command_modules()}
+    assert registered == {n for n in names if n.startswith("cli_")}, "every cli_<area>.py is registered"
