@@ -756,9 +756,56 @@ def performance_metrics(context: dg.AssetExecutionContext, warehouse: WarehouseR
     return dg.MaterializeResult(metadata={"dagster/row_count": dg.MetadataValue.int(n), "metric_rows": n})
 
 
+#: Minutes after the trading time (close − 10 min) by which a session's NAV is expected in the warehouse.
+NAV_GRACE_MINUTES = 25
+
+
+def expected_nav_session(now: dt.datetime) -> dt.date:
+    """The latest NYSE session whose NAV should be stored at ``now`` (aware): its trading time plus
+    :data:`NAV_GRACE_MINUTES` has passed (weekends and holidays have none; early closes trade at 12:50)."""
+    from engine.calendar import sessions_in_range, trading_time
+
+    local = pd.Timestamp(now).tz_convert("America/New_York")
+    grace = pd.Timedelta(minutes=NAV_GRACE_MINUTES)
+    for day in reversed(sessions_in_range(local.date() - dt.timedelta(days=14), local.date())):
+        if trading_time(day) + grace <= local:
+            return day
+    raise ValueError(f"no NYSE session in the 14 days before {local:%Y-%m-%d}")
+
+
+@dg.asset_check(asset=daily_nav, blocking=False,
+                description="The last session's NAV is in the warehouse for every symphony that traded it "
+                            "(NYSE calendar: no alarm on weekends and holidays).")
+def daily_nav_fresh(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
+    """Freshness of the paper NAV, by the NYSE calendar: at any time, the latest session whose trading time plus
+    :data:`NAV_GRACE_MINUTES` has passed (:func:`expected_nav_session`) must have ``daily_nav`` rows for every
+    tradable symphony registered before that trading time (symphonies refused or newer do not count as missing
+    when the session has rows). Run by ``daily_nav_freshness`` (pipelines.jobs, 16:30 New York on weekdays),
+    not inside the trading runs (a backfill of old sessions is not stale). Fails (ERROR) naming what is missing.
+    """
+    from engine.calendar import trading_time
+
+    wh = warehouse.open()
+    session = expected_nav_session(_now())
+    navs = wh.read("daily_nav", columns=["symphony_id", "session_date"])
+    have = set(navs.loc[navs["session_date"] == session, "symphony_id"])
+    refused = _refused_symphonies(wh, session)
+    cutoff = trading_time(session)
+    due = sorted(row["symphony_id"] for row, _ in tradable_symphonies(wh)
+                 if row["symphony_id"] not in refused and (row.get("created_at") is None
+                                                          or pd.Timestamp(row["created_at"]) <= cutoff))
+    missing = [sid for sid in due if sid not in have]
+    latest = max(navs["session_date"]) if len(navs) else None
+    return dg.AssetCheckResult(passed=not missing, metadata={
+        "expected_session": session.isoformat(), "latest_nav_session": str(latest) if latest else "none",
+        "symphonies_due": len(due), "missing": ", ".join(missing) or "none"})
+
+
+FRESHNESS_CHECKS = [daily_nav_fresh]
+
 DAILY_ASSETS = [daily_bars, indicator_values, target_allocations, order_plan, submitted_orders, positions, daily_nav,
                 performance_metrics]
 DAILY_CHECKS = [daily_bars_complete, calendar_matches_broker, previous_session_complete, orders_answered,
                 ledgers_hold]
 
-__all__ = ["DAILY_ASSETS", "DAILY_CHECKS", "NAV_FRESHNESS", "BundledMarketData"]
+__all__ = ["DAILY_ASSETS", "DAILY_CHECKS", "FRESHNESS_CHECKS", "NAV_FRESHNESS", "BundledMarketData"]

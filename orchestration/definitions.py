@@ -6,11 +6,12 @@ from pathlib import Path
 import dagster as dg
 
 from assets.backtests import symphony_backtests
-from assets.daily import DAILY_ASSETS, DAILY_CHECKS
+from assets.daily import DAILY_ASSETS, DAILY_CHECKS, FRESHNESS_CHECKS
 from assets.data_quality import DATA_QUALITY_CHECKS
 from assets.research import RESEARCH_ASSETS
 from resources import AlpacaBroker, BundledMarketData, SimulatedBroker, WarehouseResource
-from pipelines.jobs import backtest_all, daily_trading, daily_trading_schedule
+from pipelines.jobs import (backtest_all, daily_nav_freshness, daily_nav_freshness_schedule, daily_trading,
+                           daily_trading_schedule)
 from pipelines.research import RESEARCH_JOBS, RESEARCH_SENSORS
 from pipelines.replay import paper_replay_job
 from pipelines.sensors import ALERT_SENSORS
@@ -60,9 +61,10 @@ def build_definitions(**resource_settings) -> dg.Definitions:
     """The code location's definitions with the given resource settings (see :func:`build_resources`)."""
     return dg.Definitions(
         assets=[*DAILY_ASSETS, symphony_backtests, *RESEARCH_ASSETS],
-        asset_checks=[*DAILY_CHECKS, *DATA_QUALITY_CHECKS],
-        jobs=[daily_trading, backtest_all, *RESEARCH_JOBS, paper_replay_job],
-        schedules=[daily_trading_schedule],
+        asset_checks=[*DAILY_CHECKS, *DATA_QUALITY_CHECKS, *FRESHNESS_CHECKS],
+        jobs=[daily_trading, backtest_all, *RESEARCH_JOBS, paper_replay_job,
+              daily_nav_freshness],
+        schedules=[daily_trading_schedule, daily_nav_freshness_schedule],
         sensors=[*RESEARCH_SENSORS, *ALERT_SENSORS],
         resources=build_resources(**resource_settings),
     )

@@ -8,6 +8,8 @@
   so a backfill runs its sessions strictly in date order; and ``order_plan`` refuses a session whose previous
   session is not complete (:func:`warehouse.repos.controls.previous_session_gaps`) or whose earlier sessions are
   still queued or running.
+* ``daily_nav_freshness`` (+ ``daily_nav_freshness_schedule``, 16:30 New York on sessions, default STOPPED) — the
+  calendar-aware freshness check of ``daily_nav`` (:func:`assets.daily.daily_nav_fresh`).
 * ``daily_trading_schedule`` — ticks at 12:50 and 15:50 America/New_York on weekdays and launches the run at the
   tick that is ten minutes before that session's close (12:50 on early-close days, 15:50 otherwise); holidays,
   weekends and the other tick are skipped with a reason. Default STOPPED: an operator turns it on.
@@ -24,6 +26,7 @@ import dagster as dg
 import pandas as pd
 
 from engine.calendar import NEW_YORK, is_session, trading_time
+from assets.daily import daily_nav_fresh
 
 #: Run tag of the path-dependent daily job. The instance's run queue (dagster.yaml, deploy/dagster.yaml:
 #: ``concurrency.runs.tag_concurrency_limits``) lets one run with ``oragami/serial=daily_trading`` run at a time and
@@ -32,7 +35,9 @@ SERIAL_TAG = "oragami/serial"
 
 daily_trading = dg.define_asset_job(
     "daily_trading",
-    selection=dg.AssetSelection.groups("market_data", "strategy", "trading", "performance"),
+    # the calendar freshness check has its own job: inside a backfill of old sessions the NAV is not stale
+    selection=dg.AssetSelection.groups("market_data", "strategy", "trading", "performance")
+    - dg.AssetSelection.checks(daily_nav_fresh),
     description="Evaluate every active symphony on the session and trade its paper ledger at the close.",
     tags={"dagster/max_retries": "0", SERIAL_TAG: "daily_trading"},
     executor_def=dg.in_process_executor,  # one process per run, not per step: fits the 10-minute window
@@ -43,6 +48,24 @@ backtest_all = dg.define_asset_job(
     description="Backtest every active symphony from its warm-up to the last bar.",
     executor_def=dg.in_process_executor,
 )
+
+
+daily_nav_freshness = dg.define_asset_job(
+    "daily_nav_freshness", selection=dg.AssetSelection.checks(daily_nav_fresh),
+    description="Check that the last session's paper NAV is in the warehouse (NYSE calendar).",
+    executor_def=dg.in_process_executor,
+)
+
+
+@dg.schedule(job=daily_nav_freshness, cron_schedule="30 16 * * 1-5", execution_timezone=NEW_YORK,
+             default_status=dg.DefaultScheduleStatus.STOPPED,
+             description="16:30 New York on weekdays: the last session's NAV is stored; skips non-sessions.")
+def daily_nav_freshness_schedule(context: dg.ScheduleEvaluationContext):
+    """Run the check on sessions only (a weekday holiday is skipped with a reason)."""
+    day = pd.Timestamp(context.scheduled_execution_time).tz_convert(NEW_YORK).date()
+    if not is_session(day):
+        return dg.SkipReason(f"{day} is not an NYSE session (weekend or holiday)")
+    return dg.RunRequest(run_key=f"daily_nav_freshness-{day.isoformat()}")
 
 
 def decide(scheduled: pd.Timestamp) -> dg.RunRequest | dg.SkipReason:

@@ -7,12 +7,13 @@ import warnings
 from pathlib import Path
 
 import dagster as dg
+import pandas as pd
 import pytest
 
 from assets.backtests import symphony_backtests
 from assets.daily import DAILY_ASSETS
 from orchestration.cli import seed_symphonies
-from orchestration.definitions import build_resources, defs
+from orchestration.definitions import build_definitions, build_resources, defs
 from warehouse import Warehouse
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -91,3 +92,49 @@ def test_lineage_and_freshness_in_the_definitions():
     assert policy.lower_bound_delta == dt.timedelta(hours=3, minutes=30)
     job = defs.resolve_job_def("daily_trading")
     assert job.tags["oragami/serial"] == "daily_trading"
+
+
+def test_expected_nav_session_follows_the_nyse_calendar():
+    from assets.daily import expected_nav_session
+
+    ny = "America/New_York"
+    at = lambda text: pd.Timestamp(text, tz=ny).to_pydatetime()   # noqa: E731
+    assert expected_nav_session(at("2024-06-21 16:30")) == dt.date(2024, 6, 21)
+    assert expected_nav_session(at("2024-06-21 16:10")) == dt.date(2024, 6, 20)   # 15:50 + 25 min not yet passed
+    assert expected_nav_session(at("2024-06-22 12:00")) == dt.date(2024, 6, 21)   # Saturday
+    assert expected_nav_session(at("2024-06-19 17:00")) == dt.date(2024, 6, 18)   # Juneteenth: no session
+    assert expected_nav_session(at("2024-07-03 13:20")) == dt.date(2024, 7, 3)    # early close: 12:50 + 25 min
+
+
+@pytest.mark.slow
+def test_nav_freshness_check_by_its_own_job(wh, monkeypatch):
+    import assets.daily as daily
+    from pipelines.jobs import daily_nav_freshness, daily_trading
+
+    url = str(wh.engine.url)
+    graph = defs.resolve_asset_graph()
+    check = dg.AssetCheckKey(dg.AssetKey("daily_nav"), "daily_nav_fresh")
+    assert check not in daily_trading.selection.resolve_checks(graph)   # not inside the trading runs
+    assert {"daily_bars_complete", "previous_session_complete", "orders_answered", "ledgers_hold"} <= {
+        k.name for k in daily_trading.selection.resolve_checks(graph)}   # the trading checks stay
+    assert daily_nav_freshness.selection.resolve_checks(graph) == {check}
+    assert dg.materialize([*DAILY_ASSETS], resources=build_resources(warehouse_url=url), partition_key=S,
+                          instance=dg.DagsterInstance.ephemeral()).success
+    with wh.begin() as conn:   # registered long before the sessions checked
+        conn.exec_driver_sql("UPDATE symphonies SET created_at = TIMESTAMPTZ '2024-01-02 00:00:00+00'")
+    job = build_definitions(warehouse_url=url).resolve_job_def("daily_nav_freshness")
+
+    def evaluate_at(text: str):
+        monkeypatch.setattr(daily, "_now", lambda: pd.Timestamp(text, tz="America/New_York").to_pydatetime())
+        result = job.execute_in_process(instance=dg.DagsterInstance.ephemeral())
+        [evaluation] = result.get_asset_check_evaluations()
+        return evaluation
+
+    fresh = evaluate_at("2024-06-21 16:30")
+    assert fresh.passed and fresh.metadata["expected_session"].value == "2024-06-21"
+    weekend = evaluate_at("2024-06-23 10:00")   # Sunday: Friday's NAV is what is expected
+    assert weekend.passed and weekend.metadata["expected_session"].value == "2024-06-21"
+    stale = evaluate_at("2024-06-24 16:30")
+    assert not stale.passed
+    assert stale.metadata["missing"].value == "sector-surfing-rsi-bottom2, spy-avgo-qqq-nvda-inverse-vol"
+    assert stale.metadata["latest_nav_session"].value == "2024-06-21"
