@@ -460,6 +460,9 @@ def _plan(root: Root) -> _Plan:
     return plan
 
 
+_REACH_LOCK = threading.Lock()
+
+
 @dataclass
 class NodeRecord:
     """What one decision node saw on every session (arrays of shape (T,) or (T, n_children))."""
@@ -481,7 +484,9 @@ class Evaluation:
             1 minus the cash share (``cash``). Fractions.
         cash: unallocated share per session (from ``empty`` nodes), fraction.
         valid: True on sessions where every price and indicator the tree reads is defined (warm-up done).
-        records: per decision node (if / filter / inverse-vol), keyed by node path, what it saw.
+        records: per decision node (if / filter / inverse-vol), keyed by node path, what it saw; each record's
+            ``reach`` (the sessions on which the node was on the active path) is filled on the first
+            :meth:`trace` or :meth:`mark_reach` (a one-session evaluation that is never traced skips that walk).
         held: the tickers of ``weights``' columns; weight_matrix: ``weights`` as an array (sessions × held);
             cash_share, valid_mask: ``cash`` and ``valid`` as arrays (sessions,).
     """
@@ -493,6 +498,14 @@ class Evaluation:
     weight_matrix: np.ndarray
     cash_share: np.ndarray
     valid_mask: np.ndarray
+    _pending_reach: Any = field(default=None, repr=False)
+
+    def mark_reach(self) -> None:
+        """Fill every record's ``reach`` (done once; :meth:`trace` calls it)."""
+        with _REACH_LOCK:  # two threads tracing one evaluation: the second waits for the marks
+            pending, self._pending_reach = self._pending_reach, None
+            if pending is not None:
+                pending.assign_reach(self.root, np.ones(len(self.valid_mask), dtype=bool))
 
     @cached_property
     def weights(self) -> pd.DataFrame:
@@ -533,6 +546,7 @@ class Evaluation:
         value ranked and the children selected; for inverse-vol, each child's σ and weight).
         """
         i = self._index(session)
+        self.mark_reach()
         out = []
         for path, rec in self.records.items():
             if rec.reach is not None and not rec.reach[i]:
@@ -923,6 +937,17 @@ class _Evaluator:
                 assert_never(node)
 
 
+class _Reach:
+    """What :meth:`_Evaluator.assign_reach` reads (the plan and the records), kept by an :class:`Evaluation` until
+    its first trace — not the evaluator itself, which holds the indicator cache."""
+
+    assign_reach = _Evaluator.assign_reach
+
+    def __init__(self, plan: _Plan, records: dict[str, NodeRecord]) -> None:
+        self.plan = plan
+        self.records = records
+
+
 def earliest_valid_index(root: Root, cache: IndicatorCache) -> int:
     """A lower bound of the first session (row of ``cache``) on which ``root`` can be valid.
 
@@ -978,7 +1003,6 @@ def evaluate(root: Root, closes: pd.DataFrame | IndicatorCache, *, start=None) -
         alloc = ev._equal(root.children) if root.children else {}
     if plan.assets:  # every asset node evaluated needs its price on the session
         ev.valid &= cache.finite(plan.assets, lo)
-    ev.assign_reach(root, np.ones(ev.T, dtype=bool))
     tree_order = plan.tree_order
     records = dict(sorted(ev.records.items(), key=lambda kv: tree_order.get(kv[0], len(tree_order))))
     held = sorted(alloc)
@@ -986,4 +1010,5 @@ def evaluate(root: Root, closes: pd.DataFrame | IndicatorCache, *, start=None) -
     mat = np.where(np.abs(mat) < 1e-15, 0.0, mat)
     sessions = cache.sessions[lo:]
     return Evaluation(root=root, sessions=sessions, records=records, held=tuple(held), weight_matrix=mat,
-                      cash_share=np.clip(1.0 - mat.sum(axis=1), 0.0, 1.0), valid_mask=ev.valid)
+                      cash_share=np.clip(1.0 - mat.sum(axis=1), 0.0, 1.0), valid_mask=ev.valid,
+                      _pending_reach=_Reach(plan, ev.records))

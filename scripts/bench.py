@@ -1,38 +1,44 @@
-"""Benchmarks of the engine (``make bench``): prints figures, asserts nothing.
+"""Benchmarks of the engine (``make bench``): prints figures, asserts only that the 1,600 variants are distinct.
 
-1. Per shared symphony with full bundled data: sessions, nodes, warm backtest seconds (evaluation + simulation, a
-   second run in the same process with the price frame loaded and a fresh indicator cache), and the speed ratio of
-   the plain per-day reference evaluator (tests/engine/reference.py) to the vectorised evaluator. The reference is
-   timed on ``--ref-sample`` evenly spaced sessions and extrapolated to all sessions (its cost per session does not
-   depend on the session, except for sub-strategy series, whose cost grows with the session index; the even
-   spacing averages that).
-   Both sides are timed with indicator series already computed (the vectorised evaluator on a warm cache, the
-   reference after its indicator frames are built), so the ratio compares the tree evaluation itself; the cold
-   evaluation time (indicators included) is printed beside it.
-2. The corpus total.
-3. 1,600 one-session evaluations of 1,600 distinct symphonies (40 accounts × 40; :func:`symphony_variants`:
-   corpus symphonies with perturbed windows and thresholds, checked distinct by canonical JSON): CPU seconds of
-   the first session evaluated in the process (cold) and of the next session (sub-strategy NAVs extended by one
-   session), and the max RSS (``--only evaluations`` runs this section alone). Target (issue 12): ≤ 3 s CPU, ≤ 1 GB.
+Every part runs in its own fresh Python process (``--only PART``), so each part's peak memory (``ru_maxrss``) is
+its own and a "cold" figure really is a first run; times are CPU seconds (``time.process_time``, this process
+only), not wall time, because the benchmark machine is shared. Parts, in order:
 
-4. Parsing the largest real corpus file (``fomo_nomo_leveraged.clj``, ~327 KB): the defsymphony pre-pass
-   (special floats, :func:`engine.parse_defsymphony.replace_special_floats`), the input-limit scan
-   (:func:`engine.parse_common.check_text_limits`) and the whole :func:`engine.parsing.load_symphony`; best of 5.
+1. **parse** — the largest real corpus file (``fomo_nomo_leveraged.clj``, ~327 KB): the defsymphony pre-pass, the
+   input-limit scan and the whole :func:`engine.parsing.load_symphony`; best of 5 (target, issue 8: ≤ 0.5 s).
+2. **bundle** — ``data/bundled``: size on disk per file, the cold load of one symphony's tickers through
+   :class:`warehouse.prices.BundledCloseReader` against reading the whole adjusted-close table; best of 3.
+3. **compile** — the Numba simulation kernel (:mod:`engine.kernel`): the first compile in a process with an
+   empty on-disk cache (paid once per install and Numba/CPU version), and the load from the cache that every later
+   process pays; the ``import numba`` cost beside them.
+4. **backtests** — per corpus symphony with all tickers bundled, 2007→2026 (``START``): sessions, nodes, the
+   *warm* backtest (:func:`engine.backtest.run_backtest`, best of 3 runs in one process after a first run, each
+   with a fresh indicator cache and an empty sub-strategy store: evaluation, indicators, simulation, stats all
+   recomputed; target ≤ 0.05 s), the evaluation alone cold and on cached indicators, the speed ratio of the plain
+   per-day reference evaluator (tests/engine/reference.py, timed on ``--ref-sample`` sessions and extrapolated)
+   to the vectorised one, and the *cold process* of the same backtest (a fresh interpreter: imports, kernel load,
+   price load, one backtest; target ≤ 2 s) with its parts and peak RSS.
+5. **floor** — :mod:`scripts.floor_kernel`: the reference symphony (Sector Surfing) backtested by hand in NumPy /
+   TA-Lib at zero cost, the engine's warm backtest of it, their ratio and the NAV agreement.
+6. **evaluations** — 1,600 one-session evaluations of 1,600 distinct symphonies (40 accounts × 40;
+   :func:`symphony_variants`: corpus symphonies with perturbed windows and thresholds, asserted distinct by
+   canonical JSON): CPU seconds of the first session evaluated in the process (cold: every indicator and
+   sub-strategy NAV built over the whole history) and of the next session, best of ``--repeat``; imports and the
+   price load reported apart. Target (issue 12): ≤ 3 s CPU, ≤ 1 GB.
 
-5. The bundle (``data/bundled``): size on disk per file, and the cold load time (process cache emptied) of one
-   symphony's tickers through :class:`warehouse.prices.BundledCloseReader` (row-group filter pushdown) against
-   reading the whole adjusted-close table; best of 3.
-
-Targets (issue 3): any symphony 2007→2026 ≤ 0.3 s warm; ratio ≥ 20×. Issue 12: 1,600 distinct one-session
-evaluations ≤ 3 s CPU and ≤ 1 GB.
-Target (issue 8): the defsymphony pre-pass of the largest corpus file ≤ 0.5 s.
+``--only PART`` runs one part in this process (what the parent does for each); ``--skip-cold`` leaves out the
+per-symphony cold processes (about 2 s each).
 """
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import random
 import resource
+import subprocess
 import sys
+import tempfile
 import time
 import warnings
 from pathlib import Path
@@ -224,7 +230,7 @@ def symphony_variants(roots: list, n: int, seed: int = 12) -> list:
     return out
 
 
-def evaluation_figures(roots: list, n: int, repeat: int = 3) -> None:
+def evaluation_figures(roots: list, n: int, repeat: int = 3, boot: float | None = None) -> None:
     """Section 3: ``n`` one-session evaluations of ``n`` distinct symphonies (:func:`symphony_variants`).
 
     Prints CPU seconds (``time.process_time``, best of ``repeat`` runs, each in a fresh indicator cache and with
@@ -236,20 +242,32 @@ def evaluation_figures(roots: list, n: int, repeat: int = 3) -> None:
       not timed), as the daily job does from one session to the next; a sub-strategy NAV is extended by one
       session, indicators are computed again over the longer frame.
 
-    The peak RSS is the process's (``ru_maxrss``), so run ``--only evaluations`` for this section's own figure.
+    The very first cold run of the process is printed apart (it also builds each symphony's plan, kept with the
+    parsed model afterwards). Not timed: the price-matrix build of each run's :class:`IndicatorCache` (printed
+    apart), the variants' construction and the price load. ``boot`` is the CPU the process spent before (the
+    interpreter and the imports). The peak RSS is the process's (``ru_maxrss``), so run ``--only evaluations`` for
+    this section's own figure.
     """
+    t_variants = time.process_time()
     variants = symphony_variants(roots, n)
     distinct = len({v.model_dump_json(exclude={"path", "id"}) for v in variants})
+    originals = {r.model_dump_json(exclude={"path", "id"}) for r in roots}
+    assert distinct == n == len(variants), f"{n - distinct} duplicate variants"
+    assert not originals & {v.model_dump_json(exclude={"path", "id"}) for v in variants}, "a variant is a corpus file"
     union = sorted(set().union(*(tickers(r) for r in variants)))
     closes = load_adjusted_closes(union)
     closes = closes[closes.index >= pd.Timestamp(START) - pd.Timedelta(days=2000)]
     session = closes.index[-1]
+    t_load = time.process_time()
     import engine.evaluate as evaluate_module
+    matrix = []
 
     store_reset = getattr(evaluate_module, "clear_substrategy_store", lambda: None)
 
     def run(frame: pd.DataFrame) -> tuple[float, int]:
+        t0 = time.process_time()
         cache = IndicatorCache(frame)
+        matrix.append(time.process_time() - t0)
         held = 0
         t0 = time.process_time()
         day = frame.index[-1]
@@ -269,10 +287,193 @@ def evaluation_figures(roots: list, n: int, repeat: int = 3) -> None:
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     store = getattr(evaluate_module, "substrategy_store", lambda: None)()
     kept = f", sub-strategy store {len(store)} entries / {store.nbytes / 2**20:.0f} MiB" if store else ""
-    print(f"{n} one-session evaluations of {distinct} distinct symphonies (variants of {len(roots)}) for "
-          f"{session.date()}, {len(union)} tickers, {len(closes)} sessions: cold {min(cold):.2f} CPU s, "
-          f"next session {min(nxt):.2f} CPU s (best of {len(cold)}; target <= 3 s), max RSS {rss:.0f} MiB "
-          f"(target <= 1 GB), {held} holdings{kept}")
+    print(f"{n} one-session evaluations of {distinct} distinct symphonies (variants of {len(roots)}, none a "
+          f"duplicate) for {session.date()}, {len(union)} tickers, {len(closes)} sessions: cold {min(cold):.2f} CPU s "
+          f"(the process's first run, plans built: {cold[0]:.2f}), next session {min(nxt):.2f} CPU s (best of "
+          f"{len(cold)}; target <= 3 s), max RSS {rss:.0f} MiB (target <= 1 GB), {held} holdings{kept}")
+    if boot is not None:
+        print(f"  not in those figures: interpreter + imports {boot:.2f} CPU s, the {n} variants and the price "
+              f"load {t_load - t_variants:.2f} CPU s, the price matrix {min(matrix):.3f} CPU s per cache")
+    print()
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Parts 3-6 and the driver: one fresh process per part
+# ---------------------------------------------------------------------------------------------------------------
+
+_MARK = "@@bench "
+
+#: A cold process: a fresh interpreter backtesting one symphony (argv[1]) from START; prints one JSON line.
+COLD_PROBE = r"""
+import json, resource, sys, time
+sys.path.insert(0, sys.argv[2])
+t_boot = time.process_time()
+from engine.backtest import run_backtest
+from engine.evaluate import IndicatorCache
+from engine.model import tickers
+from engine.parsing import load_symphony
+from warehouse.bundled import load_adjusted_closes
+t_imp = time.process_time()
+from engine import kernel
+kernel.warm_up()
+t_nb = time.process_time()
+import warnings
+with warnings.catch_warnings():
+    warnings.simplefilter("ignore")
+    root = load_symphony(sys.argv[1])
+closes = load_adjusted_closes(sorted(tickers(root)))
+t_load = time.process_time()
+res = run_backtest(root, IndicatorCache(closes), start=sys.argv[3])
+t_bt = time.process_time()
+print("@@bench " + json.dumps({"boot_s": t_boot, "imports_s": t_imp - t_boot, "kernel_s": t_nb - t_imp,
+      "load_s": t_load - t_nb, "backtest_s": t_bt - t_load, "total_s": t_bt, "sessions": len(res.nav),
+      "maxrss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+#: The kernel's compile (or cache load) in a fresh process; prints one JSON line.
+COMPILE_PROBE = r"""
+import json, resource, sys, time
+sys.path.insert(0, sys.argv[1])
+import numpy
+t0 = time.process_time()
+import numba
+t1 = time.process_time()
+from engine import kernel
+secs = kernel.warm_up()
+st = kernel.simulate_arrays.stats
+print("@@bench " + json.dumps({"import_numba_s": t1 - t0, "warm_up_s": secs, "cache_dir": str(kernel.cache_dir()),
+      "hits": sum(st.cache_hits.values()), "misses": sum(st.cache_misses.values()),
+      "maxrss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+"""
+
+
+def _mark(payload: dict) -> None:
+    print(_MARK + json.dumps(payload), flush=True)
+
+
+def _child(argv: list[str], env: dict | None = None) -> tuple[list[str], dict]:
+    """Run a fresh Python process; its printed lines (less the marker line) and the marker's JSON."""
+    out = subprocess.run([sys.executable, *argv], cwd=ROOT, capture_output=True, text=True, env=env, check=False)
+    if out.returncode != 0:
+        raise RuntimeError(f"{' '.join(argv[:3])} failed ({out.returncode}):\n{out.stderr[-3000:]}")
+    lines, payload = [], {}
+    for line in out.stdout.splitlines():
+        if line.startswith(_MARK):
+            payload = json.loads(line[len(_MARK):])
+        else:
+            lines.append(line)
+    return lines, payload
+
+
+def _self_rss() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def compile_figures() -> None:
+    """Part 3: the kernel's first compile (empty cache folder) and its load from the cache, fresh processes."""
+    with tempfile.TemporaryDirectory() as tmp:
+        env = {**os.environ, "NUMBA_CACHE_DIR": tmp}
+        _, first = _child(["-c", COMPILE_PROBE, str(ROOT)], env)
+        _, again = _child(["-c", COMPILE_PROBE, str(ROOT)], env)
+    _, installed = _child(["-c", COMPILE_PROBE, str(ROOT)])
+    print(f"numba kernel: first compile {first['warm_up_s']:.2f} CPU s (empty cache; once per install), "
+          f"load from the on-disk cache {again['warm_up_s']:.2f} CPU s (every later process; this install's "
+          f"cache {installed['cache_dir']}: {installed['warm_up_s']:.2f} s, {installed['hits']} hit(s) "
+          f"{installed['misses']} miss(es)); import numba {again['import_numba_s']:.2f} s; peak RSS "
+          f"{first['maxrss_mib']:.0f} MiB compiling, {again['maxrss_mib']:.0f} MiB loading")
+    print()
+
+
+def _cpu_best(fn, repeat: int) -> float:
+    times = []
+    for _ in range(repeat):
+        t0 = time.process_time()
+        fn()
+        times.append(time.process_time() - t0)
+    return min(times)
+
+
+def backtest_rows(ref_sample: int) -> list[dict]:
+    """Part 4, in-process half: the warm figures of every corpus symphony with all tickers bundled."""
+    from engine import kernel
+
+    kernel.warm_up()
+    have = available_tickers()
+    rows = []
+    for p, root in load_all():
+        if not tickers(root) <= have:
+            continue
+        closes = load_adjusted_closes(sorted(tickers(root)))
+        closes = closes[closes.index >= pd.Timestamp(START) - pd.Timedelta(days=2000)]
+        nodes = sum(1 for _ in iter_nodes(root))
+        # each run gets a fresh indicator cache and an empty sub-strategy store: nothing reused from another run
+        res = run_backtest(root, IndicatorCache(closes, substrategies=SubStrategyStore()), start=START)
+        warm = _cpu_best(lambda: run_backtest(root, IndicatorCache(closes, substrategies=SubStrategyStore()),
+                                              start=START), 3)
+        cache = IndicatorCache(closes, substrategies=SubStrategyStore())
+        t0 = time.process_time()
+        evaluate(root, cache)
+        ev_cold = time.process_time() - t0           # indicators computed + tree
+        cache.substrategies = SubStrategyStore()    # sub-strategy NAVs rebuilt, as the reference does
+        t0 = time.process_time()
+        ev = evaluate(root, cache)
+        ev_warm = time.process_time() - t0          # tree only (indicators cached), like the timed reference
+        ref = ReferenceEvaluator(root, closes)
+        valid = np.flatnonzero(ev.valid.to_numpy())
+        sample = valid[np.linspace(0, len(valid) - 1, min(ref_sample, len(valid))).astype(int)]
+        ref.weights(int(sample[0]))  # indicator frames computed once, outside the timing (as in the engine's cache)
+        t0 = time.process_time()
+        for t in sample:
+            ref._memo.clear()
+            ref.weights(int(t))
+        per_session = (time.process_time() - t0) / len(sample)
+        rows.append({"name": p.name, "path": str(p), "sessions": len(res.nav), "nodes": nodes, "warm_s": warm,
+                     "eval_cold_s": ev_cold, "eval_warm_s": ev_warm,
+                     "ref_ratio": per_session * len(ev.sessions) / max(ev_warm, 1e-6)})
+    return rows
+
+
+def backtest_figures(ref_sample: int, cold: bool) -> None:
+    """Part 4: the warm table (a child process) joined with one cold process per symphony."""
+    _, warm = _child([str(Path(__file__)), "--only", "backtests", "--ref-sample", str(ref_sample)])
+    rows = warm["rows"]
+    print(f"{'symphony':40s} {'sessions':>8s} {'nodes':>5s} {'warm_s':>7s} {'eval_cold':>9s} {'eval_warm':>9s} "
+          f"{'ref/vec':>7s} | {'cold: bt_s':>10s} {'process_s':>9s} {'imports':>7s} {'kernel':>6s} {'load':>5s} "
+          f"{'rss_MiB':>7s}")
+    colds = []
+    for r in rows:
+        c = _child(["-c", COLD_PROBE, r["path"], str(ROOT), START])[1] if cold else {}
+        colds.append(c)
+        tail = (f"{c['backtest_s']:10.3f} {c['total_s']:9.2f} {c['imports_s']:7.2f} {c['kernel_s']:6.2f} "
+                f"{c['load_s']:5.2f} {c['maxrss_mib']:7.0f}") if c else ""
+        print(f"{r['name'][:40]:40s} {r['sessions']:8d} {r['nodes']:5d} {r['warm_s']:7.3f} {r['eval_cold_s']:9.4f} "
+              f"{r['eval_warm_s']:9.4f} {r['ref_ratio']:7.1f} | {tail}", flush=True)
+    warm_s = [r["warm_s"] for r in rows]
+    over = [r["name"] for r in rows if r["warm_s"] > 0.05]
+    print(f"corpus: {len(rows)} symphonies; warm backtest total {sum(warm_s):.2f} CPU s, median "
+          f"{np.median(warm_s):.3f}, worst {max(warm_s):.3f} (target <= 0.05 s: {len(rows) - len(over)}/{len(rows)} "
+          f"within{'; over: ' + ', '.join(over) if over else ''}); ref/vec min "
+          f"{min(r['ref_ratio'] for r in rows):.1f}x median {np.median([r['ref_ratio'] for r in rows]):.1f}x; "
+          f"peak RSS of the warm process {warm['maxrss_mib']:.0f} MiB")
+    if cold:
+        tot = [c["total_s"] for c in colds]
+        print(f"cold processes: median {np.median(tot):.2f} CPU s, worst {max(tot):.2f} (target <= 2 s), of which "
+              f"interpreter + numpy/pandas {np.median([c['boot_s'] for c in colds]):.2f}, engine/warehouse imports "
+              f"{np.median([c['imports_s'] for c in colds]):.2f}, kernel load "
+              f"{np.median([c['kernel_s'] for c in colds]):.2f}, price load {np.median([c['load_s'] for c in colds]):.2f}"
+              f", first backtest {np.median([c['backtest_s'] for c in colds]):.3f} (medians); peak RSS max "
+              f"{max(c['maxrss_mib'] for c in colds):.0f} MiB")
+    print()
+
+
+def floor_figures() -> None:
+    """Part 5: the floor kernel against the engine (a child process)."""
+    lines, r = _child([str(Path(__file__)), "--only", "floor"])
+    print(f"floor kernel (scripts/floor_kernel.py, sector_surfing_rsi_bottom2, {int(r['sessions'])} sessions, NumPy + "
+          f"TA-Lib, zero cost): {r['floor_s'] * 1e3:.2f} ms CPU; ours warm {r['ours_zero_cost_s'] * 1e3:.1f} ms at zero "
+          f"cost = {r['ratio_zero_cost']:.1f}x the floor, {r['ours_default_costs_s'] * 1e3:.1f} ms at 1 bp + fees = "
+          f"{r['ratio_default_costs']:.1f}x; zero-cost NAV max relative difference {r['max_rel_nav_diff']:.1e}; "
+          f"peak RSS {r['maxrss_mib']:.0f} MiB")
     print()
 
 
@@ -281,67 +482,49 @@ def main() -> int:
     ap.add_argument("--ref-sample", type=int, default=60, help="sessions timed with the reference evaluator")
     ap.add_argument("--accounts", type=int, default=40)
     ap.add_argument("--per-account", type=int, default=40)
-    ap.add_argument("--repeat", type=int, default=3, help="runs of section 3 (the best is printed)")
-    ap.add_argument("--only", choices=("evaluations",), help="run one section alone (its own peak RSS)")
+    ap.add_argument("--repeat", type=int, default=3, help="runs of the evaluations part (the best is printed)")
+    ap.add_argument("--only", choices=("parse", "bundle", "compile", "backtests", "floor", "evaluations"),
+                    help="run one part in this process")
+    ap.add_argument("--skip-cold", action="store_true", help="no cold process per symphony")
     args = ap.parse_args()
+    boot = time.process_time()
 
     if args.only == "evaluations":
         have = available_tickers()
         evaluation_figures([r for _, r in load_all() if tickers(r) <= have], args.accounts * args.per_account,
-                           args.repeat)
+                           args.repeat, boot=boot)
+        return 0
+    if args.only == "backtests":
+        _mark({"rows": backtest_rows(args.ref_sample), "maxrss_mib": _self_rss()})
+        return 0
+    if args.only == "floor":
+        from scripts.floor_kernel import compare
+
+        _mark({**compare(START), "maxrss_mib": _self_rss()})
+        return 0
+    if args.only == "compile":
+        compile_figures()
+        return 0
+    if args.only in ("parse", "bundle"):
+        (parse_figures if args.only == "parse" else bundle_figures)()
         return 0
 
     parse_figures()
     bundle_figures()
+    compile_figures()
     have = available_tickers()
     syms = load_all()
-    full = [(p, r) for p, r in syms if tickers(r) <= have]
     missing = [(p, sorted(tickers(r) - have)) for p, r in syms if not tickers(r) <= have]
-    print(f"symphonies: {len(syms)} distinct parsed, {len(full)} with all tickers bundled, {len(missing)} without")
+    print(f"symphonies: {len(syms)} distinct parsed, {len(syms) - len(missing)} with all tickers bundled, "
+          f"{len(missing)} without")
     for p, m in missing:
         print(f"  not bundled: {p.name}: {', '.join(m)}")
     print()
-    print(f"{'symphony':44s} {'sessions':>8s} {'nodes':>6s} {'backtest_s':>10s} {'eval_cold_s':>11s} "
-          f"{'eval_warm_s':>11s} {'ref/vec':>9s}")
-    total_bt = 0.0
-    worst = 0.0
-    ratios = []
-    for p, root in full:
-        closes = load_adjusted_closes(sorted(tickers(root)))
-        closes = closes[closes.index >= pd.Timestamp(START) - pd.Timedelta(days=2000)]
-        nodes = sum(1 for _ in iter_nodes(root))
-        # each timed run gets an empty sub-strategy store: nothing is reused from an earlier run of this symphony
-        run_backtest(root, IndicatorCache(closes, substrategies=SubStrategyStore()), start=START)  # warm-up run
-        t0 = time.perf_counter()
-        res = run_backtest(root, IndicatorCache(closes, substrategies=SubStrategyStore()), start=START)
-        bt = time.perf_counter() - t0
-        cache = IndicatorCache(closes, substrategies=SubStrategyStore())
-        t0 = time.perf_counter()
-        evaluate(root, cache)
-        cold_s = time.perf_counter() - t0           # indicators computed + tree
-        cache.substrategies = SubStrategyStore()    # sub-strategy NAVs rebuilt, as the reference does
-        t0 = time.perf_counter()
-        ev = evaluate(root, cache)
-        ev_s = time.perf_counter() - t0             # tree only (indicators cached), like the timed reference
-        ref = ReferenceEvaluator(root, closes)
-        valid = np.flatnonzero(ev.valid.to_numpy())
-        sample = valid[np.linspace(0, len(valid) - 1, min(args.ref_sample, len(valid))).astype(int)]
-        ref.weights(int(sample[0]))  # indicator frames computed once, outside the timing (as in the engine's cache)
-        t0 = time.perf_counter()
-        for t in sample:
-            ref._memo.clear()
-            ref.weights(int(t))
-        per_session = (time.perf_counter() - t0) / len(sample)
-        ratio = per_session * len(ev.sessions) / ev_s
-        ratios.append(ratio)
-        total_bt += bt
-        worst = max(worst, bt)
-        print(f"{p.name[:44]:44s} {len(res.nav):8d} {nodes:6d} {bt:10.3f} {cold_s:11.4f} {ev_s:11.4f} {ratio:9.1f}")
-    print(f"corpus: {len(full)} symphonies, total backtest {total_bt:.2f} s, worst {worst:.3f} s, "
-          f"ratio min {min(ratios):.1f}× median {np.median(ratios):.1f}×")
-    print()
-
-    evaluation_figures([r for _, r in full], args.accounts * args.per_account, args.repeat)
+    backtest_figures(args.ref_sample, cold=not args.skip_cold)
+    floor_figures()
+    lines, _ = _child([str(Path(__file__)), "--only", "evaluations", "--accounts", str(args.accounts),
+                       "--per-account", str(args.per_account), "--repeat", str(args.repeat)])
+    print("\n".join(lines))
     return 0
 
 
