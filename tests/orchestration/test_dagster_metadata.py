@@ -138,3 +138,18 @@ def test_nav_freshness_check_by_its_own_job(wh, monkeypatch):
     assert not stale.passed
     assert stale.metadata["missing"].value == "sector-surfing-rsi-bottom2, spy-avgo-qqq-nvda-inverse-vol"
     assert stale.metadata["latest_nav_session"].value == "2024-06-21"
+
+
+def test_nav_freshness_schedule_runs_on_sessions_only():
+    from pipelines.jobs import daily_nav_freshness_schedule as schedule
+
+    def tick(local: str):
+        when = pd.Timestamp(local, tz="America/New_York").to_pydatetime()
+        ctx = dg.build_schedule_context(scheduled_execution_time=when, repository_def=defs.get_repository_def())
+        result = schedule.evaluate_tick(ctx)
+        return [r.run_key for r in result.run_requests or []], result.skip_message
+
+    assert tick("2024-06-21 16:30") == (["daily_nav_freshness-2024-06-21"], None)
+    assert tick("2024-06-19 16:30") == ([], "2024-06-19 is not an NYSE session (weekend or holiday)")
+    assert schedule.cron_schedule == "30 16 * * 1-5" and schedule.execution_timezone == "America/New_York"
+    assert schedule.default_status == dg.DefaultScheduleStatus.STOPPED
