@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import os
 import warnings
 from pathlib import Path
 
@@ -35,6 +36,12 @@ ROOT = Path(__file__).resolve().parents[2]
 TOLERANCE = 1e-9
 SESSIONS = 252
 DEMO = [ROOT / "symphonies" / n for n in ("sector_surfing_rsi_bottom2.clj", "spy_avgo_qqq_nvda_inverse_vol.clj")]
+
+
+@pytest.fixture(autouse=True)
+def _restore_warehouse_env(monkeypatch):
+    """``--warehouse`` sets ORAGAMI_WAREHOUSE_URL for the process (orchestration.cli._warehouse): undo it."""
+    monkeypatch.delenv("ORAGAMI_WAREHOUSE_URL", raising=False)
 
 
 def _quiet_seed(wh, files, account):
@@ -76,10 +83,17 @@ def corpus_replay(tmp_path_factory):
         end = min(_last_bar_of(path), last_session())
         by_end.setdefault(end, []).append(account)
         cases[path.name] = (account, sid, root, end)
-    for end, accounts in sorted(by_end.items()):
-        days = _window(end)
-        assert main(["replay", "--from", days[0].isoformat(), "--to", end.isoformat(), "--warehouse", url,
-                     "--no-traces", "--progress-every", "1000", *_accounts_args(accounts)]) == 0
+    saved = os.environ.get("ORAGAMI_WAREHOUSE_URL")
+    try:
+        for end, accounts in sorted(by_end.items()):
+            days = _window(end)
+            assert main(["replay", "--from", days[0].isoformat(), "--to", end.isoformat(), "--warehouse", url,
+                         "--no-traces", "--progress-every", "1000", *_accounts_args(accounts)]) == 0
+    finally:
+        if saved is None:
+            os.environ.pop("ORAGAMI_WAREHOUSE_URL", None)
+        else:
+            os.environ["ORAGAMI_WAREHOUSE_URL"] = saved
     nav = wh.read("daily_nav")
     runs = wh.read("symphony_runs")
     wh.dispose()
@@ -212,6 +226,28 @@ def test_replaying_again_replaces_and_other_accounts_are_untouched(demo_wh, caps
     whole.dispose()
 
 
+def test_the_replay_on_both_backends_is_idempotent_and_equals_the_backtest(warehouse_url):
+    wh = Warehouse(warehouse_url)
+    wh.create_schema()
+    for i, f in enumerate(DEMO):
+        _quiet_seed(wh, [f], f"solo-{i}")
+    args = ["replay", "--from", "2026-07-01", "--to", "2026-07-31", "--warehouse", warehouse_url, "--no-traces"]
+    assert main(args) == 0
+    counts = wh.row_counts(ALL_ACCOUNTS)
+    assert main(args) == 0
+    assert wh.row_counts(ALL_ACCOUNTS) == counts
+    days = sessions_in_range("2026-07-01", "2026-07-31")
+    for f in DEMO:
+        root = _load(f)
+        sid = f.stem.replace("_", "-")
+        nav = wh.read("daily_nav", where={"symphony_id": sid}, order_by="session_date")
+        assert list(nav["session_date"]) == days
+        bt = run_backtest(root, load_adjusted_closes(sorted(tickers(root) | {"SPY"})), start=days[0], end=days[-1],
+                          costs=CostModel())
+        assert nav["nav_usd"].to_numpy() == pytest.approx(bt.nav.to_numpy(), rel=TOLERANCE)
+    wh.dispose()
+
+
 @pytest.mark.parametrize("argv, message", [
     (["--from", "2026-06-30", "--to", "2026-06-01"], "--from 2026-06-30 is after --to 2026-06-01"),
     (["--from", "2026-12-24", "--to", "2026-12-25"], "no bar after 2026-07-31"),
@@ -277,8 +313,6 @@ def test_buffered_replay_trades_what_the_daily_graph_trades_and_the_graph_contin
     for wh in (graph, rep):
         wh.create_schema()
         _quiet_seed(wh, DEMO, "acct-a")
-    import os
-
     old = os.environ.get("ORAGAMI_WAREHOUSE_URL")
     try:
         os.environ["ORAGAMI_WAREHOUSE_URL"] = graph_url
