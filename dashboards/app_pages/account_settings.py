@@ -117,6 +117,19 @@ def _save_keys(ctx: context.PageContext, account: str) -> None:
                                         f"{number or 'unknown'}) and saved encrypted.")
 
 
+def _trades_through(ctx: context.PageContext, account: str) -> None:
+    """Which of the account's symphonies trade through this connection (active) and which do not (inactive)."""
+    syms = cache.symphonies(ctx.url, ctx.scope)
+    syms = syms[syms["account_id"] == account]
+    if syms.empty:
+        st.caption(md(f"Account {account} has no symphony yet: nothing trades through this connection."))
+        return
+    active = ", ".join(syms.loc[syms["status"] == "active", "label"]) or "none"
+    inactive = ", ".join(syms.loc[syms["status"] != "active", "label"])
+    st.caption(md(f"Symphonies trading through this connection: {active}"
+                  + (f" (inactive, not trading: {inactive})" if inactive else "") + "."))
+
+
 def _connect_forms(ctx: context.PageContext, account: str, connected: bool) -> None:
     st.subheader("Connect with paper API keys")
     with st.form("connect_keys"):
@@ -165,6 +178,7 @@ except WarehouseLockedError:
                icon=":material/hourglass_top:")
     st.stop()
 _show_status(row, account)
+_trades_through(ctx, account)
 if creds.may_connect(ctx.role, ctx.user.account_id, account):
     _connect_forms(ctx, account, row is not None)
 else:
