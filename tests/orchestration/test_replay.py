@@ -343,3 +343,32 @@ def test_buffered_replay_trades_what_the_daily_graph_trades_and_the_graph_contin
     assert ta[0]["target_weight"].to_numpy() == pytest.approx(ta[1]["target_weight"].to_numpy(), abs=1e-12)
     graph.dispose()
     rep.dispose()
+
+
+# -- make demo: a year of paper history ---------------------------------------------------------------------------
+
+@pytest.mark.slow
+def test_demo_builds_a_year_of_paper_history_for_the_dashboard(tmp_path, monkeypatch, capsys):
+    from engine.metrics import monthly_returns, rolling_sharpe
+    from orchestration.cli import DEMO_GRAPH_SESSIONS, DEMO_SESSIONS
+
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)   # an ephemeral Dagster instance
+    url = f"duckdb:///{tmp_path / 'demo.duckdb'}"
+    assert main(["demo", "--warehouse", url]) == 0
+    out = capsys.readouterr().out
+    days = _window(last_session(), DEMO_SESSIONS)
+    replayed = DEMO_SESSIONS - DEMO_GRAPH_SESSIONS
+    assert f"[demo] replay of {replayed} sessions {days[0]}..{days[-DEMO_GRAPH_SESSIONS - 1]}" in out
+    assert f"[demo] daily_trading {days[-1]} ({DEMO_GRAPH_SESSIONS}/{DEMO_GRAPH_SESSIONS}): ok" in out
+    wh = Warehouse(url)
+    nav = wh.read("daily_nav")
+    assert nav.groupby("symphony_id")["session_date"].apply(list).map(lambda d: sorted(d) == days).all()
+    assert nav["symphony_id"].nunique() == 6
+    for sid, g in nav.groupby("symphony_id"):
+        series = pd.Series(g["nav_usd"].to_numpy(), index=pd.to_datetime(g["session_date"])).sort_index()
+        heat = monthly_returns(series)
+        assert heat.drop(columns="Year").notna().to_numpy().sum() == 13   # Jul 2025 … Jul 2026
+        assert rolling_sharpe(series).notna().sum() == DEMO_SESSIONS - 1 - 62
+    runs = wh.read("replay_runs")
+    assert runs[["account_id", "sessions", "symphonies", "sizing"]].values.tolist() == [["demo", replayed, 6, "exact"]]
+    wh.dispose()
