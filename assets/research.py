@@ -24,7 +24,18 @@ one ``sweep_results`` row per value. Supported parameters (:data:`SWEEP_FIELDS`)
 * an ``if`` node with a single comparison (``binary`` or ``binary-compound``): ``window`` / ``lhs_window`` (the
   left indicator's window) and ``rhs_window`` (the right indicator's window; not for a constant right side).
 
-Any other node or field raises a ``ValueError`` naming the node path and what is supported there.
+Any other node or field raises a ``ValueError`` naming the node path and what is supported there. The sweep
+also stores the overfitting figures of its values (PBO by CSCV and the deflated Sharpe ratio of the best value,
+:func:`overfitting_figures`) in ``research_sweep_overfitting``.
+
+Out-of-sample split (issue 13): ``research_backtest`` takes ``oos_start`` (:class:`ResearchBacktestConfig`;
+default: the symphony's ``last_edited_at`` in the registry) and writes Composer's stats of the in-sample,
+out-of-sample and whole parts, strategy and benchmark, to ``research_oos_stats`` (:func:`engine.oos.split_stats`).
+
+``walk_forward_study`` (partitioned symphony × study, :data:`pipelines.research.walk_forward_partitions`) runs a
+walk-forward over a grid of node parameters (:class:`WalkForwardConfig`; :mod:`engine.walkforward`) and writes
+the study's tables (:data:`warehouse.repos.research.STUDY_TABLES`), replacing its earlier rows. See
+docs/research.md.
 """
 
 import datetime as dt
@@ -228,7 +239,7 @@ class ResearchBacktestConfig(BacktestConfig):
 
 def oos_start_for(config_value: str | None, last_edit) -> tuple[dt.date | None, str]:
     """The out-of-sample start and where it came from: the config's date (``'config'``), else the registry's
-    last edit (``'last_edit'``, its UTC date), else ``(None, 'none')``.
+    last edit (``'last_edit'``, its America/New_York date, like every session date), else ``(None, 'none')``.
 
     Raises:
         dagster.Failure: the config's date is not an ISO date.
@@ -239,8 +250,9 @@ def oos_start_for(config_value: str | None, last_edit) -> tuple[dt.date | None, 
         except ValueError:
             raise dg.Failure(f"oos_start {config_value!r} is not an ISO date (YYYY-MM-DD)") from None
     if last_edit is not None:
-        return pd.Timestamp(last_edit).tz_convert("UTC").date() if pd.Timestamp(last_edit).tzinfo else \
-            pd.Timestamp(last_edit).date(), "last_edit"
+        ts = pd.Timestamp(last_edit)
+        ts = ts.tz_convert("America/New_York") if ts.tzinfo else ts.tz_localize("UTC").tz_convert("America/New_York")
+        return ts.date(), "last_edit"
     return None, "none"
 
 

@@ -105,7 +105,9 @@ def test_research_backtest_defaults_to_the_last_edit(seeded, instance, warehouse
     backtest(warehouse_url, instance, "sector-surfing-rsi-bottom2")
     got = wh.read("research_oos_stats")
     assert set(got["oos_source"]) == {"last_edit"} and set(got["segment"]) == {"in_sample", "full"}
-    assert oos_start_for(None, pd.Timestamp("2024-05-06 23:30", tz="UTC")) == (dt.date(2024, 5, 6), "last_edit")
+    # the New York date of the last edit (02:30 UTC on the 7th is still the 6th in New York)
+    assert oos_start_for(None, pd.Timestamp("2024-05-07 02:30", tz="UTC")) == (dt.date(2024, 5, 6), "last_edit")
+    assert oos_start_for(None, pd.Timestamp("2024-05-07 14:30", tz="UTC")) == (dt.date(2024, 5, 7), "last_edit")
     assert oos_start_for("2020-01-02", None) == (dt.date(2020, 1, 2), "config")
     with pytest.raises(dg.Failure, match="not an ISO date"):
         oos_start_for("2020/01/02", None)
