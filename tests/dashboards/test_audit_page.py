@@ -137,3 +137,69 @@ def test_a_warehouse_older_than_the_audit_log_says_so(tmp_path, use_duckdb):
     assert at.info[0].value.startswith("No audit log in this warehouse yet")
     with Warehouse(f"duckdb:///{path}") as wh, wh.connect() as conn:
         assert "audit_log" not in sa.inspect(conn).get_table_names()
+
+
+def test_a_scripted_trading_day_lists_each_event_once(tmp_path, use_duckdb, monkeypatch):
+    """The day of the issue: sign in, upload, activate, connect the broker, an admin arms the kill switch, the
+    daily job runs two sessions and trips it; the operator's audit page lists each of these events once."""
+    from streamlit import config as st_config
+
+    from dashboards import auth
+    from tests.dashboards.door import add_users
+    from tests.fakes.alpaca_server import FakeAlpacaServer
+    from tests.orchestration.credentials_helpers import key_text
+    from warehouse import Warehouse
+    from warehouse.repos import users as user_repo
+
+    path = use_duckdb(tmp_path / "day.duckdb")
+    monkeypatch.setenv("ORAGAMI_WAREHOUSE_URL", f"duckdb:///{path}")
+    monkeypatch.delenv("DAGSTER_HOME", raising=False)
+    monkeypatch.setenv(auth.ENV_AUTH, "on")
+    monkeypatch.setenv("ORAGAMI_MASTER_KEY", key_text(b"D1"))
+    st_config.set_option("server.address", "127.0.0.1")
+    with Warehouse(f"duckdb:///{path}") as wh:
+        wh.create_schema()
+        user_repo.create_account(wh, "acct-a", "Alice", by=None)
+        add_users(wh, ("alice", "root", "ada"))
+    upload = ROOT / "symphonies" / "spy_avgo_qqq_nvda_inverse_vol.clj"
+    sid = "spy-avgo-qqq-nvda-inverse-vol"
+
+    alice = open_page(sign_in("alice"), LIBRARY)                                       # sign in
+    alice.file_uploader(key="library_upload").upload(upload.name, upload.read_bytes(), "text/plain").run()
+    alice.button(key="library_register").click().run()                                 # upload
+    assert f"Registered `{sid}` as **active**." in texts(alice)
+    alice.selectbox(key="library_pick").set_value(sid).run()
+    alice.button(key="library_deactivate").click().run()
+    alice.selectbox(key="library_pick").set_value(sid).run()
+    alice.button(key="library_activate").click().run()                                 # activate
+    with FakeAlpacaServer(api_key="PKDAYTEST0001", secret_key="sk-daytest-9f8e7d6c") as fake:
+        monkeypatch.setenv("ORAGAMI_ALPACA_URL", fake.url)
+        alice = open_page(alice, "app_pages/account_settings.py")                      # connect
+        alice.text_input(key="cred_key_id").set_value("PKDAYTEST0001")
+        alice.text_input(key="cred_secret").set_value("sk-daytest-9f8e7d6c")
+        click(alice, "Validate and save")
+        assert "saved encrypted" in texts(alice)
+    ada = open_page(sign_in("ada"), "app_pages/admin.py")                               # arm the kill switch
+    ada.selectbox(key="admin_gate_pick").set_value("acct-a").run()
+    ada.number_input(key="admin_gate_kill").set_value(0.5)
+    click(ada, "Save risk gates")
+    for session in ("2024-04-12", "2024-04-15"):                                      # run (simulated broker)
+        assert oragami(["run-daily", "--session", session]) == 0
+
+    events = _table(open_page(sign_in("root"), AUDIT))
+    day = events[~events["action"].isin(["user_created", "account_created"])].iloc[::-1]   # not the set-up
+    assert list(zip(day["actor"], day["action"], day["account_id"].fillna(""))) == [
+        ("alice", "sign_in_ok", "acct-a"),
+        ("alice", "symphony_uploaded", "acct-a"),
+        ("alice", "symphony_deactivated", "acct-a"),
+        ("alice", "symphony_activated", "acct-a"),
+        ("alice", "broker_connected", "acct-a"),
+        ("ada", "sign_in_ok", ""),
+        ("ada", "risk_gate_changed", "acct-a"),
+        ("system", "kill_switch_tripped", "acct-a"),
+        ("root", "sign_in_ok", ""),
+    ]
+    trip = day[day["action"] == "kill_switch_tripped"].iloc[0]
+    assert (trip["target"], trip["origin"]) == ("2024-04-15", "dagster")
+    assert trip["detail"] == "lost 1.71% since the last close (limit 0.50%)"
+    assert not events.astype(str).apply(lambda c: c.str.contains("sk-daytest")).any().any()   # no secret logged
