@@ -164,6 +164,9 @@ def _checked(user: auth.User, url: str, reading: Callable) -> auth.User | None:
             problem, fresh = auth.session_problem(wh, user)
     except WarehouseLockedError:
         return user       # Dagster holds the file: the pages say "busy"; the check runs again next time
+    except Exception:  # noqa: BLE001 - unreadable (file removed, server down): the session cannot be checked
+        sign_out("Your session could not be checked against the warehouse. Sign in again.")
+        return None
     if problem is not None:
         sign_out(SESSION_NOTICES.get(problem, "Sign in again."))
         return None

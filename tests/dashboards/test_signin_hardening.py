@@ -177,3 +177,14 @@ def test_a_real_user_needs_a_strong_password_the_demo_user_is_exempt(roles_db):
             auth.create_user(wh, "eve", "demo-pass-1", "analyst", "acct-a")
         demo = auth.create_user(wh, "demo", "demo-pass-1", "analyst", "acct-a", is_demo=True)
         assert demo.is_demo
+
+
+def test_a_session_that_cannot_be_checked_ends(roles_db):
+    """The warehouse file disappears under a signed-in browser: the next run signs out (fail closed) and the sign-in
+    page says why, instead of raising."""
+    at = sign_in("alice")
+    assert signed_in_as(at) == "alice"
+    roles_db.rename(roles_db.with_suffix(".moved"))
+    at.run()
+    assert not at.exception and signed_in_as(at) is None
+    assert "Your session could not be checked against the warehouse. Sign in again." in texts(at)
