@@ -1,6 +1,6 @@
 """Benchmarks of the engine (``make bench``): prints figures, asserts only that the 1,600 variants are distinct.
 
-Every part runs in its own fresh Python process (``--only PART``), so each part's peak memory (``ru_maxrss``) is
+Every part runs in its own fresh Python process (``--only PART``), so each part's peak memory (``VmHWM``) is
 its own and a "cold" figure really is a first run; times are CPU seconds (``time.process_time``, this process
 only), not wall time, because the benchmark machine is shared. Parts, in order:
 
@@ -245,7 +245,7 @@ def evaluation_figures(roots: list, n: int, repeat: int = 3, boot: float | None 
     The very first cold run of the process is printed apart (it also builds each symphony's plan, kept with the
     parsed model afterwards). Not timed: the price-matrix build of each run's :class:`IndicatorCache` (printed
     apart), the variants' construction and the price load. ``boot`` is the CPU the process spent before (the
-    interpreter and the imports). The peak RSS is the process's (``ru_maxrss``), so run ``--only evaluations`` for
+    interpreter and the imports). The peak RSS is the process's (``VmHWM``), so run ``--only evaluations`` for
     this section's own figure.
     """
     t_variants = time.process_time()
@@ -284,7 +284,7 @@ def evaluation_figures(roots: list, n: int, repeat: int = 3, boot: float | None 
         run(closes.iloc[:-1])  # the previous session (not timed)
         secs, held = run(closes)
         nxt.append(secs)
-    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    rss = _peak_rss_mib()
     store = getattr(evaluate_module, "substrategy_store", lambda: None)()
     kept = f", sub-strategy store {len(store)} entries / {store.nbytes / 2**20:.0f} MiB" if store else ""
     print(f"{n} one-session evaluations of {distinct} distinct symphonies (variants of {len(roots)}, none a "
@@ -306,6 +306,14 @@ _MARK = "@@bench "
 #: A cold process: a fresh interpreter backtesting one symphony (argv[1]) from START; prints one JSON line.
 COLD_PROBE = r"""
 import json, resource, sys, time
+def _hwm():
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 sys.path.insert(0, sys.argv[2])
 t_boot = time.process_time()
 from engine.backtest import run_backtest
@@ -327,12 +335,20 @@ res = run_backtest(root, IndicatorCache(closes), start=sys.argv[3])
 t_bt = time.process_time()
 print("@@bench " + json.dumps({"boot_s": t_boot, "imports_s": t_imp - t_boot, "kernel_s": t_nb - t_imp,
       "load_s": t_load - t_nb, "backtest_s": t_bt - t_load, "total_s": t_bt, "sessions": len(res.nav),
-      "maxrss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+      "maxrss_mib": _hwm()}))
 """
 
 #: The kernel's compile (or cache load) in a fresh process; prints one JSON line.
 COMPILE_PROBE = r"""
 import json, resource, sys, time
+def _hwm():
+    try:
+        for line in open("/proc/self/status"):
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 sys.path.insert(0, sys.argv[1])
 import numpy
 t0 = time.process_time()
@@ -343,7 +359,7 @@ secs = kernel.warm_up()
 st = kernel.simulate_arrays.stats
 print("@@bench " + json.dumps({"import_numba_s": t1 - t0, "warm_up_s": secs, "cache_dir": str(kernel.cache_dir()),
       "hits": sum(st.cache_hits.values()), "misses": sum(st.cache_misses.values()),
-      "maxrss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
+      "maxrss_mib": _hwm()}))
 """
 
 
@@ -365,8 +381,20 @@ def _child(argv: list[str], env: dict | None = None) -> tuple[list[str], dict]:
     return lines, payload
 
 
-def _self_rss() -> float:
+def _peak_rss_mib() -> float:
+    """This process's peak resident memory, MiB: ``VmHWM`` of /proc/self/status (the high-water mark of this
+    program only — ``ru_maxrss`` keeps the parent's peak across fork + exec), else ``ru_maxrss``."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def _self_rss() -> float:
+    return _peak_rss_mib()
 
 
 def compile_figures() -> None:

@@ -311,3 +311,24 @@ def test_rolling_fast_path_is_pandas_rolling_bit_for_bit(n):
         s = pd.Series(v).rolling(n, min_periods=n)
         assert np.array_equal(indicators._rolling_mean_1d(v, n), s.mean().to_numpy(), equal_nan=True)
         assert np.array_equal(indicators._rolling_std_1d(v, n), s.std(ddof=1).to_numpy(), equal_nan=True)
+
+
+def test_floor_kernel_reproduces_the_zero_cost_nav():
+    """scripts/floor_kernel.py (Sector Surfing by hand in NumPy / TA-Lib) and the engine at zero cost agree."""
+    from scripts.floor_kernel import REFERENCE, TICKERS, floor_nav
+
+    frame = load_adjusted_closes(list(TICKERS))[list(TICKERS)]
+    lo = int(frame.index.searchsorted(pd.Timestamp("2007-01-03")))
+    first, nav = floor_nav(frame.to_numpy(dtype="float64"), lo)
+    res = backtest.run_backtest(load_symphony(REFERENCE), frame, start="2007-01-03", costs=CostModel.frictionless())
+    assert frame.index[first] == res.first_day and len(nav) == len(res.nav) > 4_700
+    assert np.max(np.abs(nav - res.nav.to_numpy()) / res.nav.to_numpy()) < 1e-12
+
+
+def test_the_engine_imports_talib_without_polars_and_polars_still_imports():
+    code = ("import sys, engine.indicators as ind, numpy as np; assert 'polars' not in sys.modules; "
+            "import polars; assert polars.Series([1.0]).len() == 1; "
+            "print(float(ind.talib.RSI(np.arange(30.0) % 7, timeperiod=5)[-1]))")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    assert 0.0 <= float(out.stdout) <= 100.0
