@@ -124,6 +124,12 @@ def _print_frame(frame, as_json: bool) -> None:
 # -- users --------------------------------------------------------------------------------------------------------
 
 def cmd_users(args) -> int:
+    """``oragami users add|list|disable|enable|sign-out|reset-password|set-role``.
+
+    Returns:
+        0 done; :data:`EXIT_REFUSED` (2) for a refused password, an unknown user or account, a role that may not
+        (``--as`` someone other than an admin) or a failed ``--as`` sign-in (one line on standard error).
+    """
     from dashboards import auth
     from warehouse.repos import users as user_repo
 
@@ -178,6 +184,11 @@ def _gate(text: str | None):
 
 
 def cmd_accounts(args) -> int:
+    """``oragami accounts add|list|disable|enable|set-risk`` (risk gates: USD, a loss fraction, a count, a flag).
+
+    Returns:
+        0 done; :data:`EXIT_REFUSED` (2) for an unknown account, a gate out of range or a role that may not.
+    """
     from warehouse.repos import users as user_repo
 
     wh = _warehouse(args)
@@ -229,6 +240,12 @@ def _day(text: str | None) -> dt.date | None:
 
 
 def cmd_audit(args) -> int:
+    """``oragami audit``: the events in the caller's scope (every event without ``--as`` or for an operator/admin,
+    an analyst's accounts' otherwise), printed or written as CSV (``--csv FILE``, ``-`` for standard output).
+
+    Returns:
+        0 done; :data:`EXIT_REFUSED` (2) for a bad date, an unwritable file or a failed ``--as`` sign-in.
+    """
     from dashboards.reads import audit as audit_reads
     from warehouse import AccountScope
 

@@ -172,6 +172,7 @@ def _risk_gates(ctx: PageContext, accounts) -> None:
 
 
 def render() -> None:
+    """Draw the page: admins only; users, accounts and risk gates."""
     st.title("Admin")
     ctx = context.current()
     if not ctx.user.is_admin:

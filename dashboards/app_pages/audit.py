@@ -52,6 +52,7 @@ def _table(ctx: PageContext, filters: dict) -> None:
 
 
 def render() -> None:
+    """Draw the page: the filters, the events in the context's scope and the CSV export."""
     st.title("Audit log")
     ctx = context.current()
     if not notices.warehouse_ready(ctx):

@@ -184,3 +184,15 @@ def test_the_older_add_user_door_still_works(tmp_path):
     assert weak.returncode == 2 and "error: password shorter than 12 characters" in weak.stderr
     with Warehouse(url) as wh:
         assert auth.authenticate(wh, "amy", "amys-password-77") == auth.User("amy", "analyst", "acct-a")
+
+
+def test_the_last_enabled_admin_cannot_be_disabled_or_demoted(wh_url, monkeypatch, capsys):
+    who = _as(monkeypatch, "ada")
+    assert main(["users", "disable", "ada", *who]) == 2
+    assert "error: 'ada' is the last enabled admin: make another admin first" in capsys.readouterr().err
+    assert main(["users", "set-role", "ada", "--role", "operator", *who]) == 2
+    _stdin(monkeypatch, "second-admin-pass-5")
+    assert main(["users", "add", "bea", "--role", "admin", "--password-stdin", *who]) == 0
+    assert main(["users", "set-role", "ada", "--role", "operator", *who]) == 0
+    with Warehouse(wh_url) as wh:
+        assert user_repo.get(wh, "ada").role == "operator" and user_repo.get(wh, "bea").role == "admin"

@@ -221,6 +221,17 @@ def _require(conn: Connection, username: str):
     return row
 
 
+def _keep_an_admin(conn: Connection, username: str) -> None:
+    """Refuse a change that would leave no enabled admin (``username`` is about to stop being one)."""
+    row = conn.execute(sa.select(users.c.role, users.c.disabled_at).where(users.c.username == username)).first()
+    if row is None or row.role != "admin" or row.disabled_at is not None:
+        return
+    others = conn.execute(sa.select(sa.func.count()).select_from(users).where(
+        users.c.role == "admin", users.c.disabled_at.is_(None), users.c.username != username)).scalar()
+    if not others:
+        raise ValueError(f"'{username}' is the last enabled admin: make another admin first")
+
+
 def set_role_and_accounts(wh: Warehouse, username: str, role: str, account_ids: Iterable[str], *,
                           by: Actor | None) -> None:
     """Change a user's role and memberships (their sessions pick it up at the next run) and record
@@ -228,11 +239,13 @@ def set_role_and_accounts(wh: Warehouse, username: str, role: str, account_ids: 
 
     Raises:
         LookupError: no such user.
-        ValueError: as :func:`create` for the role and accounts.
+        ValueError: as :func:`create` for the role and accounts, or the last enabled admin would stop being one.
     """
     with wh.begin() as conn:
         _require(conn, username)
         ids = _check_role_accounts(conn, role, list(account_ids))
+        if role != "admin":
+            _keep_an_admin(conn, username)
         conn.execute(users.update().where(users.c.username == username).values(role=role))
         _write_memberships(conn, username, role, ids)
     _audit(wh, by, "user_changed", username, f"role {role}, {', '.join(ids) if ids else 'every account'}")
@@ -268,9 +281,12 @@ def set_disabled(wh: Warehouse, username: str, disabled: bool, *, by: Actor | No
 
     Raises:
         LookupError: no such user.
+        ValueError: disabling the last enabled admin.
     """
     with wh.begin() as conn:
         row = _require(conn, username)
+        if disabled:
+            _keep_an_admin(conn, username)
         values = {"disabled_at": _now() if disabled else None}
         if disabled:
             values["session_epoch"] = int(row.session_epoch or 0) + 1
