@@ -19,7 +19,7 @@ Storage (all replace-by-run-id: the same symphony, source and settings give the 
 ``parameter_sweep`` backtests one symphony once per value of one node parameter (:class:`SweepConfig`) and writes
 one ``sweep_results`` row per value. Supported parameters (:data:`SWEEP_FIELDS`):
 
-* a ``filter`` node: ``window`` (its ``sort_window``; the sort function must take a window);
+* a ``filter`` node: ``window`` (its ``sort_window``; the sort function must take a window) or ``select_n``;
 * a ``wt-inverse-vol`` node: ``window`` (its volatility window);
 * an ``if`` node with a single comparison (``binary`` or ``binary-compound``): ``window`` / ``lhs_window`` (the
   left indicator's window) and ``rhs_window`` (the right indicator's window; not for a constant right side).
@@ -52,13 +52,12 @@ from assets.backtests import BacktestConfig, backtest_run_id, write_backtest
 from assets.daily import _model
 from engine.backtest import BacktestResult, run_backtest
 from engine.evaluate import Evaluation, IndicatorCache, evaluate
-from engine.model import Comparison, Filter, If, IndicatorRef, MultiTickerComparison, Root, WeightInverseVol, \
-    iter_nodes
+from engine.model import Root
 from engine.model import tickers as symphony_tickers
 from engine.oos import split_stats
 from engine.overfitting import deflated_sharpe_of_trials, pbo_cscv
-from engine.walkforward import GridRun, ParamAxis, WalkForwardResult, full_sample_objectives, objective_values, \
-    run_grid, walk_forward
+from engine.walkforward import GridRun, ParamAxis, WalkForwardResult, find_node, full_sample_objectives, \
+    objective_values, run_grid, set_node_param, walk_forward
 from resources import MarketDataResource, WarehouseResource
 from pipelines.research import symphony_partitions, walk_forward_partitions
 from warehouse import Warehouse
@@ -69,7 +68,7 @@ TRACE_WEIGHT_TOL = 1e-9
 
 #: Sweepable parameters per node type (``SweepConfig.field``).
 SWEEP_FIELDS: dict[str, tuple[str, ...]] = {
-    "filter": ("window",),
+    "filter": ("window", "select_n"),
     "wt-inverse-vol": ("window",),
     "if": ("window", "lhs_window", "rhs_window"),
 }
@@ -140,69 +139,17 @@ def trace_rows(evaluation: Evaluation, sessions, run_id: str, row: dict) -> pd.D
     return pd.DataFrame(out, columns=TRACE_COLUMNS)
 
 
-def _find_node(root: Root, node_path: str):
-    for node in iter_nodes(root):
-        if node.path == node_path:
-            return node
-    decisions = [f"{n.path} ({n.step})" for n in iter_nodes(root) if n.step in SWEEP_FIELDS]
-    raise ValueError(f"no node at path {node_path!r} in symphony {root.name!r}; sweepable nodes: "
-                     f"{', '.join(decisions) or 'none'}")
-
-
-def _with_param(node, field: str, value: int):
-    """A copy of ``node`` with parameter ``field`` set to ``value`` (see the module docstring)."""
-    supported = SWEEP_FIELDS.get(node.step)
-    if supported is None or field not in supported:
-        where = (f"a {node.step} node supports {', '.join(supported)}" if supported
-                 else f"{node.step} nodes have no sweepable parameter")
-        raise ValueError(f"cannot sweep {field!r} at node {node.path!r}: {where} (sweepable: "
-                         + "; ".join(f"{k}: {', '.join(v)}" for k, v in SWEEP_FIELDS.items()) + ")")
-    if isinstance(node, Filter):
-        if node.sort_window is None:
-            raise ValueError(f"cannot sweep 'window' at node {node.path!r}: its sort function {node.sort_fn!r} "
-                             f"takes no window")
-        return node.model_copy(update={"sort_window": value})
-    if isinstance(node, WeightInverseVol):
-        return node.model_copy(update={"window": value})
-    assert isinstance(node, If)
-    cond = node.condition
-    if not isinstance(cond, (Comparison, MultiTickerComparison)):
-        raise ValueError(f"cannot sweep {field!r} at node {node.path!r}: its condition is a compound of several "
-                         f"comparisons; only single comparisons are supported")
-    side = "rhs" if field == "rhs_window" else "lhs"
-    ref = getattr(cond, side)
-    if not isinstance(ref, IndicatorRef) or ref.window is None:
-        what = "a constant" if not isinstance(ref, IndicatorRef) else f"{ref.fn}, which takes no window"
-        raise ValueError(f"cannot sweep {field!r} at node {node.path!r}: its {side} is {what}")
-    new_cond = cond.model_copy(update={side: ref.model_copy(update={"window": value})})
-    return node.model_copy(update={"condition": new_cond})
-
-
-def _replace_at(node, node_path: str, fn):
-    """``node`` with the descendant at ``node_path`` replaced by ``fn(descendant)``; untouched subtrees shared."""
-    if node.path == node_path:
-        return fn(node)
-    if not node_path.startswith(node.path + "/"):
-        return node
-    update = {}
-    for attr in ("children", "then_children", "else_children"):
-        kids = getattr(node, attr, None)
-        if not kids:
-            continue
-        new = tuple(_replace_at(k, node_path, fn) for k in kids)
-        if any(a is not b for a, b in zip(new, kids)):
-            update[attr] = new
-    return node.model_copy(update=update) if update else node
-
-
 def with_node_param(root: Root, node_path: str, field: str, value: int) -> Root:
     """A copy of the symphony with one node parameter changed (models are frozen: rebuilt along the path).
+
+    The sweep's subset of :func:`engine.walkforward.set_node_param`: the fields of :data:`SWEEP_FIELDS`, whole
+    values (``sweep_results.value`` is an integer column).
 
     Args:
         root: the symphony.
         node_path: the node's ``path`` (``"root/0/0"``).
         field: a parameter of :data:`SWEEP_FIELDS` for that node's type.
-        value: the new window, trading days (≥ 1).
+        value: the new window, trading days (≥ 1), or the filter's ``select_n``.
 
     Raises:
         ValueError: no node at the path, an unsupported node/field (message names the path), or ``value < 1``.
@@ -210,8 +157,15 @@ def with_node_param(root: Root, node_path: str, field: str, value: int) -> Root:
     if int(value) != value or value < 1:
         raise ValueError(f"sweep value {value!r} at node {node_path!r}: a window must be a positive whole number "
                          f"of trading days")
-    _find_node(root, node_path)
-    return _replace_at(root, node_path, lambda n: _with_param(n, field, int(value)))
+    node = find_node(root, node_path)
+    supported = SWEEP_FIELDS.get(node.step)
+    if supported is None or field not in supported:
+        where = (f"a {node.step} node supports {', '.join(supported)}" if supported
+                 else f"{node.step} nodes have no sweepable parameter")
+        raise ValueError(f"cannot sweep {field!r} at node {node.path!r}: {where} (sweepable: "
+                         + "; ".join(f"{k}: {', '.join(v)}" for k, v in SWEEP_FIELDS.items())
+                         + "; thresholds: walk_forward_job)")
+    return set_node_param(root, node_path, field, int(value))
 
 
 def sweep_id_for(symphony_id: str, source_text: str, node_path: str, field: str, values: list[int],

@@ -4,7 +4,6 @@ walk-forward over golden-rotation-2x's two volatility windows, a research backte
 figures and save ``research.png`` (and ``research_walk_forward.png``) under the screenshots folder."""
 from __future__ import annotations
 
-import shutil
 import time
 
 import pytest

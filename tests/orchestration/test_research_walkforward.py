@@ -5,7 +5,6 @@ figures, and the registry's last-edit date."""
 from __future__ import annotations
 
 import datetime as dt
-import json
 import warnings
 from pathlib import Path
 
@@ -15,7 +14,6 @@ import pandas as pd
 import pytest
 
 from assets.research import WalkForwardConfig, axes_of, oos_start_for, pbo_splits_for
-from engine.backtest import run_backtest
 from engine.model import tickers as symphony_tickers
 from engine.oos import split_stats
 from engine.parsing import load_symphony
@@ -185,3 +183,13 @@ def test_parameter_sweep_stores_its_overfitting_figures(seeded, warehouse_url):
     assert row["pbo_splits"] == pbo_splits_for(int(row["sessions"])) and 0 <= row["pbo"] <= 1
     assert row["best_value"] in (10.0, 14.0, 20.0)
     assert pbo_splits_for(200) == 16 and pbo_splits_for(30) == 6 and pbo_splits_for(7) is None
+
+
+def test_the_sweep_can_vary_a_filters_select_n():
+    from assets.research import with_node_param
+    from engine.walkforward import get_node_param
+
+    sector = load_symphony(SECTOR)
+    assert get_node_param(with_node_param(sector, "root/0/0", "select_n", 3), "root/0/0", "select_n") == 3
+    with pytest.raises(ValueError, match=r"cannot sweep 'threshold' at node 'root/0/0'.*walk_forward_job"):
+        with_node_param(sector, "root/0/0", "threshold", 3)
