@@ -56,7 +56,7 @@ from engine.model import Root
 from engine.model import tickers as symphony_tickers
 from engine.oos import split_stats
 from engine.overfitting import deflated_sharpe_of_trials, pbo_cscv
-from engine.walkforward import GridRun, ParamAxis, WalkForwardResult, find_node, full_sample_objectives, \
+from engine.walkforward import GridRun, ParamAxis, WalkForwardResult, better, find_node, full_sample_objectives, \
     objective_values, run_grid, set_node_param, walk_forward
 from resources import MarketDataResource, WarehouseResource
 from pipelines.research import symphony_partitions, walk_forward_partitions
@@ -282,7 +282,8 @@ class SweepConfig(BacktestConfig):
     symphony_id: str = Field(description="the symphony (registry id)")
     node_path: str = Field(description="path of the node to vary, e.g. 'root/0/0' (see the symphony's trace)")
     field: str = Field(default="window", description="parameter: 'window' (filter sort window, inverse-vol window, "
-                                                     "if left window), 'lhs_window' or 'rhs_window' (if nodes)")
+                                                     "if left window), 'lhs_window' or 'rhs_window' (if nodes), "
+                                                     "'select_n' (filter)")
     values: list[int] = Field(description="parameter values to backtest, trading days (each ≥ 1)")
 
 
@@ -461,7 +462,7 @@ def study_frames(row: dict, grid: GridRun, wf: WalkForwardResult, over: dict, sp
         "params_json": [json.dumps({n: (None if pd.isna(r[n]) else float(r[n])) for n in names}, sort_keys=True)
                         for _, r in w.iterrows()],
         "is_objective": w["is_objective"], "oos_objective": w["oos_objective"], "oos_return": w["oos_return"]})
-    sign = -1 if key in ("max_drawdown", "standard_deviation") else 1
+    sign = better(key)
     best = int(full_obj.index[int(np.nanargmax(sign * full_obj.to_numpy()))]) if full_obj.notna().any() else None
     oos_sessions = pd.DatetimeIndex(wf.oos_returns.index)
     curves = pd.DataFrame({
