@@ -120,13 +120,14 @@ def split_curves(nav: pd.Series, oos_start, capital: float,
     """Growth of 1 and drawdown per segment, for charts.
 
     Returns:
-        Long frame with columns ``segment`` (``in_sample`` / ``out_of_sample``), ``series``, ``session_date``
-        (Timestamp), ``growth`` (value / the segment's start value) and ``drawdown`` (≤ 0, fraction, from the
-        segment's own running peak, the start value counted).
+        Long frame with columns ``segment`` (``in_sample`` / ``out_of_sample`` / ``full``), ``series``,
+        ``session_date`` (Timestamp), ``growth`` (value / the segment's start value: the capital for the
+        in-sample and whole parts, the last in-sample value for the out-of-sample part) and ``drawdown`` (≤ 0,
+        fraction, from the segment's own running peak, the start value counted).
     """
     parts = []
     segs = segment_navs(nav, oos_start, capital)
-    for segment in ("in_sample", "out_of_sample"):
+    for segment in ("in_sample", "out_of_sample", "full"):
         if segment not in segs:
             continue
         part, start = segs[segment]

@@ -12,10 +12,15 @@ _NAMES = {"in_sample": "In sample", "out_of_sample": "Out of sample"}
 
 
 def oos_split_chart(curves: pd.DataFrame, oos_start=None, height: int = 340) -> go.Figure:
-    """Growth of 1 per segment (each rebased to its own start), strategy solid, benchmark dotted, with a vertical
-    line at the out-of-sample start. ``curves``: :func:`engine.oos.split_curves`'s frame."""
+    """Growth of 1 per segment (each rebased to its own start), strategy solid, benchmark dotted, the whole
+    backtest in grey behind, with a vertical line at the out-of-sample start. ``curves``:
+    :func:`engine.oos.split_curves`'s frame."""
     fig = go.Figure()
-    for (segment, series), part in curves.groupby(["segment", "series"], sort=False):
+    whole = curves[(curves["segment"] == "full") & (curves["series"] == "strategy")]
+    if len(whole):
+        fig.add_trace(go.Scatter(x=whole["session_date"], y=whole["growth"], mode="lines", name="Whole · strategy",
+                                 line=dict(color="#bbbbbb", width=1)))
+    for (segment, series), part in curves[curves["segment"] != "full"].groupby(["segment", "series"], sort=False):
         fig.add_trace(go.Scatter(x=part["session_date"], y=part["growth"], mode=_mode(len(part)),
                                  name=f"{_NAMES.get(segment, segment)} · {series}",
                                  line=dict(color=_COLORS.get(segment), width=2 if series == "strategy" else 1,
@@ -30,7 +35,8 @@ def oos_split_chart(curves: pd.DataFrame, oos_start=None, height: int = 340) -> 
 def oos_drawdown_chart(curves: pd.DataFrame, height: int = 220) -> go.Figure:
     """The strategy's drawdown per segment (fractions ≤ 0, shown in percent), each from its own peak."""
     fig = go.Figure()
-    for segment, part in curves[curves["series"] == "strategy"].groupby("segment", sort=False):
+    for segment, part in curves[(curves["series"] == "strategy") & (curves["segment"] != "full")].groupby(
+            "segment", sort=False):
         fig.add_trace(go.Scatter(x=part["session_date"], y=part["drawdown"], fill="tozeroy", mode="lines",
                                  name=_NAMES.get(segment, segment), line=dict(color=_COLORS.get(segment), width=1)))
     fig.update_layout(height=height, yaxis=dict(title="Drawdown", tickformat=".1%"), xaxis_title=None, **_LAYOUT)

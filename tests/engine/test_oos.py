@@ -67,3 +67,6 @@ def test_split_curves_rebased_with_own_drawdown():
     assert oos["drawdown"].tolist() == pytest.approx([-0.1, -0.01, 0.0])
     ib = c[(c["segment"] == "in_sample") & (c["series"] == "benchmark")]
     assert ib["growth"].tolist() == pytest.approx([1.0, 1.01])
+    whole = c[(c["segment"] == "full") & (c["series"] == "strategy")]
+    assert whole["growth"].tolist() == pytest.approx([1.0, 1.1, 0.99, 1.089, 1.1979])
+    assert whole["drawdown"].tolist() == pytest.approx([0.0, 0.0, -0.1, -0.01, 0.0])
