@@ -13,6 +13,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from dashboards import cache, context, notices
+from dashboards.present.charts import date_axis
 from dashboards.present.format import (CASH_LABEL, delta_style, display_table, format_drawdown, format_usd,
                                        format_weight, md, plain_reason, signed_pct, signed_usd)
 from dashboards.reads import overview as ov
@@ -117,6 +118,7 @@ def _nav_figure(comparison: pd.DataFrame) -> go.Figure:
     fig.update_layout(height=320, hovermode="x unified", margin=dict(l=10, r=10, t=30, b=10),
                       yaxis=dict(tickprefix="$", tickformat=",.0f", title="NAV (USD)"), xaxis_title=None,
                       legend=dict(orientation="h", y=1.12, x=0))
+    date_axis(fig, comparison["session_date"])
     return fig
 
 

@@ -15,6 +15,13 @@ def _mode(n: int) -> str:
     return "lines+markers" if n <= 30 else "lines"
 
 
+def date_axis(fig: go.Figure, index) -> None:
+    """Dates as dates: over a short window (≤ 31 days) one tick per day, never hours ("00:00 / 12:00")."""
+    idx = pd.DatetimeIndex(index) if len(index) else pd.DatetimeIndex([])
+    if len(idx) and (idx.max() - idx.min()) <= pd.Timedelta(days=31):
+        fig.update_xaxes(tickformat="%b %d, %Y", dtick=86_400_000, tick0=idx.min())
+
+
 def growth_chart(frame: pd.DataFrame, names: dict[str, str] | None = None, height: int = 340) -> go.Figure:
     """Lines of the columns of ``frame`` (index = dates, values = growth of 1), labelled by ``names``."""
     fig = go.Figure()
@@ -22,7 +29,9 @@ def growth_chart(frame: pd.DataFrame, names: dict[str, str] | None = None, heigh
         s = frame[col].dropna()
         fig.add_trace(go.Scatter(x=s.index, y=s.to_numpy(), name=(names or {}).get(col, str(col)),
                                  mode=_mode(len(s)), line=dict(width=2, dash="solid" if i == 0 else "dash")))
-    fig.update_layout(height=height, yaxis=dict(title="Growth of 1", tickformat=".2f"), xaxis_title=None, **_LAYOUT)
+    # ".3~f": a narrow range (0.995 to 1.01) gets distinct ticks, not "1.00" five times
+    fig.update_layout(height=height, yaxis=dict(title="Growth of 1", tickformat=".3~f"), xaxis_title=None, **_LAYOUT)
+    date_axis(fig, frame.index)
     return fig
 
 
@@ -36,6 +45,7 @@ def drawdown_chart(drawdown: pd.Series, height: int = 240) -> go.Figure:
     fig.update_layout(height=height, yaxis=dict(title="Drawdown", tickformat=".1%", autorange="reversed",
                                                 rangemode="tozero"),
                       xaxis_title=None, showlegend=False, hovermode="x unified", margin=dict(l=10, r=10, t=10, b=10))
+    date_axis(fig, drawdown.index)
     return fig
 
 
@@ -82,8 +92,9 @@ def live_vs_backtest_chart(aligned: pd.DataFrame, height: int = 340) -> go.Figur
                                      line=dict(dash=dash, width=2)))
     fig.update_layout(height=height, yaxis=dict(tickprefix="$", tickformat=",.0f", title="NAV (USD)"),
                       xaxis_title=None, **_LAYOUT)
+    date_axis(fig, aligned.index)
     return fig
 
 
-__all__ = ["growth_chart", "drawdown_chart", "rolling_sharpe_chart", "monthly_heatmap", "equity_curves_chart",
+__all__ = ["date_axis", "growth_chart", "drawdown_chart", "rolling_sharpe_chart", "monthly_heatmap", "equity_curves_chart",
            "live_vs_backtest_chart"]

@@ -97,6 +97,15 @@ def test_drawdown_chart_plots_positive_percent_downwards() -> None:
     assert fig.layout.yaxis.autorange == "reversed"
 
 
+def test_short_windows_tick_by_day_with_distinct_growth_ticks() -> None:
+    idx = pd.to_datetime(["2024-06-18", "2024-06-20", "2024-06-21"])
+    fig = charts.growth_chart(pd.DataFrame({"paper": [1.0, 1.011, 0.995]}, index=idx))
+    assert (fig.layout.xaxis.dtick, fig.layout.xaxis.tickformat) == (86_400_000, "%b %d, %Y")  # no "12:00" ticks
+    assert fig.layout.yaxis.tickformat == ".3~f"  # 0.995 … 1.011 as 0.995, 1, 1.005, 1.01 — not "1.00" ×5
+    long = pd.date_range("2024-01-02", periods=60, freq="B")
+    assert charts.growth_chart(pd.DataFrame({"paper": [1.0] * 60}, index=long)).layout.xaxis.dtick is None
+
+
 def test_replay_detail_is_in_words_not_json() -> None:
     entries = [
         {"node_path": "root/0", "node_type": "if", "summary": "SPY above its 200d average -> then",

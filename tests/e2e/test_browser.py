@@ -120,10 +120,22 @@ def wait_for_text(driver, text: str, timeout: float = 60.0) -> None:
 
 
 def no_exception(driver) -> None:
+    """No exception box, and none of the dashboard's banned forms in the page text (metrics, captions, messages;
+    table cells are drawn on a canvas and are checked by tests/dashboards/test_formatting.py): no ``$-`` or
+    ``-$`` (money is ``−$0.99``), no ``None`` / ``nan`` figure, no key figure cut short with an ellipsis."""
+    import re
+
     from selenium.webdriver.common.by import By
 
     errors = driver.find_elements(By.CSS_SELECTOR, '[data-testid="stException"]')
     assert not errors, retry(lambda: errors[0].text[:2000])
+    body = retry(lambda: driver.find_element(By.TAG_NAME, "body").text)
+    assert not re.search(r"\$-|-\$|\bNone\b|\bnan\b", body), body[:1500]
+    shown, cut = driver.execute_script(  # a metric whose text is wider than its box is cut short ("2026-07…")
+        "const all = [...document.querySelectorAll('[data-testid=\"stMetricValue\"]')];"
+        "return [all.length, all.filter(e => [e, ...e.querySelectorAll('*')]"
+        ".some(x => x.scrollWidth > x.clientWidth + 1)).map(e => e.innerText)];")
+    assert shown >= 1 and not cut, f"{shown} metric values, cut short: {cut}"
 
 
 def retry(action, attempts: int = 5):
