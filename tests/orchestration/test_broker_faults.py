@@ -105,15 +105,19 @@ def account_rows(wh: Warehouse, account: str) -> tuple[pd.DataFrame, pd.DataFram
 def test_429_and_504_on_lookups_submissions_and_reconciliation_reads(tmp_path, servers):
     url, wh = make_world(tmp_path)
     alpha, beta = servers["alpha"], servers["beta"]
-    alpha.inject("GET", "/v2/orders:by_client_order_id", "429", times=2)   # the look-up before a submission
+    alpha.inject("GET", "/v2/orders:by_client_order_id", "429", times=2)   # the look-up before a retry
     alpha.inject("POST", "/v2/orders", "504_after")                         # accepted, answer lost
     alpha.inject("GET", "/v2/account", "504_before")                        # reconciliation reads
     alpha.inject("GET", "/v2/positions", "429")
-    beta.inject("GET", "/v2/orders:by_client_order_id", "504_before")
+    beta.inject("POST", "/v2/orders", "504_before")                         # not accepted: retried ...
+    beta.inject("GET", "/v2/orders:by_client_order_id", "504_before")       # ... after a look-up that fails once
     beta.inject("GET", "/v2/positions", "504_before")
     result = run(url)
     assert result.success
-    assert (alpha.faults_served(), beta.faults_served()) == (5, 2)         # every scripted fault was met
+    assert (alpha.faults_served(), beta.faults_served()) == (5, 3)         # every scripted fault was met
+    # claimed orders go out without a look-up first; only the retried one was looked up (failed look-up + retry)
+    assert beta.count("GET", "/v2/orders:by_client_order_id") == 2
+    assert alpha.count("GET", "/v2/orders:by_client_order_id") == 3        # 429, 429, then found: not resent
     assert books_agree("429/504 on look-ups, POST and reconciliation", wh, servers) == {"alpha": 2, "beta": 2}
     meta = result.asset_materializations_for_node("positions")[0].metadata
     assert meta["reconciliation"].value == "ledgers match the broker"       # one 504 no longer costs the NAV
