@@ -33,7 +33,9 @@ ACTIONS: tuple[str, ...] = (
 )
 
 #: Environment variables whose values must never reach the audit trail.
-SECRET_ENV_VARS: tuple[str, ...] = ("ORAGAMI_MASTER_KEY", "ALPACA_API_KEY", "ALPACA_SECRET_KEY", "EODHD_API_KEY")
+SECRET_ENV_VARS: tuple[str, ...] = (
+    "ORAGAMI_MASTER_KEY", "ORAGAMI_NEW_MASTER_KEY", "ORAGAMI_ALPACA_OAUTH_CLIENT_SECRET", "ALPACA_API_KEY",
+    "ALPACA_SECRET_KEY", "EODHD_API_KEY", "ORAGAMI_ALERT_SMTP_PASSWORD", "ORAGAMI_ALERT_WEBHOOK_URL")
 
 #: Longest ``detail`` kept, characters (longer text is cut with an ellipsis).
 MAX_DETAIL_CHARS = 2_000
