@@ -85,7 +85,7 @@ def _oos(ctx: PageContext, sid: str) -> None:
         st.warning(f"Nothing is out of sample yet: the out-of-sample start {oos_start} is after the last "
                    "backtest session.", icon=":material/warning:")
     table = rr.oos_table(stats)
-    st.dataframe(rr.format_oos_table(table), key="research_oos_table")
+    st.dataframe(rr.format_oos_table(table), key="research_oos_table", height=35 * (len(table) + 1) + 3)
     daily = cache.backtest_daily(ctx.url, ctx.scope, (run_id,))
     if daily.empty:
         return

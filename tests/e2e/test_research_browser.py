@@ -50,9 +50,11 @@ def test_research_page_in_the_browser(app, browser, seeded_db):
     browser.set_window_size(1440, 4200)
     time.sleep(3)
     browser.save_screenshot(str(SHOTS / "research.png"))
-    heading = next(e for e in browser.find_elements(By.TAG_NAME, "h3") if e.text.strip() == "Walk-forward")
-    browser.execute_script("arguments[0].scrollIntoView();", heading)
     browser.set_window_size(1440, 1100)
+    time.sleep(2)
+    heading = retry(lambda: next(e for e in browser.find_elements(By.TAG_NAME, "h3")
+                                 if e.text.strip() == "Walk-forward"))
+    retry(lambda: browser.execute_script("arguments[0].scrollIntoView(true);", heading))
     time.sleep(2)
     browser.save_screenshot(str(SHOTS / "research_walk_forward.png"))
     assert "Heat map of the full-sample objective" in browser.find_element(By.TAG_NAME, "body").text
