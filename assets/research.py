@@ -251,6 +251,7 @@ def research_backtest(context: dg.AssetExecutionContext, config: ResearchBacktes
     if oos_start is None:
         context.log.warning(f"{sid}: no out-of-sample start (none in the config, no last edit in the registry): "
                             f"no in-sample / out-of-sample split")
+        wh.replace("research_oos_stats", pd.DataFrame(columns=["run_id"]), where={"run_id": run_id})  # no stale split
     else:
         split = split_stats(res.nav, oos_start, settings["capital_usd"], res.benchmark_nav)
         n = research_repo.write_oos_stats(wh, run_id, row, oos_start, source, split)

@@ -193,3 +193,14 @@ def test_the_sweep_can_vary_a_filters_select_n():
     assert get_node_param(with_node_param(sector, "root/0/0", "select_n", 3), "root/0/0", "select_n") == 3
     with pytest.raises(ValueError, match=r"cannot sweep 'threshold' at node 'root/0/0'.*walk_forward_job"):
         with_node_param(sector, "root/0/0", "threshold", 3)
+
+
+def test_a_run_without_an_oos_start_leaves_no_stale_split(seeded, instance, warehouse_url):
+    wh, _ = seeded
+    sid = "sector-surfing-rsi-bottom2"
+    backtest(warehouse_url, instance, sid, oos_start="2024-04-01")
+    assert len(wh.read("research_oos_stats")) > 0
+    wh.upsert("symphonies", wh.read("symphonies", where={"symphony_id": sid}).assign(last_edited_at=None),
+              ["symphony_id"])  # a symphony registered before last_edited_at existed
+    backtest(warehouse_url, instance, sid)  # same backtest settings, so the same run id; no OOS start known
+    assert wh.read("research_oos_stats").empty
