@@ -213,7 +213,10 @@ def cmd_validate(args) -> int:
 
 
 def _session_window(args, closes) -> None:
-    """:class:`CliError` when ``--start`` is after ``--end`` or after the last session of the prices read."""
+    """:class:`CliError` when ``--start`` is after ``--end``, after the last session of the prices read, or
+    ``--end`` before their first."""
+    if not len(closes.index):
+        raise CliError(f"--end {args.end}: no prices on or before it" if args.end else "no prices to backtest on")
     if args.start and args.end and args.start > args.end:
         raise CliError(f"--start {args.start} is after --end {args.end}")
     if args.start and len(closes.index) and pd.Timestamp(args.start) > closes.index[-1]:
@@ -281,7 +284,12 @@ def cmd_parity(args) -> int:
     from warehouse.bundled import load_adjusted_closes
 
     fixtures = Path(args.fixtures) if args.fixtures else PROJECT_ROOT / "tests" / "fixtures" / "composer"
+    if not fixtures.is_dir():
+        raise CliError(f"--fixtures {fixtures}: {'is a file, not a folder' if fixtures.exists() else 'no such folder'}")
     results = run_parity(fixtures, SYMPHONY_DIR, load_adjusted_closes)
+    if not results:
+        raise CliError(f"--fixtures {fixtures}: no Composer ground truth in it (expected files such as "
+                       "spy_buy_hold_monthly_probe.composer_backtest.json)")
     print(format_report(results))
     return 0 if all(g.ok or g.skipped for g in results) else 1
 
@@ -323,6 +331,9 @@ def cmd_explain(args) -> int:
     reader = _price_reader(args)
     try:
         closes = reader.closes(sorted(tickers(root)), end=args.date)
+        if not len(closes.index):
+            raise DataError(f"{args.date} is before the first session of the {reader.source} data for "
+                            f"{', '.join(sorted(tickers(root)))}")
         ev = evaluate(root, closes)
         day = pd.Timestamp(args.date)
         if day not in ev.sessions:
@@ -764,7 +775,11 @@ def cmd_data_check(args) -> int:
         if lacking:
             _err(f"error: not in the {reader.source} data: {', '.join(lacking)}")
             return 2
-        report = check_closes(reader.long_closes(names), last_session=reader.last_session(), kinds=kinds)
+        long = reader.long_closes(names)
+        if not len(long):
+            raise CliError(f"--prices {args.prices or 'bundled'}: the {reader.source} data has no prices (for the "
+                           "warehouse: run `oragami run-daily` or `make demo` first)")
+        report = check_closes(long, last_session=reader.last_session(), kinds=kinds)
     except DataError as exc:
         _err(f"error: {exc}")
         return 2

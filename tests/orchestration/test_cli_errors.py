@@ -80,6 +80,18 @@ CASES = [
      r"eodhd, alpaca or a folder of prices that has it"),
     ("outside-calendar", ["run-daily", "--session", "2099-01-02"], EXIT_USAGE,
      r"error: --session 2099-01-02: outside the NYSE calendar \(2005-01-03 to \d{4}-\d\d-\d\d\)"),
+    ("explain-before-data", ["explain", "{tqqq}", "--date", "1990-01-02"], EXIT_USAGE,
+     r"error: {tqqq}: 1990-01-02 is before the first session of the bundled data for BSV, SPXL, SPY, SQQQ, TECL, "
+     r"TQQQ, UVXY"),
+    ("end-before-data", ["backtest", "{tqqq}", "--end", "1990-01-02"], EXIT_USAGE,
+     r"error: --end 1990-01-02: no prices on or before it"),
+    ("parity-no-folder", ["parity", "--fixtures", "{missing}"], EXIT_USAGE, r"error: --fixtures {missing}: no such folder"),
+    ("parity-no-ground-truth", ["parity", "--fixtures", "{dir}"], EXIT_USAGE,
+     r"error: --fixtures {dir}: no Composer ground truth in it \(expected files such as "
+     r"spy_buy_hold_monthly_probe\.composer_backtest\.json\)"),
+    ("data-check-empty-warehouse", ["data", "check", "--prices", "warehouse"], EXIT_USAGE,
+     r"error: --prices warehouse: the warehouse data has no prices \(for the warehouse: run `oragami run-daily` or "
+     r"`make demo` first\)"),
     ("start-after-end", ["backtest", "{spy}", "--start", "2020-01-02", "--end", "2019-01-02"], EXIT_USAGE,
      r"error: --start 2020-01-02 is after --end 2019-01-02"),
     ("start-after-data", ["backtest", "{spy}", "--start", "2030-01-02"], EXIT_USAGE,
