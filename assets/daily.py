@@ -4,6 +4,12 @@ Assets are thin: they read inputs from the warehouse (``warehouse.repos``), call
 rows back scoped to the session, so re-running a session replaces that session's rows. The hand-off between
 assets is the warehouse itself (no IO manager), which is also what the dashboard reads.
 
+Sessions are path-dependent (each session's ledgers start from the previous session's): runs queue one at a time
+(:data:`pipelines.jobs.SERIAL_TAG`), ``order_plan`` fails a run launched while an earlier session is queued or
+running, and refuses an account whose previous session is not complete (check ``previous_session_complete``).
+Live controls (:mod:`warehouse.repos.controls`: go to cash until the next rebalance, skip the next rebalance) act
+in ``order_plan``, through the same session plan the preview uses.
+
 Failure isolation: a symphony that fails anywhere — parse of its stored row (:func:`engine.stored.load_stored`),
 a missing price or indicator, evaluation, order planning — fails alone: its target is cash, its ``symphony_runs``
 row is ``failed`` with the reason (naming the ticker, node or field), and every other symphony trades. An
