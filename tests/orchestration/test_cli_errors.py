@@ -170,8 +170,8 @@ def test_the_documented_table_is_the_tested_one() -> None:
 
 
 #: Rows of the table tested by their own functions below.
-EXTRA_IDS = {"future-session", "version", "warehouse-locked", "seed-unknown-ticker", "run-daily-symphony-failed",
-             "unexpected-error", "help"}
+EXTRA_IDS = {"future-session", "version", "warehouse-locked", "run-daily-locked", "seed-unknown-ticker",
+             "run-daily-symphony-failed", "unexpected-error", "help"}
 
 
 def test_a_session_in_the_future(files, capsys) -> None:  # row `future-session`
@@ -222,6 +222,27 @@ def test_locked_warehouse_is_exit_3(tmp_path: Path, monkeypatch, capsys) -> None
     assert len(err) == 1 and err[0].startswith(f"error: DuckDB file {path} is locked by another process: "
                                                f"PID {holder.pid}"), err
     assert elapsed < 30
+
+
+def test_run_daily_on_a_locked_warehouse_is_exit_3(tmp_path: Path, monkeypatch, capsys) -> None:  # `run-daily-locked`
+    """A notebook holds the DuckDB file open (read-only, another process): run-daily waits ORAGAMI_LOCK_WAIT_S and
+    stops with the lock's one line, before any step runs."""
+    from tests.warehouse.test_lock_wait import Notebook
+    from warehouse import Warehouse
+
+    path = tmp_path / "held.duckdb"
+    with Warehouse(f"duckdb:///{path}") as wh:
+        wh.create_schema()
+    monkeypatch.setenv("ORAGAMI_LOCK_WAIT_S", "1")
+    with Notebook(path, hold_s=120) as nb:
+        rc = main(["run-daily", "--session", "2024-06-21", "--warehouse", f"duckdb:///{path}"])
+        pid = nb.proc.pid
+    out, err = capsys.readouterr()
+    lines = [x for x in err.splitlines() if x.strip()]
+    assert rc == EXIT_WAREHOUSE_LOCKED
+    assert len(lines) == 1 and lines[0].startswith(f"error: DuckDB file {path} is locked by another process: "
+                                                   f"PID {pid}"), lines
+    assert out == ""
 
 
 def test_seed_registers_and_warns_about_a_ticker_without_data(files, capsys) -> None:  # `seed-unknown-ticker`
