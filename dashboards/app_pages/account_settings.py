@@ -99,6 +99,11 @@ def _show_status(row: pd.Series | None, account: str) -> None:
                   f"{account}` (the dashboard never decrypts credentials); every daily run also uses them."))
 
 
+def _keep_flash(text: str) -> None:
+    """Keep ``text`` for the next page run (shown once at the top)."""
+    st.session_state[_FLASH_KEY] = text
+
+
 def _save_keys(ctx: context.PageContext, account: str) -> None:
     """The form's callback (runs before the page): validate and store the pasted keys, then empty both fields
     so the secret does not stay in the session; the outcome is shown by the page run that follows."""
@@ -113,8 +118,7 @@ def _save_keys(ctx: context.PageContext, account: str) -> None:
     except (creds.ConnectError, PermissionError) as exc:
         st.session_state[_ERROR_KEY] = f"Not saved: {exc}"
     else:
-        st.session_state[_FLASH_KEY] = (f"Keys accepted by the paper endpoint (Alpaca account "
-                                        f"{number or 'unknown'}) and saved encrypted.")
+        _keep_flash(f"Keys accepted by the paper endpoint (Alpaca account {number or 'unknown'}) and saved encrypted.")
 
 
 def _trades_through(ctx: context.PageContext, account: str) -> None:
@@ -146,7 +150,8 @@ def _connect_forms(ctx: context.PageContext, account: str, connected: bool) -> N
     if st.button("Start OAuth connection", key="oauth_start", icon=":material/open_in_new:"):
         try:
             with _writing(ctx.url) as wh:
-                st.session_state[_OAUTH_URL_KEY] = creds.begin_oauth(wh, ctx.scope, account, ctx.user.username)
+                authorize_url = creds.begin_oauth(wh, ctx.scope, account, ctx.user.username)
+            st.session_state[_OAUTH_URL_KEY] = authorize_url
         except (creds.ConnectError, PermissionError) as exc:
             st.session_state.pop(_OAUTH_URL_KEY, None)
             st.error(md(f"Cannot start OAuth: {exc}"), icon=":material/error:")
@@ -158,7 +163,7 @@ def _connect_forms(ctx: context.PageContext, account: str, connected: bool) -> N
     if connected and st.button("Disconnect", key="cred_disconnect", icon=":material/link_off:", type="secondary"):
         with _writing(ctx.url) as wh:
             creds.disconnect(wh, ctx.scope, account, actor=ctx.user.username, role=ctx.role)
-        st.session_state[_FLASH_KEY] = f"Account {account} disconnected: its stored credential was deleted."
+        _keep_flash(f"Account {account} disconnected: its stored credential was deleted.")
         st.rerun()
 
 

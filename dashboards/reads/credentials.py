@@ -268,6 +268,7 @@ def finish_oauth(wh: Warehouse, scope: AccountScope, username: str, role: str | 
             another user, a refusal (``error``), a failed exchange or a token the paper endpoint refuses.
         PermissionError: the state's account is not in ``scope``.
     """
+    require_scope(scope)
     if not state:
         raise ConnectError("the redirect from Alpaca has no state: start again from the account settings")
     pending = repo.take_pending(wh, state)   # one use: taken even if what follows fails

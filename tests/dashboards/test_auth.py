@@ -103,12 +103,14 @@ def test_every_read_requires_a_scope_and_refuses_none(seeded_duckdb_shared):
             names = list(params)
             assert names[1] == "scope", qualname
             assert params["scope"].default is inspect.Parameter.empty, f"{qualname}: scope has a default"
+            required = [p for p in names[2:] if params[p].default is inspect.Parameter.empty]
             extra = [D3 if p == "session_date" else "sym-6040" if p == "symphony_id" else "bt-new"
-                     if p == "run_id" else ["bt-new"] for p in names[2:]
-                     if params[p].default is inspect.Parameter.empty]
+                     if p == "run_id" else ["bt-new"] for p in required
+                     if params[p].kind is inspect.Parameter.POSITIONAL_OR_KEYWORD]
+            keywords = {p: "x" for p in required if params[p].kind is inspect.Parameter.KEYWORD_ONLY}
             for bad in (None, "acct-a"):
                 with pytest.raises(TypeError, match="AccountScope is required"):
-                    fn(ro, bad, *extra)
+                    fn(ro, bad, *extra, **keywords)
 
 
 def test_every_cached_tenant_read_requires_a_scope():
