@@ -63,7 +63,8 @@ def monthly_heatmap(table: pd.DataFrame, height: int | None = None) -> go.Figure
     """Heatmap of monthly returns in percent (rows = years, columns = months; the ``Year`` column is left out)."""
     months = [c for c in table.columns if c != "Year"]
     z = table[months].to_numpy(dtype="float64") if len(table) else [[]]
-    text = [[("" if pd.isna(v) else f"{v:+.1f}%") for v in row] for row in z] if len(table) else [[]]
+    text = [[("" if pd.isna(v) else f"{v:+.1f}%".replace("-", "\u2212")) for v in row] for row in z] \
+        if len(table) else [[]]  # the page's minus sign (U+2212), as every figure of the dashboard
     limit = float(pd.DataFrame(z).abs().max().max()) if len(table) and pd.DataFrame(z).notna().any().any() else 1.0
     fig = go.Figure(go.Heatmap(z=z, x=months, y=[str(y) for y in table.index], text=text, texttemplate="%{text}",
                                colorscale="RdYlGn", zmid=0, zmin=-limit, zmax=limit,

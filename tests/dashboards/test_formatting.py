@@ -106,6 +106,12 @@ def test_short_windows_tick_by_day_with_distinct_growth_ticks() -> None:
     assert charts.growth_chart(pd.DataFrame({"paper": [1.0] * 60}, index=long)).layout.xaxis.dtick is None
 
 
+def test_monthly_heatmap_labels_use_the_typographic_minus() -> None:
+    table = pd.DataFrame({"Jan": [1.234], "Feb": [-0.49], "Year": [0.74]}, index=[2024])
+    fig = charts.monthly_heatmap(table)
+    assert [list(row) for row in fig.data[0].text] == [["+1.2%", f"{MINUS}0.5%"]]
+
+
 def test_replay_detail_is_in_words_not_json() -> None:
     entries = [
         {"node_path": "root/0", "node_type": "if", "summary": "SPY above its 200d average -> then",
