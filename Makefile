@@ -49,5 +49,6 @@ bench: install
 	$(BIN)/python scripts/bench.py
 	$(BIN)/python scripts/bench_daily.py
 	$(BIN)/python scripts/bench_scheduled.py
+	$(BIN)/python scripts/bench_scheduled.py --fleet 40x40 --executors in_process
 	$(BIN)/python scripts/bench_replay.py
 	$(BIN)/python scripts/bench_research.py

@@ -227,7 +227,18 @@ def calendar_matches_broker(context: dg.AssetCheckExecutionContext, broker: Brok
     accounts = sorted({row["account_id"] for row, _ in tradable_symphonies(wh)})
     if not accounts:
         return dg.AssetCheckResult(passed=True, metadata={"compared": "no (no account trades)"})
-    days = broker.connect(accounts[0], wh, {}, session).calendar(session, session)
+    days, unread = None, []
+    for account_id in accounts:   # the first account whose broker answers (one bad credential is not the market)
+        try:
+            days = broker.connect(account_id, wh, {}, session).calendar(session, session)
+            break
+        except Exception as exc:  # noqa: BLE001 - reported in the check, never a failed run
+            unread.append(f"{account_id}: {type(exc).__name__}: {exc}")
+    if days is None:
+        context.log.warning(f"broker calendar not read from any account: {'; '.join(unread)}")
+        return dg.AssetCheckResult(passed=False, severity=dg.AssetCheckSeverity.WARN,
+                                   metadata={"session": str(session), "compared": "no (no account's broker "
+                                             "answered)", "errors": "; ".join(unread)[:2_000]})
     ours = session_close(session)
     theirs = next((d for d in days if d[0] == session), None)
     if theirs is None:
@@ -530,8 +541,10 @@ def submitted_orders(context: dg.AssetExecutionContext, broker: BrokerResource,
     as soon as the broker answers it.
 
     Risk gates per account (:mod:`engine.risk`). Every broker call goes through the resource's one retry policy
-    (:meth:`BrokerResource.connect`): before every submission the client order id is looked up, so a re-run after
-    a crash, or a retry after a lost answer, never sends an order twice. Rejections are recorded with the
+    (:meth:`BrokerResource.connect`). Each account's unanswered orders are first claimed in the warehouse
+    (:func:`warehouse.repos.orders.claim_first_attempts`); an order claimed by an earlier run, and every retry, is
+    looked up by its client order id before it is sent, so a re-run after a crash, or a retry after a lost
+    answer, never sends an order twice. Rejections are recorded with the
     broker's reason. An account whose broker fails has its unanswered orders ``failed`` (with the reason); the
     other accounts trade as if it did not exist.
     """
@@ -546,7 +559,9 @@ def submitted_orders(context: dg.AssetExecutionContext, broker: BrokerResource,
         loss = _account_loss(book, by_acct.get(account_id, [])) if limits.daily_loss_kill_pct is not None else None
         if loss is not None and limits.daily_loss_kill_pct is not None and loss > limits.daily_loss_kill_pct:
             context.log.warning(f"{account_id}: kill switch — lost {loss:.2%} since the last close; no new buys")
-            audit.record(wh, action="kill_switch_tripped", actor="system", role="system", account_id=account_id, target=session.isoformat(), origin="dagster", detail=f"lost {loss:.2%} since the last close (limit {limits.daily_loss_kill_pct:.2%})")  # read by pipelines.sensors
+            audit.record(wh, action="kill_switch_tripped", actor="system", role="system", account_id=account_id,
+                         target=session.isoformat(), origin="dagster",   # read by pipelines.sensors
+                         detail=f"lost {loss:.2%} since the last close (limit {limits.daily_loss_kill_pct:.2%})")
         acct, error = None, None
         if not limits.dry_run:
             try:
@@ -557,6 +572,11 @@ def submitted_orders(context: dg.AssetExecutionContext, broker: BrokerResource,
                 context.log.error(error)
         with wh.pinned():   # one connection for this account's per-order records (each still its own transaction)
             counts = _submit_account(context, acct, wh, rows.to_dict("records"), limits, loss, error)
+        if counts["sent"] or counts["blocked"] or counts["failed"]:
+            audit.record(wh, action="order_batch_submitted", actor="system", role="system", account_id=account_id,
+                         target=session.isoformat(), origin="dagster",
+                         detail=f"{counts['sent']} sent ({counts['new_at_broker']} new at the broker), "
+                                f"{counts['blocked']} blocked, {counts['failed']} failed")
         failed_accounts += [account_id] if counts["failed"] else []
         totals = {k: totals.get(k, 0) + v for k, v in counts.items()}
     recorded = order_repo.session_orders(wh, session)
@@ -688,8 +708,8 @@ def positions(context: dg.AssetExecutionContext, broker: BrokerResource,
 @dg.asset_check(asset=positions, blocking=False,
                 description="No stored ledger holds a negative quantity or cash below −1 cent (engine.ledger).")
 def ledgers_hold(context: dg.AssetCheckExecutionContext, warehouse: WarehouseResource) -> dg.AssetCheckResult:
-    """Fails (an ERROR, not blocking: the other ledgers still get their NAV) when a stored ledger of the session breaks the invariant of
-    :mod:`engine.ledger`, naming the symphony, ticker and amount."""
+    """Fails (an ERROR, not blocking: the other ledgers still get their NAV) when a stored ledger of the session
+    breaks the invariant of :mod:`engine.ledger`, naming the symphony, ticker and amount."""
     tag = context.run.tags.get("dagster/partition")
     bad = ledgers.stored_violations(warehouse.open(), dt.date.fromisoformat(tag), ALL_ACCOUNTS) if tag else []
     return dg.AssetCheckResult(passed=not bad, metadata={"violations": len(bad), "detail": "; ".join(bad) or "none"})

@@ -222,6 +222,9 @@ orders = sa.Table(
     sa.Column("filled_qty", Number, comment="Shares filled so far."),
     sa.Column("filled_avg_price", Number, comment="USD per share, average of the fills."),
     sa.Column("ref_price", Number, comment="The session's reference (live) price used to plan, USD."),
+    sa.Column("first_attempt_at", Timestamp,
+              comment="When a run first claimed this order for sending (warehouse.repos.orders."
+                      "claim_first_attempts); NULL = never tried, so no broker can hold it."),
     _in_check("side", ORDER_SIDES, "ck_orders_side"),
     comment="Paper orders: one per account, session, ticker and side (symphony_id 'net' for netted orders).",
 )
