@@ -393,6 +393,7 @@ def data_warnings(root: Root, cache: IndicatorCache, reference: pd.Timestamp) ->
         ``{ticker: [message, …]}`` for tickers with a message, tickers in alphabetical order.
     """
     sessions = cache.sessions
+    after = int(sessions.searchsorted(pd.Timestamp(reference), side="right"))  # sessions[i] > reference ⟺ i ≥ after
     windowed: dict[str, list] = {}
     for ref in indicator_refs(root):
         if ref.window is not None or ref.params:
@@ -403,7 +404,7 @@ def data_warnings(root: Root, cache: IndicatorCache, reference: pd.Timestamp) ->
             continue
         msgs = []
         ok = np.isfinite(cache.price(ticker))
-        if ok.any() and sessions[int(np.argmax(ok))] > reference:
+        if ok.any() and int(np.argmax(ok)) >= after:
             msgs.append(f"Close price data is not available for {ticker} until {sessions[int(np.argmax(ok))].date()}")
         if ticker in windowed:
             firsts = []
@@ -411,7 +412,7 @@ def data_warnings(root: Root, cache: IndicatorCache, reference: pd.Timestamp) ->
                 defined = np.isfinite(cache.series(ref))
                 firsts.append(int(np.argmax(defined)) if defined.any() else len(sessions))
             i = max(firsts)
-            if i < len(sessions) and sessions[i] > reference:
+            if after <= i < len(sessions):
                 msgs.append(f"Window functions on Close price data for {ticker} are not available until "
                             f"{sessions[i].date()}")
         if msgs:

@@ -486,7 +486,7 @@ def backtest_figures(ref_sample: int, cold: bool) -> None:
     if cold:
         tot = [c["total_s"] for c in colds]
         print(f"cold processes: median {np.median(tot):.2f} CPU s, worst {max(tot):.2f} (target <= 2 s), of which "
-              f"interpreter + numpy/pandas {np.median([c['boot_s'] for c in colds]):.2f}, engine/warehouse imports "
+              f"interpreter start {np.median([c['boot_s'] for c in colds]):.2f}, imports (NumPy, pandas, engine, warehouse) "
               f"{np.median([c['imports_s'] for c in colds]):.2f}, kernel load "
               f"{np.median([c['kernel_s'] for c in colds]):.2f}, price load {np.median([c['load_s'] for c in colds]):.2f}"
               f", first backtest {np.median([c['backtest_s'] for c in colds]):.3f} (medians); peak RSS max "
