@@ -507,7 +507,7 @@ def floor_figures() -> None:
 
 def main() -> int:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--ref-sample", type=int, default=60, help="sessions timed with the reference evaluator")
+    ap.add_argument("--ref-sample", type=int, default=20, help="sessions timed with the reference evaluator")
     ap.add_argument("--accounts", type=int, default=40)
     ap.add_argument("--per-account", type=int, default=40)
     ap.add_argument("--repeat", type=int, default=3, help="runs of the evaluations part (the best is printed)")
