@@ -196,9 +196,15 @@ def test_a_scripted_trading_day_lists_each_event_once(tmp_path, use_duckdb, monk
         ("alice", "broker_connected", "acct-a"),
         ("ada", "sign_in_ok", ""),
         ("ada", "risk_gate_changed", "acct-a"),
-        ("system", "kill_switch_tripped", "acct-a"),
+        ("system", "order_batch_submitted", "acct-a"),                                # run 2024-04-12
+        ("system", "kill_switch_tripped", "acct-a"),                                  # run 2024-04-15
+        ("system", "order_batch_submitted", "acct-a"),
         ("root", "sign_in_ok", ""),
     ]
+    batches = day[day["action"] == "order_batch_submitted"]
+    assert list(batches["target"]) == ["2024-04-12", "2024-04-15"]
+    assert list(batches["detail"]) == ["4 sent (4 new at the broker), 0 blocked, 0 failed",       # the first buys
+                                       "2 sent (2 new at the broker), 2 blocked, 0 failed"]       # sells only
     trip = day[day["action"] == "kill_switch_tripped"].iloc[0]
     assert (trip["target"], trip["origin"]) == ("2024-04-15", "dagster")
     assert trip["detail"] == "lost 1.71% since the last close (limit 0.50%)"
