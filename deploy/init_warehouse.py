@@ -1,8 +1,8 @@
 """One-shot init step of the deployment (the ``init`` service of docker-compose.yml).
 
-Creates the warehouse schema on ``ORAGAMI_WAREHOUSE_URL`` (idempotent), then the dashboard's admin user — an
-operator named ``ORAGAMI_ADMIN_USER`` (default ``admin``) with the password ``ORAGAMI_ADMIN_PASSWORD`` (required; never
-printed) — and, with ``ORAGAMI_SEED_DEMO=1``, the demo account's symphonies and its analyst ``demo``
+Creates the warehouse schema on ``ORAGAMI_WAREHOUSE_URL`` (idempotent), then the dashboard's admin user (role
+``admin``: users, accounts, risk gates, everything) named ``ORAGAMI_ADMIN_USER`` (default ``admin``) with the
+password ``ORAGAMI_ADMIN_PASSWORD`` (required; never printed) — and, with ``ORAGAMI_SEED_DEMO=1``, the demo account's symphonies and its analyst ``demo``
 (``ORAGAMI_DEMO_PASSWORD``, default ``oragami-demo``). Safe to run on every ``docker compose up``: users are replaced,
 symphonies re-registered under the same ids.
 
@@ -27,8 +27,8 @@ def main() -> int:
     try:
         wh.create_schema()
         admin = os.environ.get("ORAGAMI_ADMIN_USER", "admin")
-        create_user(wh, admin, password, "operator")
-        print(f"init: schema ready on {wh.safe_url}; operator '{admin}' stored")
+        create_user(wh, admin, password, "admin")
+        print(f"init: schema ready on {wh.safe_url}; admin '{admin}' stored")
         if os.environ.get("ORAGAMI_SEED_DEMO") == "1":
             ids = seed_symphonies(wh, [SYMPHONY_DIR / n for n in DEMO_SYMPHONIES], DEMO_ACCOUNT, "Demo account")
             create_user(wh, DEMO_ACCOUNT, os.environ.get("ORAGAMI_DEMO_PASSWORD", "oragami-demo"), "analyst",

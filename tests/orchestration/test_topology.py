@@ -266,7 +266,7 @@ def test_jobs_run_in_process():
 
 
 @pytest.mark.postgres
-def test_init_step_creates_schema_operator_and_demo(postgres_database_url, monkeypatch):
+def test_init_step_creates_schema_admin_and_demo(postgres_database_url, monkeypatch):
     """``python -m deploy.init_warehouse`` (the compose ``init`` service) on Postgres, run twice (idempotent)."""
     import sqlalchemy as sa
 
@@ -289,7 +289,7 @@ def test_init_step_creates_schema_operator_and_demo(postgres_database_url, monke
         demo = authenticate(wh, "demo", "demo-pass-1")
         assert authenticate(wh, "ops", "wrong-password") is None
         symphonies = wh.read("symphonies")
-    assert ops is not None and ops.role == "operator" and ops.account_id is None
+    assert ops is not None and ops.role == "admin" and ops.account_id is None
     assert demo is not None and demo.role == "analyst" and demo.account_id == "demo"
     assert len(symphonies) == 6 and set(symphonies["account_id"]) == {"demo"}
     missing = subprocess.run([sys.executable, "-m", "deploy.init_warehouse"], cwd=ROOT, capture_output=True,
