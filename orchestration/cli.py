@@ -591,6 +591,14 @@ def cmd_run_daily(args) -> int:
     """
     session = dt.date.fromisoformat(args.session)
     _check_session(session)
+    if args.broker == "alpaca":   # a live or unknown endpoint is refused before anything runs
+        from resources.alpaca_broker import check_paper_url
+
+        try:
+            check_paper_url(args.alpaca_url)
+        except ValueError as exc:
+            _err(f"error: --alpaca-url: {exc}")
+            return EXIT_USAGE
     if args.prices in (None, "bundled"):
         from warehouse.bundled import last_session
 
@@ -623,8 +631,15 @@ def cmd_run_daily(args) -> int:
     if not result.success:
         print(f"daily_trading {session}: FAILED (a step failed, above); {counts}")
         return EXIT_FINDINGS
-    print(f"daily_trading {session}: {'success' if not n_failed else 'done with failures'}; {counts}")
-    return EXIT_FINDINGS if n_failed else EXIT_OK
+    orders = wh.read("orders", where={"session_date": session}, columns=["account_id", "status", "reason"])
+    unsent = orders[orders["status"] == "failed"]
+    for account_id, group in unsent.groupby("account_id", sort=True):
+        _err(f"error: account {account_id}: {len(group)} order(s) not placed on {session}: "
+             f"{group['reason'].dropna().iloc[0] if group['reason'].notna().any() else 'no reason recorded'}")
+    failed = n_failed or len(unsent)
+    print(f"daily_trading {session}: {'success' if not failed else 'done with failures'}; {counts}"
+          + (f"; {len(unsent)} order(s) not placed" if len(unsent) else ""))
+    return EXIT_FINDINGS if failed else EXIT_OK
 
 
 def summary_table(wh, account_id: str | None = None) -> pd.DataFrame:

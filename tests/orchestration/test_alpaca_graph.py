@@ -135,8 +135,10 @@ def test_cli_run_daily_against_the_fake(tmp_path, env, monkeypatch, capsys):
         assert main(["run-daily", "--session", D1, "--broker", "alpaca", "--alpaca-url", server.url]) == 0
         assert "success" in capsys.readouterr().out
         assert len(server.orders_created) == 2
+    capsys.readouterr()
     assert main(["run-daily", "--session", D1, "--broker", "alpaca", "--alpaca-url",
-                 "https://api.alpaca.markets"]) == 1     # the live endpoint is refused: the run fails, nothing sent
+                 "https://api.alpaca.markets"]) == 2     # the live endpoint is refused before the run: nothing sent
+    assert "refusing Alpaca endpoint" in capsys.readouterr().err
 
 
 @pytest.mark.slow
