@@ -6,9 +6,6 @@ take the page context's :class:`~warehouse.AccountScope` and refuse an account o
 """
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-
 from dashboards import auth, cache
 from warehouse import AccountScope, Warehouse
 from warehouse.repos import audit
@@ -20,16 +17,6 @@ def authenticate(url: str, username: str, password: str) -> auth.User | None:
     """:func:`dashboards.auth.authenticate` against the warehouse at ``url`` (read-only, never cached)."""
     with cache.reading(url) as wh:
         return auth.authenticate(wh, username, password)
-
-
-@contextlib.contextmanager
-def _writing(url: str) -> Iterator[Warehouse]:
-    wh = Warehouse(url)
-    try:
-        yield wh
-    finally:
-        wh.dispose()
-        cache.clear()
 
 
 def register_symphony(url: str, scope: AccountScope, row: dict, account_id: str) -> str:
@@ -44,7 +31,7 @@ def register_symphony(url: str, scope: AccountScope, row: dict, account_id: str)
     """
     if not require_scope(scope).allows(account_id):
         raise PermissionError(f"account '{account_id}' is not in your scope ({scope})")
-    with _writing(url) as wh:
+    with cache.writing(url) as wh:
         status = symphony_repo.register(wh, account_id, **row).status
         _audit(wh, "symphony_uploaded", account_id, row.get("symphony_id"),
                f"{row.get('name') or ''} ({row.get('source_format')}), stored {status}")
@@ -58,7 +45,7 @@ def set_symphony_status(url: str, scope: AccountScope, symphony_id: str, status:
         warehouse.ActivationLimitError: activating beyond the account's limit.
         LookupError: the symphony is not in ``scope``.
     """
-    with _writing(url) as wh:
+    with cache.writing(url) as wh:
         symphony_repo.set_status(wh, symphony_id, status, require_scope(scope))
         _audit(wh, "symphony_activated" if status == "active" else "symphony_deactivated",
                symphony_repo.owners(wh, [symphony_id]).get(symphony_id), symphony_id, f"now {status}")
@@ -99,7 +86,7 @@ def set_live_control(url: str, scope: AccountScope, user: auth.User, symphony_id
     """
     from warehouse.repos import controls as control_repo
 
-    with _writing(url) as wh:
+    with cache.writing(url) as wh:
         _in_scope(wh, scope, symphony_id)
         return control_repo.set_control(wh, symphony_id=symphony_id, control=control, actor=user.username,
                                         role=user.role, user_account=user.accounts, origin="dashboard")
@@ -117,7 +104,7 @@ def clear_live_control(url: str, scope: AccountScope, user: auth.User, symphony_
     """
     from warehouse.repos import controls as control_repo
 
-    with _writing(url) as wh:
+    with cache.writing(url) as wh:
         _in_scope(wh, scope, symphony_id)
         return control_repo.clear_control(wh, symphony_id=symphony_id, actor=user.username, role=user.role,
                                           user_account=user.accounts, origin="dashboard")

@@ -58,6 +58,19 @@ def reading(url: str) -> Iterator[Warehouse]:
         wh.dispose()
 
 
+@contextlib.contextmanager
+def writing(url: str, lock_wait_s: float | None = None) -> Iterator[Warehouse]:
+    """A writable warehouse for a page action (disposed after); the cached reads are cleared on the way out so
+    the next run shows what was written. ``lock_wait_s``: how long to wait for the DuckDB lock (default: the
+    environment's ``ORAGAMI_LOCK_WAIT_S``)."""
+    wh = Warehouse(url, lock_wait_s=lock_wait_s)
+    try:
+        yield wh
+    finally:
+        wh.dispose()
+        clear()
+
+
 # -- no account data ----------------------------------------------------------------------------------------------
 
 @_state_cache

@@ -12,16 +12,13 @@ the query parameters are cleared.
 """
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-
 import pandas as pd
 import streamlit as st
 
 from dashboards import cache, context
 from dashboards.present.format import md
 from dashboards.reads import credentials as creds
-from warehouse import Warehouse, WarehouseLockedError
+from warehouse import WarehouseLockedError
 
 KIND_LABELS = {"api_key": "paper API keys", "oauth": "OAuth (Alpaca Connect)"}
 _OAUTH_URL_KEY = "_settings_oauth_url"
@@ -34,16 +31,6 @@ def _flash() -> None:
     message = st.session_state.pop(_FLASH_KEY, None)
     if message:
         st.success(md(message), icon=":material/check_circle:")
-
-
-@contextlib.contextmanager
-def _writing(url: str) -> Iterator[Warehouse]:
-    wh = Warehouse(url)
-    try:
-        yield wh
-    finally:
-        wh.dispose()
-        cache.clear()
 
 
 def _when(ts) -> str:
@@ -61,7 +48,7 @@ def _oauth_return(ctx: context.PageContext) -> None:
     code, state, error = params.get("code"), params.get("state"), params.get("error")
     st.query_params.clear()
     try:
-        with _writing(ctx.url) as wh:
+        with cache.writing(ctx.url) as wh:
             account = creds.finish_oauth(wh, ctx.scope, ctx.user.username, ctx.role, code=code, state=state,
                                          error=error)
     except (creds.ConnectError, PermissionError) as exc:
@@ -112,7 +99,7 @@ def _save_keys(ctx: context.PageContext, account: str) -> None:
     st.session_state["cred_key_id"] = ""
     st.session_state["cred_secret"] = ""
     try:
-        with _writing(ctx.url) as wh:
+        with cache.writing(ctx.url) as wh:
             number = creds.connect_api_key(wh, ctx.scope, account, key_id, secret, actor=ctx.user.username,
                                            role=ctx.role)
     except (creds.ConnectError, PermissionError) as exc:
@@ -149,7 +136,7 @@ def _connect_forms(ctx: context.PageContext, account: str, connected: bool) -> N
     st.caption(md(f"Opens Alpaca to approve access (scope {creds.OAUTH_SCOPE}); choose the paper account there."))
     if st.button("Start OAuth connection", key="oauth_start", icon=":material/open_in_new:"):
         try:
-            with _writing(ctx.url) as wh:
+            with cache.writing(ctx.url) as wh:
                 authorize_url = creds.begin_oauth(wh, ctx.scope, account, ctx.user.username)
             st.session_state[_OAUTH_URL_KEY] = authorize_url
         except (creds.ConnectError, PermissionError) as exc:
@@ -161,7 +148,7 @@ def _connect_forms(ctx: context.PageContext, account: str, connected: bool) -> N
         st.caption("The link is valid for 10 minutes and can be used once.")
 
     if connected and st.button("Disconnect", key="cred_disconnect", icon=":material/link_off:", type="secondary"):
-        with _writing(ctx.url) as wh:
+        with cache.writing(ctx.url) as wh:
             creds.disconnect(wh, ctx.scope, account, actor=ctx.user.username, role=ctx.role)
         _keep_flash(f"Account {account} disconnected: its stored credential was deleted.")
         st.rerun()

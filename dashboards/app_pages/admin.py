@@ -8,9 +8,7 @@ Sections: :func:`_users`, :func:`_manage_user`, :func:`_accounts`, :func:`_risk_
 """
 from __future__ import annotations
 
-import contextlib
 import math
-from collections.abc import Iterator
 
 import sqlalchemy as sa
 import streamlit as st
@@ -19,21 +17,11 @@ from dashboards import auth, cache, context, notices
 from dashboards.context import PageContext
 from dashboards.present.format import md
 from dashboards.reads import users as user_reads
-from warehouse import AccountScope, Warehouse, WarehouseLockedError
+from warehouse import AccountScope, WarehouseLockedError
 from warehouse.repos import users as user_repo
 from warehouse.schema import DEFAULT_MAX_ACTIVE_SYMPHONIES, USER_ROLES
 
 _MESSAGE = "admin_message"
-
-
-@contextlib.contextmanager
-def _writing(ctx: PageContext) -> Iterator[Warehouse]:
-    wh = Warehouse(ctx.url, lock_wait_s=10.0)
-    try:
-        yield wh
-    finally:
-        wh.dispose()
-        cache.clear()
 
 
 def _actor(ctx: PageContext) -> user_repo.Actor:
@@ -48,7 +36,7 @@ def _done(kind: str, text: str) -> None:
 def _apply(ctx: PageContext, what: str, fn, *args, **kwargs) -> None:
     """Run one admin change; report it (and rerun so the tables show it) or its error."""
     try:
-        with _writing(ctx) as wh:
+        with cache.writing(ctx.url, lock_wait_s=10.0) as wh:
             fn(wh, *args, by=_actor(ctx), **kwargs)
     except (ValueError, LookupError) as exc:
         st.error(f"{what}: {md(exc)}", icon=":material/error:")
@@ -72,7 +60,7 @@ def _users(ctx: PageContext, account_ids: list[str]) -> None:
                                  type="password", key="admin_new_password")
         if st.form_submit_button("Create user", icon=":material/person_add:"):
             try:
-                with _writing(ctx) as wh:
+                with cache.writing(ctx.url, lock_wait_s=10.0) as wh:
                     auth.create_user(wh, name, password, role, accounts=members, must_change_password=True,
                                      by=_actor(ctx))
             except ValueError as exc:
@@ -99,7 +87,7 @@ def _manage_user(ctx: PageContext, users, account_ids: list[str]) -> None:
     if c2.button("Reset password", icon=":material/lock_reset:", key="admin_reset"):
         temp = auth.temporary_password()
         try:
-            with _writing(ctx) as wh:
+            with cache.writing(ctx.url, lock_wait_s=10.0) as wh:
                 user_repo.set_password(wh, name, auth.hash_password(temp), must_change=True, by=_actor(ctx),
                                        action="password_reset")
         except LookupError as exc:
