@@ -303,8 +303,9 @@ def evaluation_figures(roots: list, n: int, repeat: int = 3, boot: float | None 
 
 _MARK = "@@bench "
 
-#: A cold process: a fresh interpreter backtesting one symphony (argv[1]) from START; prints one JSON line.
-COLD_PROBE = r"""
+#: The start of every probe: imports and the child's own peak memory (VmHWM; ru_maxrss keeps the parent's
+#: peak across exec).
+_PROBE_HEAD = r"""
 import json, resource, sys, time
 def _hwm():
     try:
@@ -314,6 +315,10 @@ def _hwm():
     except OSError:
         pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+"""
+
+#: A cold process: a fresh interpreter backtesting one symphony (argv[1]) from START; prints one JSON line.
+COLD_PROBE = _PROBE_HEAD + r"""
 sys.path.insert(0, sys.argv[2])
 t_boot = time.process_time()
 from engine.backtest import run_backtest
@@ -339,16 +344,7 @@ print("@@bench " + json.dumps({"boot_s": t_boot, "imports_s": t_imp - t_boot, "k
 """
 
 #: The kernel's compile (or cache load) in a fresh process; prints one JSON line.
-COMPILE_PROBE = r"""
-import json, resource, sys, time
-def _hwm():
-    try:
-        for line in open("/proc/self/status"):
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+COMPILE_PROBE = _PROBE_HEAD + r"""
 sys.path.insert(0, sys.argv[1])
 import numpy
 t0 = time.process_time()
