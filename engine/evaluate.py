@@ -36,6 +36,7 @@ and trade at the day's close, composer_format.md §6).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import threading
 import weakref
 from collections import OrderedDict
@@ -63,9 +64,6 @@ from engine.model import (
     WeightEqual,
     WeightInverseVol,
     WeightSpecified,
-    children_of,
-    iter_conditions,
-    tickers as symphony_tickers,
 )
 
 Alloc = dict[str, np.ndarray]
@@ -137,10 +135,11 @@ class IndicatorCache:
             self._finite = np.isfinite(self._matrix)
         return self._finite[lo:, [self.column(t) for t in tickers]].all(axis=1)
 
-    def _checked_price(self, ticker: str, needed_by: str) -> np.ndarray:
+    def _checked_price(self, ticker: str, needed_by: tuple) -> np.ndarray:
         j = self._col.get(ticker)
         if j is None:
-            raise DataError(f"no price history for ticker {ticker!r} (needed by {needed_by})")
+            label = IndicatorRef.format_label(*needed_by)
+            raise DataError(f"no price history for ticker {ticker!r} (needed by {label})")
         x = self._matrix[:, j]
         if ticker not in self._checked:
             check_series(ticker, x, self.closes.index)
@@ -160,8 +159,7 @@ class IndicatorCache:
         key = (fn, window, params, ticker)
         out = self._series.get(key)
         if out is None:
-            label = IndicatorRef.format_label(fn, ticker, window, params)
-            x = self._checked_price(ticker, label)
+            x = self._checked_price(ticker, (fn, ticker, window, params))
             if self._compute_fn is None:
                 out = compute_series(fn, x, window, params, checked=True, name=ticker)
             else:
@@ -345,7 +343,7 @@ class _Plan:
         """``(content hash, sorted tickers it reads)`` of a sub-strategy subtree of this symphony (memoised)."""
         out = self.subtrees.get(id(node))
         if out is None:
-            out = self.subtrees[id(node)] = (content_hash(node, self._memo), tuple(sorted(symphony_tickers(node))))
+            out = self.subtrees[id(node)] = (content_hash(node, self._memo), _subtree_tickers(node))
         return out
 
 
@@ -364,41 +362,106 @@ def content_hash(node, memo: dict[int, str] | None = None) -> str:
     memo = {} if memo is None else memo
     h = memo.get(id(node))
     if h is None:
-        match node:
-            case Asset():
-                own: tuple = ("asset", node.ticker)
-            case Empty():
-                own = ("empty",)
-            case Group() | WeightEqual():
-                own = ("equal",)
-            case WeightSpecified():
-                own = ("specified", tuple(float(w) for w in node.weights))
-            case WeightInverseVol():
-                own = ("inverse-vol", node.window)
-            case If():
-                own = ("if", repr(node.condition), len(node.then_children))
-            case Filter():
-                own = ("filter", node.sort_fn, node.sort_window, node.sort_params, node.select, node.select_n)
-            case Root():
-                own = ("root",)
-            case _:
-                assert_never(node)
-        kids = tuple(content_hash(c, memo) for c in children_of(node))
+        step = node.step
+        if step == "asset":
+            own: tuple = ("asset", node.ticker)
+        elif step == "empty":
+            own = ("empty",)
+        elif step == "group" or step == "wt-cash-equal":
+            own = ("equal",)
+        elif step == "wt-cash-specified":
+            own = ("specified", tuple(float(w) for w in node.weights))
+        elif step == "wt-inverse-vol":
+            own = ("inverse-vol", node.window)
+        elif step == "if":
+            own = ("if", _condition_key(node.condition), len(node.then_children))
+        elif step == "filter":
+            own = ("filter", node.sort_fn, node.sort_window, node.sort_params, node.select, node.select_n)
+        elif step == "root":
+            own = ("root",)
+        else:
+            raise AssertionError(f"unknown node step {step!r}")
+        kids = tuple(content_hash(c, memo) for c in _children(node))
         h = hashlib.blake2b(repr((own, kids)).encode(), digest_size=16).hexdigest()
         memo[id(node)] = h
     return h
 
 
+def _operand_key(operand) -> tuple:
+    """Every field of a comparison operand (:class:`Constant` or :class:`IndicatorRef`), as a tuple."""
+    if isinstance(operand, Constant):
+        return ("constant", operand.value)
+    return ("indicator", operand.fn, operand.ticker, operand.window, operand.params)
+
+
+def _condition_key(cond) -> tuple:
+    """Every field of a condition, nested conditions included, as a tuple of plain values: two conditions have
+    the same key exactly when they are equal (what :func:`content_hash` hashes; cheaper than the model's repr)."""
+    kind = cond.kind
+    if kind == "comparison":
+        return ("comparison", _operand_key(cond.lhs), cond.comparator, _operand_key(cond.rhs))
+    if kind == "multi-ticker":
+        return ("multi-ticker", cond.operator, tuple(cond.tickers), _operand_key(cond.lhs), cond.comparator,
+                _operand_key(cond.rhs))
+    if kind == "compound":
+        return ("compound", cond.operator, tuple(_condition_key(c) for c in cond.conditions))
+    raise AssertionError(f"unknown condition kind {kind!r}")
+
+
+def _children(node) -> tuple:
+    """:func:`engine.model.children_of` by the node's ``step`` (the evaluator's hot path)."""
+    step = node.step
+    if step == "if":
+        return (*node.then_children, *node.else_children)
+    if step == "asset" or step == "empty":
+        return ()
+    return node.children
+
+
+def _add_condition_tickers(cond, out: set[str]) -> None:
+    """Add the tickers ``cond`` reads to ``out`` (``%`` replaced by each ticker of a multi-ticker comparison)."""
+    kind = cond.kind
+    if kind == "compound":
+        for c in cond.conditions:
+            _add_condition_tickers(c, out)
+        return
+    lhs, rhs = cond.lhs, cond.rhs
+    rhs_ticker = rhs.ticker if isinstance(rhs, IndicatorRef) else None
+    if kind == "comparison":
+        out.add(lhs.ticker)
+        if rhs_ticker is not None:
+            out.add(lhs.ticker if rhs_ticker == "%" else rhs_ticker)
+        return
+    for t in cond.tickers:
+        out.add(t if lhs.ticker == "%" else lhs.ticker)
+        if rhs_ticker is not None:
+            out.add(t if rhs_ticker == "%" else rhs_ticker)
+
+
 def _condition_tickers(cond) -> set[str]:
     """Tickers a condition reads (``%`` replaced by each ticker of a multi-ticker comparison)."""
     out: set[str] = set()
-    for leaf in iter_conditions(cond):
-        names = leaf.tickers if isinstance(leaf, MultiTickerComparison) else (leaf.lhs.ticker,)
-        for t in names:
-            out.add(t if leaf.lhs.ticker == "%" else leaf.lhs.ticker)
-            if isinstance(leaf.rhs, IndicatorRef):
-                out.add(t if leaf.rhs.ticker == "%" else leaf.rhs.ticker)
+    _add_condition_tickers(cond, out)
     return out
+
+
+def _subtree_tickers(node) -> tuple[str, ...]:
+    """Sorted tickers a subtree can hold or reads an indicator of (:func:`engine.model.tickers` of the subtree:
+    its assets and the tickers of its conditions; filter and inverse-vol keys read only their asset children)."""
+    out: set[str] = set()
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        step = n.step
+        if step == "asset":
+            out.add(n.ticker)
+        elif step == "if":
+            _add_condition_tickers(n.condition, out)
+            stack.extend(n.then_children)
+            stack.extend(n.else_children)
+        elif step != "empty":
+            stack.extend(n.children)
+    return tuple(sorted(out))
 
 
 def root_tickers(root: Root) -> frozenset[str]:
@@ -421,24 +484,33 @@ def _plan(root: Root) -> _Plan:
     every: set[str] = set()
     assets: set[str] = set()
     decisions: set[int] = set()
-    position = iter(range(1 << 62))
+    position = itertools.count().__next__
 
     def walk(node, live: bool) -> bool:
         """Record ``node``'s subtree; True when it holds an if / filter / inverse-vol."""
-        order[node.path] = next(position)  # pre-order, as iter_nodes (a repeated path keeps its last position)
-        if isinstance(node, Asset):
+        order[node.path] = position()  # pre-order, as iter_nodes (a repeated path keeps its last position)
+        step = node.step
+        if step == "asset":
             every.add(node.ticker)
             if live:
                 assets.add(node.ticker)
             return False
-        decision = isinstance(node, (If, Filter, WeightInverseVol))
-        if isinstance(node, If):
-            every.update(_condition_tickers(node.condition))
-        if isinstance(node, WeightSpecified):
+        if step == "empty":
+            return False
+        decision = False
+        if step == "if":
+            decision = True
+            _add_condition_tickers(node.condition, every)
+            for c in node.then_children:
+                walk(c, live)
+            for c in node.else_children:
+                walk(c, live)
+        elif step == "wt-cash-specified":
             for w, c in zip(node.weights, node.children):
                 decision |= walk(c, live and w > 0)
         else:
-            for c in children_of(node):
+            decision = step == "filter" or step == "wt-inverse-vol"
+            for c in node.children:
                 decision |= walk(c, live)
         if decision:
             decisions.add(id(node))
@@ -555,6 +627,14 @@ class Evaluation:
         return out
 
 
+def _operand_label(operand, ticker: str | None = None) -> str:
+    """A comparison operand in words: a constant as ``%g``, an indicator as :meth:`IndicatorRef.label` (``ticker``
+    replacing the ``%`` placeholder of a multi-ticker comparison)."""
+    if isinstance(operand, Constant):
+        return f"{operand.value:g}"
+    return operand.label(ticker if ticker is not None and operand.ticker == "%" else None)
+
+
 def _num(x: float) -> float | None:
     return None if x is None or not np.isfinite(x) else float(x)
 
@@ -566,8 +646,10 @@ def _trace_entry(rec: NodeRecord, i: int) -> dict[str, Any]:
             comps = []
             for c in rec.data["comparisons"]:
                 lhs_v, rhs_v, res = c["lhs"][i], c["rhs"][i], bool(c["result"][i])
-                comps.append({"lhs": c["lhs_label"], "lhs_value": _num(lhs_v), "comparator": c["comparator"],
-                              "rhs": c["rhs_label"], "rhs_value": _num(rhs_v), "result": res})
+                lhs, rhs, ticker = c["operands"]
+                comps.append({"lhs": _operand_label(lhs, ticker), "lhs_value": _num(lhs_v),
+                              "comparator": c["comparator"], "rhs": _operand_label(rhs, ticker),
+                              "rhs_value": _num(rhs_v), "result": res})
             taken = bool(rec.data["cond"][i])
             branch = "then" if taken else "else"
             first = comps[0] if comps else None
@@ -718,17 +800,6 @@ class _Evaluator:
         tk = ticker if ticker is not None and operand.ticker == "%" else operand.ticker
         return self.cache.indicator(operand.fn, tk, operand.window, operand.params)[self.lo:]
 
-    def _label(self, operand, ticker: str | None = None) -> str:
-        key = (id(operand), ticker)
-        out = self.plan.labels.get(key)
-        if out is None:
-            if isinstance(operand, Constant):
-                out = f"{operand.value:g}"
-            else:
-                out = operand.label(ticker if ticker is not None and operand.ticker == "%" else None)
-            self.plan.labels[key] = out
-        return out
-
     def _condition(self, cond, comps: list) -> np.ndarray:
         match cond:
             case Comparison():
@@ -749,8 +820,7 @@ class _Evaluator:
         self.valid &= defined
         res = _COMPARE[comparator](lv, rv) & defined  # evaluate() ignores invalid-value warnings
         comps.append({"lhs": lv, "rhs": rv, "result": res, "comparator": comparator,
-                      "lhs_label": self._label(lhs, ticker), "rhs_label": self._label(rhs, ticker),
-                      "rhs_constant": isinstance(rhs, Constant)})
+                      "operands": (lhs, rhs, ticker), "rhs_constant": isinstance(rhs, Constant)})
         return res
 
     def _if(self, node: If) -> Alloc:

@@ -72,13 +72,54 @@ def cache_dir() -> Path | None:
     return None
 
 
+class _DeferredBlasCheck:
+    """Stands for ``numba.np.arraymath._HAVE_BLAS``: the same check (``scipy.linalg.cython_blas`` importable and
+    of the right integer width), run the first time Numba reads the flag instead of when Numba's array functions
+    are imported. Numba reads it only to pick the inner product of a compiled ``np.convolve`` / ``np.correlate``."""
+
+    _value: bool | None = None
+
+    def __bool__(self) -> bool:
+        if self._value is None:
+            from numba.np import arraymath
+            type(self)._value = bool(arraymath._check_blas())
+        return self._value
+
+
+def _import_numba():
+    """``import numba`` and its array functions without importing ``scipy.linalg`` (~0.3 s of CPU per process).
+
+    Numba's ``numba.np.arraymath`` (imported when the CPU target is first used, e.g. to load the cached kernel)
+    probes at import whether SciPy's BLAS can be imported, which imports all of ``scipy.linalg``; the kernel uses
+    no BLAS. The probe is made to fail for the duration of that import (``sys.modules`` entry None, so nothing
+    of SciPy is loaded) and the flag it sets is replaced by :class:`_DeferredBlasCheck`, the same probe run
+    when Numba first reads it; ``np.dot`` and ``np.linalg`` in other jitted code import SciPy themselves as usual.
+    When ``scipy.linalg.cython_blas`` is imported already, or ``numba.np.arraymath`` is, nothing is changed.
+    """
+    import sys
+
+    import numba
+
+    blas = "scipy.linalg.cython_blas"
+    if "numba.np.arraymath" in sys.modules or blas in sys.modules:
+        return numba
+    sys.modules[blas] = None  # type: ignore[assignment]
+    try:
+        from numba.np import arraymath
+    finally:
+        if sys.modules.get(blas, 0) is None:
+            del sys.modules[blas]
+    arraymath._HAVE_BLAS = _DeferredBlasCheck()
+    return numba
+
+
 def _jit():
     """``numba.njit(cache=True)`` bound to :func:`cache_dir` (``cache=False`` when there is none).
 
     Numba picks a function's cache folder when it is decorated (``config.CACHE_DIR`` then); the setting is put
     back afterwards so that other Numba users in the process are not affected.
     """
-    import numba
+    numba = _import_numba()
     from numba.core import config
 
     where = cache_dir()

@@ -15,20 +15,52 @@ Public API:
 * :mod:`warehouse.schema` — the tables (:data:`metadata`, :data:`TABLES`) and conventions (:data:`CASH_TICKER`,
   :data:`NO_WINDOW`).
 """
-from warehouse.schema import CASH_TICKER, DEFAULT_CAPITAL_USD, NO_WINDOW, TABLES, USER_SCOPED_TABLES, metadata
-from warehouse.scope import ALL_ACCOUNTS, AccountScope
-from warehouse.store import (
-    ActivationLimitError,
-    DEFAULT_DUCKDB_PATH,
-    ENV_DUCKDB_PATH,
-    ENV_URL,
-    Between,
-    ReadOnlyWarehouseError,
-    Warehouse,
-    WarehouseLockedError,
-    duckdb_url,
-    open_read_only,
-)
+import importlib
+from typing import TYPE_CHECKING
+
+#: Public name → the module that defines it. Imported on first access (PEP 562), so that ``import
+#: warehouse.bundled`` (a backtest's price load) does not import SQLAlchemy and DuckDB through the store.
+_LAZY = {
+    **dict.fromkeys(("CASH_TICKER", "DEFAULT_CAPITAL_USD", "NO_WINDOW", "TABLES", "USER_SCOPED_TABLES", "metadata"),
+                    "warehouse.schema"),
+    **dict.fromkeys(("ALL_ACCOUNTS", "AccountScope"), "warehouse.scope"),
+    **dict.fromkeys(("ActivationLimitError", "DEFAULT_DUCKDB_PATH", "ENV_DUCKDB_PATH", "ENV_URL", "Between",
+                     "ReadOnlyWarehouseError", "Warehouse", "WarehouseLockedError", "duckdb_url", "open_read_only"),
+                    "warehouse.store"),
+}
+_SUBMODULES = {"schema", "scope", "store"}  # ``warehouse.store`` after a plain ``import warehouse``, as before
+
+if TYPE_CHECKING:
+    from warehouse.schema import CASH_TICKER, DEFAULT_CAPITAL_USD, NO_WINDOW, TABLES, USER_SCOPED_TABLES, metadata
+    from warehouse.scope import ALL_ACCOUNTS, AccountScope
+    from warehouse.store import (
+        ActivationLimitError,
+        DEFAULT_DUCKDB_PATH,
+        ENV_DUCKDB_PATH,
+        ENV_URL,
+        Between,
+        ReadOnlyWarehouseError,
+        Warehouse,
+        WarehouseLockedError,
+        duckdb_url,
+        open_read_only,
+    )
+
+
+def __getattr__(name: str):
+    module = _LAZY.get(name)
+    if module is not None:
+        value = getattr(importlib.import_module(module), name)
+        globals()[name] = value
+        return value
+    if name in _SUBMODULES:
+        return importlib.import_module(f"warehouse.{name}")
+    raise AttributeError(f"module 'warehouse' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY) | _SUBMODULES)
+
 
 __all__ = [
     "Warehouse",

@@ -34,7 +34,6 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import sqlalchemy as sa
 
 from engine.errors import DataError
 from engine.prices import LONG_COLUMNS, CloseReader, closes_from_long, select_long
@@ -120,6 +119,8 @@ class WarehouseCloseReader:
         self.source = "warehouse"
 
     def _read(self, tickers: Sequence[str] | None, start: Any, end: Any) -> pd.DataFrame:
+        import sqlalchemy as sa  # on use: the bundled reader (backtests) needs no SQLAlchemy
+
         from warehouse.schema import daily_bars as b
 
         stmt = sa.select(b.c.session_date, b.c.ticker, b.c.adj_close).where(b.c.adj_close.is_not(None))
@@ -148,6 +149,8 @@ class WarehouseCloseReader:
 
     def available_tickers(self) -> frozenset[str]:
         """See :meth:`engine.prices.CloseReader.available_tickers` (distinct ``daily_bars.ticker``)."""
+        import sqlalchemy as sa  # on use: the bundled reader (backtests) needs no SQLAlchemy
+
         from warehouse.schema import daily_bars as b
 
         with self.wh.connect() as conn:
@@ -156,6 +159,8 @@ class WarehouseCloseReader:
 
     def last_session(self) -> dt.date | None:
         """See :meth:`engine.prices.CloseReader.last_session` (``max(daily_bars.session_date)``)."""
+        import sqlalchemy as sa  # on use: the bundled reader (backtests) needs no SQLAlchemy
+
         from warehouse.schema import daily_bars as b
 
         with self.wh.connect() as conn:
