@@ -852,8 +852,9 @@ def build_parser() -> argparse.ArgumentParser:
                        description="Backtest a symphony from its warm-up date (or --start) to the last session "
                                    "(or --end); stats as JSON on standard output.")
     b.add_argument("file", metavar="FILE", help=file_help)
-    b.add_argument("--start", type=_iso_date, help="first session (ISO date); default: the warm-up date")
-    b.add_argument("--end", type=_iso_date, help="last session (ISO date); default: the last session of the prices")
+    b.add_argument("--start", type=_iso_date, help="first session, ISO date YYYY-MM-DD (default: the warm-up date)")
+    b.add_argument("--end", type=_iso_date,
+                   help="last session, ISO date YYYY-MM-DD (default: the last session of the prices)")
     b.add_argument("--capital", type=_capital, default=10_000.0,
                    help=f"starting capital, USD, more than 0 and at most {MAX_CAPITAL_USD:,.0f} (default 10000)")
     b.add_argument("--slippage-bps", type=_slippage, default=1.0,
@@ -883,15 +884,17 @@ def build_parser() -> argparse.ArgumentParser:
 
     e = sub.add_parser("explain", help="why a symphony holds what it holds on a date (decision trace)")
     e.add_argument("file", metavar="FILE", help=file_help)
-    e.add_argument("--date", required=True, type=_iso_date, help="ISO date of a session in the price data")
-    e.add_argument("--json", action="store_true", help="print the trace as JSON")
+    e.add_argument("--date", required=True, type=_iso_date,
+                   help="ISO date (YYYY-MM-DD) of a session in the price data; required")
+    e.add_argument("--json", action="store_true", help="print the trace as JSON (default: text)")
     e.set_defaults(func=cmd_explain)
 
     r = sub.add_parser("run-daily", help="run the daily_trading job for one session, in-process",
                        description="Evaluate, plan and trade every active symphony for one session. Exit 0 all "
                                    "ran, 1 a symphony or step failed (each printed with its reason), 2 bad "
                                    "session, 3 warehouse locked.")
-    r.add_argument("--session", required=True, type=_iso_date, help="ISO date of an NYSE session")
+    r.add_argument("--session", required=True, type=_iso_date,
+                   help="ISO date of an NYSE session (YYYY-MM-DD); required")
     r.add_argument("--warehouse", help=warehouse_help)
     r.add_argument("--broker", choices=["simulated", "alpaca"], default="simulated",
                    help="simulated paper broker (offline, default) or Alpaca paper (keys from the environment)")

@@ -288,61 +288,69 @@ def register(sub) -> None:
     from warehouse.schema import USER_ROLES
 
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--warehouse", help="SQLAlchemy URL of the warehouse")
+    common.add_argument("--warehouse",
+                        help="SQLAlchemy URL of the warehouse (default: ORAGAMI_WAREHOUSE_URL, else the DuckDB file "
+                             "ORAGAMI_DUCKDB_PATH or ./var/oragami.duckdb)")
     common.add_argument("--as", dest="as_user", metavar="NAME",
                         help=f"act as this dashboard user (password from {ENV_CLI_PASSWORD} or asked); "
                              f"default: the machine's user (env {ENV_CLI_USER})")
 
     users = sub.add_parser("users", help="dashboard users: add, list, disable/enable, reset-password, set-role, "
                                          "sign-out")
-    users_sub = users.add_subparsers(dest="users_command", required=True)
+    users_sub = users.add_subparsers(dest="users_command", required=True, help="one of the users commands below")
     add = users_sub.add_parser("add", parents=[common], help="create or replace a user")
-    add.add_argument("username")
-    add.add_argument("--role", choices=USER_ROLES, required=True)
+    add.add_argument("username", help="the user's sign-in name")
+    add.add_argument("--role", choices=USER_ROLES, required=True,
+                     help="analyst (own accounts only), operator or admin (every account); required")
     add.add_argument("--account", action="append", help="an analyst's account (repeat for several)")
     add.add_argument("--password-stdin", action="store_true", help="read the password from stdin")
     add.add_argument("--must-change", action="store_true", help="the user sets a new password at first sign-in")
     lst = users_sub.add_parser("list", parents=[common], help="every user (no hashes)")
-    lst.add_argument("--json", action="store_true")
+    lst.add_argument("--json", action="store_true", help="print JSON records instead of a table")
     for name, text in (("disable", "disable a user (every session ends)"), ("enable", "enable a user again"),
                        ("sign-out", "end every session of a user")):
-        users_sub.add_parser(name, parents=[common], help=text).add_argument("username")
+        users_sub.add_parser(name, parents=[common], help=text).add_argument("username", help="the user's sign-in name")
     reset = users_sub.add_parser("reset-password", parents=[common],
                                  help="set a temporary password; the user sets a new one at next sign-in")
-    reset.add_argument("username")
+    reset.add_argument("username", help="the user's sign-in name")
     reset.add_argument("--password-stdin", action="store_true", help="read the temporary password from stdin "
                                                                       "(default: generate and print one)")
     role = users_sub.add_parser("set-role", parents=[common], help="change a user's role and accounts")
-    role.add_argument("username")
-    role.add_argument("--role", choices=USER_ROLES, required=True)
+    role.add_argument("username", help="the user's sign-in name")
+    role.add_argument("--role", choices=USER_ROLES, required=True,
+                      help="the new role: analyst (own accounts only), operator or admin (every account); required")
     role.add_argument("--account", action="append", help="an analyst's account (repeat for several)")
     users.set_defaults(func=cmd_users)
 
     accounts = sub.add_parser("accounts", help="accounts: add, list, disable/enable, set-risk")
-    acc_sub = accounts.add_subparsers(dest="accounts_command", required=True)
+    acc_sub = accounts.add_subparsers(dest="accounts_command", required=True,
+                                      help="one of the accounts commands below")
     a_add = acc_sub.add_parser("add", parents=[common], help="create an account")
-    a_add.add_argument("account_id")
-    a_add.add_argument("--name")
+    a_add.add_argument("account_id", help="the new account's id")
+    a_add.add_argument("--name", help="display name (default: the account id)")
     a_list = acc_sub.add_parser("list", parents=[common], help="every account with its risk gates")
-    a_list.add_argument("--json", action="store_true")
+    a_list.add_argument("--json", action="store_true", help="print JSON records instead of a table")
     for name, text in (("disable", "disable an account (its symphonies are deactivated)"),
                        ("enable", "enable an account again")):
-        acc_sub.add_parser(name, parents=[common], help=text).add_argument("account_id")
+        acc_sub.add_parser(name, parents=[common], help=text).add_argument("account_id", help="the account's id")
     risk = acc_sub.add_parser("set-risk", parents=[common], help="set an account's risk gates")
-    risk.add_argument("account_id")
-    risk.add_argument("--max-order-usd", help="largest order sent, USD ('none': no limit)")
+    risk.add_argument("account_id", help="the account's id; a gate not given stays as it is")
+    risk.add_argument("--max-order-usd", help="largest order notional sent, USD ('none': no limit)")
     risk.add_argument("--daily-loss-kill-pct", help="kill switch: daily loss as a fraction, 0.05 = 5 %% ('none': off)")
-    risk.add_argument("--max-active", type=int, help="active symphonies that trade (Composer: 40)")
-    risk.add_argument("--dry-run", type=_bool, help="true: plan and record orders, never submit")
+    risk.add_argument("--max-active", type=int,
+                      help="most active symphonies that trade, a count (new accounts: 40, as Composer)")
+    risk.add_argument("--dry-run", type=_bool,
+                      help="true: plan and record orders, never submit; false: submit them "
+                           "(true/false, yes/no, 1/0, on/off)")
     accounts.set_defaults(func=cmd_accounts)
 
     audit = sub.add_parser("audit", parents=[common], help="the audit trail: filter, print or export as CSV")
     audit.add_argument("--action", action="append", choices=ACTIONS, help="only this action (repeatable)")
     audit.add_argument("--actor", help="only this username")
     audit.add_argument("--account", help="only this account")
-    audit.add_argument("--since", help="first UTC day (ISO date)")
-    audit.add_argument("--until", help="last UTC day (ISO date), inclusive")
-    audit.add_argument("--csv", help="write CSV to this file ('-': standard output)")
+    audit.add_argument("--since", help="first UTC day, YYYY-MM-DD (default: no lower bound)")
+    audit.add_argument("--until", help="last UTC day, YYYY-MM-DD, inclusive (default: no upper bound)")
+    audit.add_argument("--csv", help="write CSV to this file ('-': standard output; default: print a table)")
     audit.set_defaults(func=cmd_audit)
 
 

@@ -171,26 +171,32 @@ def register(sub) -> None:
     from warehouse.schema import CONTROL_KINDS
 
     c = sub.add_parser("controls", help="live controls per symphony: go to cash, skip the next rebalance, preview")
-    csub = c.add_subparsers(dest="controls_command", required=True)
+    csub = c.add_subparsers(dest="controls_command", required=True, help="one of the controls commands below")
     s = csub.add_parser("set", help="put a control on a symphony")
-    s.add_argument("--symphony", required=True)
-    s.add_argument("--control", required=True, choices=CONTROL_KINDS)
-    s.add_argument("--from-session", help="first session it acts on (default: the next session the job trades)")
+    s.add_argument("--symphony", required=True, help="the symphony's id in the warehouse; required")
+    s.add_argument("--control", required=True, choices=CONTROL_KINDS,
+                   help="cash_until_rebalance: sell to cash and hold cash until the next scheduled rebalance; "
+                        "skip_next_rebalance: keep the current holdings on the next session the rule would "
+                        "trade; required")
+    s.add_argument("--from-session",
+                   help="first session it acts on, YYYY-MM-DD (default: the next session the job trades)")
     s.add_argument("--note", help="why (kept with the control)")
     s.set_defaults(func=cmd_set)
     cl = csub.add_parser("clear", help="withdraw a symphony's open control")
-    cl.add_argument("--symphony", required=True)
+    cl.add_argument("--symphony", required=True, help="the symphony's id in the warehouse; required")
     cl.set_defaults(func=cmd_clear)
     ls = csub.add_parser("list", help="open controls (--all: the history too)")
-    ls.add_argument("--account", help="only this account")
+    ls.add_argument("--account", help="only this account (default: every account you may see)")
     ls.add_argument("--all", action="store_true", help="consumed and cleared controls too")
     ls.set_defaults(func=cmd_list)
     pv = csub.add_parser("preview", help="the netted orders the next run would send (sent nowhere)")
-    pv.add_argument("--account", required=True)
+    pv.add_argument("--account", required=True, help="the account whose orders are netted; required")
     pv.add_argument("--symphony", help="only the orders this symphony takes part in")
-    pv.add_argument("--session", required=True, help="ISO date of the NYSE session")
-    pv.add_argument("--json", action="store_true", help="print JSON")
+    pv.add_argument("--session", required=True, help="the NYSE session, YYYY-MM-DD; required")
+    pv.add_argument("--json", action="store_true", help="print the orders as JSON instead of a table")
     pv.set_defaults(func=cmd_preview)
     for cmd in (s, cl, ls, pv):
         cmd.add_argument("--user", help="a dashboard user (default $ORAGAMI_USER)")
-        cmd.add_argument("--warehouse", help="SQLAlchemy URL of the warehouse")
+        cmd.add_argument("--warehouse",
+                         help="SQLAlchemy URL of the warehouse (default: ORAGAMI_WAREHOUSE_URL, else the DuckDB file "
+                              "ORAGAMI_DUCKDB_PATH or ./var/oragami.duckdb)")

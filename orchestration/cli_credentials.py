@@ -180,29 +180,29 @@ def register(sub) -> None:
     from resources.credentials import NEW_MASTER_KEY_ENV
 
     c = sub.add_parser("credentials", help="broker credentials: connect, status, verify, disconnect, rotate-key")
-    cs = c.add_subparsers(dest="credentials_command", required=True)
+    cs = c.add_subparsers(dest="credentials_command", required=True, help="one of the credentials commands below")
 
     n = cs.add_parser("new-master-key", help="print a fresh master key for ORAGAMI_MASTER_KEY")
     n.set_defaults(func=cmd_new_master_key)
 
     k = cs.add_parser("connect", help="store an account's paper key id + secret (read from stdin or prompted), "
                                       "validated against the paper endpoint first")
-    k.add_argument("--account", required=True)
+    k.add_argument("--account", required=True, help="the account whose paper keys are stored; required")
     k.set_defaults(func=cmd_connect)
 
     s = cs.add_parser("status", help="the stored credentials (nothing secret)")
-    s.add_argument("--account")
+    s.add_argument("--account", help="only this account (default: every account)")
     s.set_defaults(func=cmd_status)
 
     v = cs.add_parser("verify", help="decrypt and check stored credentials against the paper endpoint")
     g = v.add_mutually_exclusive_group(required=True)
-    g.add_argument("--account")
-    g.add_argument("--all", action="store_true")
+    g.add_argument("--account", help="verify this account's credential (or --all)")
+    g.add_argument("--all", action="store_true", help="verify every account's stored credential (or --account)")
     v.add_argument("--alpaca-url", help="paper API origin (loopback fakes allowed); default per account")
     v.set_defaults(func=cmd_verify)
 
     d = cs.add_parser("disconnect", help="delete an account's stored credential")
-    d.add_argument("--account", required=True)
+    d.add_argument("--account", required=True, help="the account whose stored credential is deleted; required")
     d.set_defaults(func=cmd_disconnect)
 
     r = cs.add_parser("rotate-key", help="re-encrypt every stored credential under a new master key")
@@ -211,4 +211,6 @@ def register(sub) -> None:
     r.set_defaults(func=cmd_rotate_key)
 
     for cmd in (k, s, v, d, r):
-        cmd.add_argument("--warehouse", help="SQLAlchemy URL of the warehouse")
+        cmd.add_argument("--warehouse",
+                         help="SQLAlchemy URL of the warehouse (default: ORAGAMI_WAREHOUSE_URL, else the DuckDB file "
+                              "ORAGAMI_DUCKDB_PATH or ./var/oragami.duckdb)")

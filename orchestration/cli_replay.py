@@ -69,19 +69,22 @@ def register(sub) -> None:
 
     p = sub.add_parser("replay", help="replay the live path (targets, netted orders, simulated fills, ledgers, NAV) "
                                       "over a date range in one process")
-    p.add_argument("--from", dest="start", type=_date, required=True, help="first session, ISO date")
-    p.add_argument("--to", dest="end", type=_date, required=True, help="last session, ISO date")
+    p.add_argument("--from", dest="start", type=_date, required=True, help="first session, YYYY-MM-DD; required")
+    p.add_argument("--to", dest="end", type=_date, required=True, help="last session, YYYY-MM-DD, inclusive; required")
     p.add_argument("--account", action="append", help="replay this account only (repeat for several; default: "
                                                       "every account with an active symphony)")
     p.add_argument("--sizing", choices=SIZINGS, default=EXACT,
                    help="'exact': size every trade with the simulated broker's known costs, as the backtest does "
                         "(paper = backtest); 'buffered': the daily graph's planner (10 bp cost buffer, notional "
                         "buys floored to the cent); default exact")
-    p.add_argument("--slippage-bps", type=float, default=1.0, help="slippage of the simulated fills, bp (default 1)")
+    p.add_argument("--slippage-bps", type=float, default=1.0,
+                   help="slippage of the simulated fills on traded notional, bp (default 1)")
     p.add_argument("--prices", help="market data: 'bundled' (default), 'eodhd', 'alpaca' or a directory/file of "
                                     "CSV or Parquet prices")
     p.add_argument("--no-traces", action="store_true", help="do not store the decision traces (faster)")
     p.add_argument("--progress-every", type=int, default=21, help="print progress every N sessions (default 21)")
-    p.add_argument("--verbose", action="store_true", help="also print the bar ingestion")
-    p.add_argument("--warehouse", help="SQLAlchemy URL of the warehouse")
+    p.add_argument("--verbose", action="store_true", help="also print the bar ingestion (daily price bars loaded)")
+    p.add_argument("--warehouse",
+                   help="SQLAlchemy URL of the warehouse (default: ORAGAMI_WAREHOUSE_URL, else the DuckDB file "
+                        "ORAGAMI_DUCKDB_PATH or ./var/oragami.duckdb)")
     p.set_defaults(func=cmd_replay)

@@ -150,20 +150,22 @@ def register(sub) -> None:
     from orchestration.cli import _capital, _iso_date, _slippage
 
     r = sub.add_parser("research", help="out-of-sample split, walk-forward, overfitting statistics")
-    rs = r.add_subparsers(dest="research_command", required=True)
+    rs = r.add_subparsers(dest="research_command", required=True, help="one of the research commands below")
 
     def common(p):
         p.add_argument("file", help="symphony file (JSON score, EDN or defsymphony text)")
-        p.add_argument("--start", type=_iso_date, help="first session (ISO date); default: the warm-up")
-        p.add_argument("--end", type=_iso_date, help="last session (ISO date); default: the last bar")
-        p.add_argument("--capital", type=_capital, default=10_000.0, help="starting capital, USD")
-        p.add_argument("--slippage-bps", type=_slippage, default=1.0, help="slippage, basis points")
-        p.add_argument("--benchmark", default="SPY", help="benchmark ticker")
+        p.add_argument("--start", type=_iso_date, help="first session, YYYY-MM-DD (default: the warm-up date)")
+        p.add_argument("--end", type=_iso_date, help="last session, YYYY-MM-DD (default: the last bar of the prices)")
+        p.add_argument("--capital", type=_capital, default=10_000.0, help="starting capital, USD (default 10000)")
+        p.add_argument("--slippage-bps", type=_slippage, default=1.0,
+                       help="slippage on traded notional, bp, 0 to 10000 (default 1)")
+        p.add_argument("--benchmark", default="SPY", help="benchmark ticker (default SPY)")
         p.add_argument("--prices", help="price source: 'bundled' (default), 'warehouse', or a directory/file")
 
     o = rs.add_parser("oos", help="stats in sample, out of sample and whole, as JSON")
     common(o)
-    o.add_argument("--oos-start", type=_iso_date, required=True, help="first out-of-sample day (ISO date)")
+    o.add_argument("--oos-start", type=_iso_date, required=True,
+                   help="first out-of-sample session, YYYY-MM-DD; required")
     o.set_defaults(func=cmd_oos)
 
     w = rs.add_parser("walk-forward", help="walk-forward over a parameter grid; stability, PBO and DSR as JSON")
@@ -171,13 +173,16 @@ def register(sub) -> None:
     w.add_argument("--param", action="append", required=True,
                    help="PATH:FIELD=V1,V2,... e.g. root/0/0:window=10,14,20 (fields: window, lhs_window, "
                         "rhs_window, threshold, select_n); repeat for a grid")
-    w.add_argument("--is", dest="is_sessions", type=int, default=504, help="in-sample window, sessions")
-    w.add_argument("--oos", dest="oos_sessions", type=int, default=126, help="out-of-sample step, sessions")
+    w.add_argument("--is", dest="is_sessions", type=int, default=504, help="in-sample window, sessions (default 504)")
+    w.add_argument("--oos", dest="oos_sessions", type=int, default=126,
+                   help="out-of-sample step, sessions (default 126)")
     w.add_argument("--anchored", action="store_true", help="anchored in-sample windows (default rolling)")
     w.add_argument("--objective", default="sharpe",
-                   help="sharpe, annualized_return, calmar or a Composer stat key (e.g. sortino_ratio)")
-    w.add_argument("--min-trades", type=int, default=0, help="least allocation changes in an in-sample window")
-    w.add_argument("--pbo-splits", type=int, default=16, help="CSCV submatrices S (even)")
+                   help="sharpe (default), annualized_return, calmar or a Composer stat key (e.g. sortino_ratio)")
+    w.add_argument("--min-trades", type=int, default=0,
+                   help="least allocation changes in an in-sample window, a count (default 0)")
+    w.add_argument("--pbo-splits", type=int, default=16,
+                   help="CSCV submatrices S for the PBO, an even count (default 16)")
     w.add_argument("--out", help="folder for windows.csv, configs.csv, oos_curve.csv")
     w.set_defaults(func=cmd_walk_forward)
 
