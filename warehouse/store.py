@@ -339,6 +339,9 @@ class Warehouse:
         self._lock_wait_s = None if lock_wait_s is None else max(0.0, float(lock_wait_s))
         self._engine = self._create_engine()
         self._pinned = threading.local()   # see pinned(): one connection reused by this thread's calls
+        self._hold_lock = threading.Lock()   # see held(): one keep-alive connection, counted
+        self._hold_count = 0
+        self._hold_conn: Connection | None = None
 
     # -- construction -------------------------------------------------------------------------------------------
 
@@ -417,7 +420,8 @@ class Warehouse:
         self.dispose()
 
     def dispose(self) -> None:
-        """Close every pooled connection (releases DuckDB file locks). The object stays usable."""
+        """Close every pooled connection (releases DuckDB file locks). The object stays usable; a :meth:`held`
+        block keeps its connection (the block's end closes it)."""
         self._engine.dispose()
 
     # -- connections --------------------------------------------------------------------------------------------
@@ -486,6 +490,38 @@ class Warehouse:
         finally:
             self._pinned.conn = None
             conn.close()
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator["Warehouse"]:
+        """Keep a DuckDB file open in this process for the block, so that every connection inside it (any thread,
+        any :class:`Warehouse` on the same file and settings) is cheap.
+
+        DuckDB keeps one database instance per file and process while any connection to it is open; opening the
+        file anew reads its catalog and closing the last connection checkpoints it (20–70 ms each on this 2-core
+        machine, against under 1 ms for a connection to an instance already open). A Dagster run holds its
+        warehouse this way (:class:`resources.warehouse.WarehouseResource`), so the run takes the file lock once,
+        waiting with back-off as :meth:`connect` does, and keeps it until the run ends: no outside process can
+        take it between two of the run's writes. Re-entrant (counted); a no-op on PostgreSQL and in-memory
+        DuckDB. Each call inside the block is still its own connection and transaction.
+
+        Raises:
+            WarehouseLockedError: another process held the file past ``lock_wait_s``.
+        """
+        if self._backend != "duckdb" or self._url.database in (None, "", ":memory:"):
+            yield self
+            return
+        with self._hold_lock:
+            if self._hold_count == 0:
+                self._hold_conn = self._open()
+            self._hold_count += 1
+        try:
+            yield self
+        finally:
+            with self._hold_lock:
+                self._hold_count -= 1
+                if self._hold_count == 0 and self._hold_conn is not None:
+                    conn, self._hold_conn = self._hold_conn, None
+                    conn.close()
 
     @contextlib.contextmanager
     def begin(self) -> Iterator[Connection]:

@@ -198,17 +198,17 @@ def test_a_dagster_run_stopped_by_the_lock_alerts_warehouse_locked(tmp_path, mon
     with WebhookReceiver() as hook, SmtpReceiver() as smtp:
         for k, v in channel_env(hook, smtp).items():
             monkeypatch.setenv(k, v)
-        cursor = sensors.run_failure_alerts.evaluate_tick(
-            dg.build_sensor_context(instance=instance, resources=resources)).cursor
+        with dg.build_sensor_context(instance=instance, resources=resources) as ctx:
+            cursor = sensors.run_failure_alerts.evaluate_tick(ctx).cursor
         with Notebook(path, hold_s=120) as nb:
             job = build_definitions(warehouse_url=url).resolve_job_def("daily_trading")
             result = job.execute_in_process(partition_key="2024-06-21", instance=instance, raise_on_error=False)
             assert not result.success
-            cursor = sensors.run_failure_alerts.evaluate_tick(
-                dg.build_sensor_context(instance=instance, resources=resources, cursor=cursor)).cursor
+            with dg.build_sensor_context(instance=instance, resources=resources, cursor=cursor) as ctx:
+                cursor = sensors.run_failure_alerts.evaluate_tick(ctx).cursor
             pid = nb.proc.pid
-        sensors.run_failure_alerts.evaluate_tick(dg.build_sensor_context(instance=instance, resources=resources,
-                                                                         cursor=cursor))
+        with dg.build_sensor_context(instance=instance, resources=resources, cursor=cursor) as ctx:
+            sensors.run_failure_alerts.evaluate_tick(ctx)
     assert len(hook.posts) == 1 and len(smtp.messages) == 1
     text = hook.posts[0]["text"]
     assert text.startswith("*[oragami] daily_trading 2024-06-21 failed: the warehouse is locked*\n")

@@ -97,8 +97,8 @@ class World:
 
     def tick(self, sensor, cursor: str | None = None) -> str | None:
         """One sensor tick from ``cursor``; returns the new cursor."""
-        ctx = dg.build_sensor_context(instance=self.instance, cursor=cursor, resources=self.resources)
-        return sensor.evaluate_tick(ctx).cursor
+        with dg.build_sensor_context(instance=self.instance, cursor=cursor, resources=self.resources) as ctx:
+            return sensor.evaluate_tick(ctx).cursor
 
     def ticks(self, sensor) -> None:
         """A tick from the stored cursor, the same tick again (as if its cursor was lost), and the next one."""

@@ -41,8 +41,8 @@ def seeded(warehouse_url):
 
 def tick(instance: dg.DagsterInstance, url: str):
     """Evaluate the registry sensor once and apply its partition requests, as the daemon does."""
-    ctx = dg.build_sensor_context(instance=instance, resources={"warehouse": WarehouseResource(url=url)})
-    result = symphony_registry_sensor(ctx)
+    with dg.build_sensor_context(instance=instance, resources={"warehouse": WarehouseResource(url=url)}) as ctx:
+        result = symphony_registry_sensor(ctx)
     if isinstance(result, dg.SensorResult):
         for req in result.dynamic_partitions_requests or []:
             if isinstance(req, dg.AddDynamicPartitionsRequest):
@@ -96,9 +96,9 @@ def test_sensor_tracks_the_registry(seeded, warehouse_url):
 
 
 def test_sensor_skips_an_unreadable_warehouse(tmp_path):
-    ctx = dg.build_sensor_context(instance=dg.DagsterInstance.ephemeral(),
-                                  resources={"warehouse": WarehouseResource(duckdb_path=str(tmp_path / "none.db"))})
-    assert isinstance(symphony_registry_sensor(ctx), dg.SkipReason)
+    with dg.build_sensor_context(instance=dg.DagsterInstance.ephemeral(),
+                                 resources={"warehouse": WarehouseResource(duckdb_path=str(tmp_path / "none.db"))}) as ctx:
+        assert isinstance(symphony_registry_sensor(ctx), dg.SkipReason)
 
 
 def test_research_backtest_writes_replaces_and_traces(seeded, instance, warehouse_url):
