@@ -64,6 +64,9 @@ from engine.model import (
     WeightEqual,
     WeightInverseVol,
     WeightSpecified,
+    add_condition_tickers,
+    children_of,
+    tickers as symphony_tickers,
 )
 
 Alloc = dict[str, np.ndarray]
@@ -335,7 +338,7 @@ class _Plan:
     tree_order: dict[str, int]
     assets: tuple[str, ...]                 # tickers of the asset nodes evaluated (not under a zero weight)
     decisions: frozenset[int]               # id(node) of nodes with an if / filter / inverse-vol in their subtree
-    labels: dict[tuple, Any] = field(default_factory=dict)  # (id(operand), ticker) -> label, filled on use
+    labels: dict[tuple, Any] = field(default_factory=dict)  # (id(node), "children") -> child labels, on use
     subtrees: dict[int, tuple[str, tuple[str, ...]]] = field(default_factory=dict)  # filled by subtree()
     _memo: dict[int, str] = field(default_factory=dict)
 
@@ -343,7 +346,8 @@ class _Plan:
         """``(content hash, sorted tickers it reads)`` of a sub-strategy subtree of this symphony (memoised)."""
         out = self.subtrees.get(id(node))
         if out is None:
-            out = self.subtrees[id(node)] = (content_hash(node, self._memo), _subtree_tickers(node))
+            out = self.subtrees[id(node)] = (content_hash(node, self._memo),
+                                              tuple(sorted(symphony_tickers(node))))
         return out
 
 
@@ -381,7 +385,7 @@ def content_hash(node, memo: dict[int, str] | None = None) -> str:
             own = ("root",)
         else:
             raise AssertionError(f"unknown node step {step!r}")
-        kids = tuple(content_hash(c, memo) for c in _children(node))
+        kids = tuple(content_hash(c, memo) for c in children_of(node))
         h = hashlib.blake2b(repr((own, kids)).encode(), digest_size=16).hexdigest()
         memo[id(node)] = h
     return h
@@ -406,62 +410,6 @@ def _condition_key(cond) -> tuple:
     if kind == "compound":
         return ("compound", cond.operator, tuple(_condition_key(c) for c in cond.conditions))
     raise AssertionError(f"unknown condition kind {kind!r}")
-
-
-def _children(node) -> tuple:
-    """:func:`engine.model.children_of` by the node's ``step`` (the evaluator's hot path)."""
-    step = node.step
-    if step == "if":
-        return (*node.then_children, *node.else_children)
-    if step == "asset" or step == "empty":
-        return ()
-    return node.children
-
-
-def _add_condition_tickers(cond, out: set[str]) -> None:
-    """Add the tickers ``cond`` reads to ``out`` (``%`` replaced by each ticker of a multi-ticker comparison)."""
-    kind = cond.kind
-    if kind == "compound":
-        for c in cond.conditions:
-            _add_condition_tickers(c, out)
-        return
-    lhs, rhs = cond.lhs, cond.rhs
-    rhs_ticker = rhs.ticker if isinstance(rhs, IndicatorRef) else None
-    if kind == "comparison":
-        out.add(lhs.ticker)
-        if rhs_ticker is not None:
-            out.add(lhs.ticker if rhs_ticker == "%" else rhs_ticker)
-        return
-    for t in cond.tickers:
-        out.add(t if lhs.ticker == "%" else lhs.ticker)
-        if rhs_ticker is not None:
-            out.add(t if rhs_ticker == "%" else rhs_ticker)
-
-
-def _condition_tickers(cond) -> set[str]:
-    """Tickers a condition reads (``%`` replaced by each ticker of a multi-ticker comparison)."""
-    out: set[str] = set()
-    _add_condition_tickers(cond, out)
-    return out
-
-
-def _subtree_tickers(node) -> tuple[str, ...]:
-    """Sorted tickers a subtree can hold or reads an indicator of (:func:`engine.model.tickers` of the subtree:
-    its assets and the tickers of its conditions; filter and inverse-vol keys read only their asset children)."""
-    out: set[str] = set()
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        step = n.step
-        if step == "asset":
-            out.add(n.ticker)
-        elif step == "if":
-            _add_condition_tickers(n.condition, out)
-            stack.extend(n.then_children)
-            stack.extend(n.else_children)
-        elif step != "empty":
-            stack.extend(n.children)
-    return tuple(sorted(out))
 
 
 def root_tickers(root: Root) -> frozenset[str]:
@@ -500,7 +448,7 @@ def _plan(root: Root) -> _Plan:
         decision = False
         if step == "if":
             decision = True
-            _add_condition_tickers(node.condition, every)
+            add_condition_tickers(node.condition, every)
             for c in node.then_children:
                 walk(c, live)
             for c in node.else_children:

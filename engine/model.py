@@ -220,17 +220,24 @@ for _cls in (Group, WeightEqual, WeightSpecified, WeightInverseVol, If, Filter, 
     _cls.model_rebuild()
 
 
+#: Node ``step`` values whose children are ``node.children`` (root, group, weights, filter).
+_PARENT_STEPS = frozenset({"root", "group", "wt-cash-equal", "wt-cash-specified", "wt-inverse-vol", "filter"})
+
+
 def children_of(node: "Root | Node") -> tuple:
-    """The child nodes of ``node`` in path order (an ``if``: then-children, then else-children); exhaustive."""
-    match node:
-        case Asset() | Empty():
-            return ()
-        case If():
-            return (*node.then_children, *node.else_children)
-        case Root() | Group() | WeightEqual() | WeightSpecified() | WeightInverseVol() | Filter():
-            return node.children
-        case _:
-            assert_never(node)
+    """The child nodes of ``node`` in path order (an ``if``: then-children, then else-children).
+
+    Dispatches on the node's ``step`` literal (cheaper than class patterns; the evaluator's plan walk and content
+    hash call it per node). Raises AssertionError for a step no node class has.
+    """
+    step = node.step
+    if step == "if":
+        return (*node.then_children, *node.else_children)
+    if step == "asset" or step == "empty":
+        return ()
+    if step in _PARENT_STEPS:
+        return node.children
+    raise AssertionError(f"unknown node step {step!r}")
 
 
 def iter_nodes(node: "Root | Node"):
@@ -290,8 +297,34 @@ def indicator_refs(root: Root) -> set[IndicatorRef]:
     return refs
 
 
-def tickers(root: Root) -> set[str]:
-    """Every ticker the symphony can hold or reads an indicator of."""
-    out = {n.ticker for n in iter_nodes(root) if isinstance(n, Asset)}
-    out |= {r.ticker for r in indicator_refs(root)}
+def add_condition_tickers(cond: "Condition", out: set[str]) -> None:
+    """Add the tickers ``cond`` reads to ``out`` (``%`` replaced by each ticker of a multi-ticker comparison;
+    compound conditions walked recursively)."""
+    kind = cond.kind
+    if kind == "compound":
+        for c in cond.conditions:
+            add_condition_tickers(c, out)
+        return
+    lhs, rhs = cond.lhs, cond.rhs
+    rhs_ticker = rhs.ticker if isinstance(rhs, IndicatorRef) else None
+    if kind == "comparison":
+        out.add(lhs.ticker)
+        if rhs_ticker is not None:
+            out.add(lhs.ticker if rhs_ticker == "%" else rhs_ticker)
+        return
+    for t in cond.tickers:
+        out.add(t if lhs.ticker == "%" else lhs.ticker)
+        if rhs_ticker is not None:
+            out.add(t if rhs_ticker == "%" else rhs_ticker)
+
+
+def tickers(root: "Root | Node") -> set[str]:
+    """Every ticker the symphony (or subtree) can hold or reads an indicator of: its assets and the tickers of its
+    if-conditions (the tickers of :func:`indicator_refs`; filter and inverse-vol keys read only asset children)."""
+    out: set[str] = set()
+    for n in iter_nodes(root):
+        if n.step == "asset":
+            out.add(n.ticker)
+        elif n.step == "if":
+            add_condition_tickers(n.condition, out)
     return out
