@@ -337,6 +337,8 @@ class Warehouse:
         if lock_wait_s is None and self._lock_retries is None:
             lock_wait_s = lock_wait_from_env()
         self._lock_wait_s = None if lock_wait_s is None else max(0.0, float(lock_wait_s))
+        #: a private in-memory DuckDB database: one connection kept (StaticPool), nothing to hold or lock
+        self._in_memory = backend == "duckdb" and self._url.database in (None, "", ":memory:")
         self._engine = self._create_engine()
         self._pinned = threading.local()   # see pinned(): one connection reused by this thread's calls
         self._hold_lock = threading.Lock()   # see held(): one keep-alive connection, counted
@@ -374,8 +376,7 @@ class Warehouse:
 
     def _create_engine(self) -> Engine:
         if self._backend == "duckdb":
-            database = self._url.database
-            in_memory = database in (None, "", ":memory:")
+            in_memory = self._in_memory
             connect_args: dict[str, Any] = {}
             if self._read_only and not in_memory:
                 connect_args["read_only"] = True
@@ -507,7 +508,7 @@ class Warehouse:
         Raises:
             WarehouseLockedError: another process held the file past ``lock_wait_s``.
         """
-        if self._backend != "duckdb" or self._url.database in (None, "", ":memory:"):
+        if self._backend != "duckdb" or self._in_memory:
             yield self
             return
         with self._hold_lock:
