@@ -70,6 +70,8 @@ from engine.model import (
 )
 
 Alloc = dict[str, np.ndarray]
+_ZERO1 = np.zeros(1)
+_ZERO1.setflags(write=False)
 CASH = "$USD"
 
 
@@ -718,29 +720,28 @@ class _Evaluator:
 
     # -- nodes ---------------------------------------------------------------------------------------------
     def node(self, node) -> Alloc:
-        match node:
-            case Asset():  # its price's validity is applied once for all assets (_Plan.assets, evaluate)
-                return {node.ticker: self._ones}
-            case Empty():
-                return {}
-            case WeightEqual() | Group():
-                if not node.children:
-                    return {}
-                return self._equal(node.children)
-            case WeightSpecified():
-                acc: Alloc = {}
-                for w, child in zip(node.weights, node.children):
-                    if w > 0:
-                        self._add(acc, self.node(child), float(w))
-                return acc
-            case If():
-                return self._if(node)
-            case Filter():
-                return self._filter(node)
-            case WeightInverseVol():
-                return self._inverse_vol(node)
-            case _:
-                assert_never(node)
+        """The allocation of ``node`` on this evaluator's sessions (dispatch on the node's ``step``)."""
+        try:
+            visit = _VISIT[node.step]
+        except (KeyError, AttributeError):
+            raise AssertionError(f"unknown node {type(node).__name__}") from None
+        return visit(self, node)
+
+    def _asset(self, node: Asset) -> Alloc:
+        return {node.ticker: self._ones}  # its price's validity is applied once for all assets (_Plan.assets)
+
+    def _empty(self, node: Empty) -> Alloc:
+        return {}
+
+    def _group(self, node) -> Alloc:
+        return self._equal(node.children) if node.children else {}
+
+    def _specified(self, node: WeightSpecified) -> Alloc:
+        acc: Alloc = {}
+        for w, child in zip(node.weights, node.children):
+            if w > 0:
+                self._add(acc, self.node(child), float(w))
+        return acc
 
     def _value(self, operand, ticker: str | None = None) -> np.ndarray:
         if isinstance(operand, Constant):
@@ -777,8 +778,20 @@ class _Evaluator:
         then_alloc = self._equal(node.then_children) if node.then_children else {}
         else_alloc = self._equal(node.else_children) if node.else_children else {}
         acc: Alloc = {}
-        self._add(acc, then_alloc, cond.astype("float64"))
-        self._add(acc, else_alloc, (~cond).astype("float64"))
+        if self.T == 1:  # one session: the branch taken, exactly what the products below give (w·1 = w, w·0 = 0)
+            # (weights are finite and >= 0; the key order is the one _add gives: then-keys first)
+            if cond[0]:
+                acc.update(then_alloc)
+                for t in else_alloc:
+                    if t not in acc:
+                        acc[t] = _ZERO1
+            else:
+                for t in then_alloc:
+                    acc[t] = _ZERO1
+                acc.update(else_alloc)
+        else:
+            self._add(acc, then_alloc, cond.astype("float64"))
+            self._add(acc, else_alloc, (~cond).astype("float64"))
         op = node.condition.operator if not isinstance(node.condition, Comparison) else None
         self.records[node.path] = NodeRecord(node, data={"cond": cond, "comparisons": comps, "operator": op})
         return acc
@@ -953,6 +966,13 @@ class _Evaluator:
                 pass
             case _:
                 assert_never(node)
+
+
+_VISIT: dict[str, Callable[[_Evaluator, Any], Alloc]] = {
+    "asset": _Evaluator._asset, "empty": _Evaluator._empty, "group": _Evaluator._group,
+    "wt-cash-equal": _Evaluator._group, "wt-cash-specified": _Evaluator._specified, "if": _Evaluator._if,
+    "filter": _Evaluator._filter, "wt-inverse-vol": _Evaluator._inverse_vol,
+}
 
 
 class _Reach:
