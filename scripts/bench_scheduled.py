@@ -305,7 +305,6 @@ def bench_one(executor: str, session: str, workdir: Path, postgres_url: str | No
     account trading its own fake Alpaca paper server on 127.0.0.1 through the real client (``ORAGAMI_BROKER=
     alpaca``); default: the demo account on the simulated broker.
     """
-    from warehouse import Warehouse
 
     home = workdir / executor
     home.mkdir(parents=True)

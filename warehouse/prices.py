@@ -282,7 +282,7 @@ def read_price_files(path: str | os.PathLike) -> pd.DataFrame:
     if root.is_dir():
         files = sorted(p for p in root.iterdir() if p.is_file() and p.suffix.lower() in PRICE_FILE_SUFFIXES)
         if not files:
-            raise PriceFileError(f"no price files (*.csv, *.parquet) in this directory", file=root)
+            raise PriceFileError("no price files (*.csv, *.parquet) in this directory", file=root)
     elif root.is_file():
         files = [root]
     else:

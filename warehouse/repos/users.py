@@ -313,9 +313,17 @@ def sign_out_everywhere(wh: Warehouse, username: str, *, by: Actor | None) -> in
 
 # -- sign-in attempts ---------------------------------------------------------------------------------------------
 
+#: How long ``sign_in_attempts`` rows are kept. The lock-out reads the last 30 minutes; the permanent record of
+#: every sign-in is the audit trail (``sign_in_ok`` / ``sign_in_failed`` / ``sign_in_locked``), so the table stays
+#: small however many guesses arrive.
+ATTEMPT_RETENTION = dt.timedelta(days=30)
+
+
 def record_attempt(wh: Warehouse, username: str, client: str, outcome: str, at: dt.datetime) -> None:
-    """Append one sign-in attempt (``outcome`` one of :data:`~warehouse.schema.SIGN_IN_OUTCOMES`)."""
+    """Append one sign-in attempt (``outcome`` one of :data:`~warehouse.schema.SIGN_IN_OUTCOMES`) and, in the same
+    transaction, delete the attempts older than :data:`ATTEMPT_RETENTION` before ``at`` (every username's)."""
     with wh.begin() as conn:
+        conn.execute(sign_in_attempts.delete().where(sign_in_attempts.c.attempted_at < at - ATTEMPT_RETENTION))
         conn.execute(sign_in_attempts.insert().values(attempt_id=uuid.uuid4().hex, username=username,
                                                       client=client, attempted_at=at, outcome=outcome))
 
