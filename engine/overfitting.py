@@ -52,7 +52,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
 
 #: The Euler–Mascheroni constant γ.
 EULER_GAMMA = 0.5772156649015329
@@ -109,6 +108,8 @@ def probabilistic_sharpe_ratio(sr: float, sr_benchmark: float, n_obs: int, skew:
     if not var > 0:
         raise ValueError(f"the PSR variance term 1 - skew*SR + (kurtosis-1)/4*SR^2 = {var:.4g} is not positive "
                          f"(skew {skew:.4g}, kurtosis {kurtosis:.4g}, SR {sr:.4g}); is kurtosis the excess one?")
+    from scipy.stats import norm  # lazy: scipy.stats costs ~1 s per process that imports the code location
+
     return float(norm.cdf((sr - sr_benchmark) * math.sqrt(n_obs - 1) / math.sqrt(var)))
 
 
@@ -130,6 +131,8 @@ def expected_max_sharpe(n_trials: int, sr_variance: float) -> float:
         raise ValueError(f"sr_variance must be a non-negative number, got {sr_variance}")
     if n_trials == 1:
         return 0.0
+    from scipy.stats import norm  # lazy, as in probabilistic_sharpe_ratio
+
     z1 = norm.ppf(1.0 - 1.0 / n_trials)
     z2 = norm.ppf(1.0 - 1.0 / (n_trials * math.e))
     return float(math.sqrt(sr_variance) * ((1.0 - EULER_GAMMA) * z1 + EULER_GAMMA * z2))
