@@ -40,6 +40,8 @@ import pandas as pd
 import sqlalchemy as sa
 
 from engine.calendar import NEW_YORK, is_session, previous_session, sessions_in_range, trading_time
+from engine.controls import (  # noqa: F401  (control_action, scheduled_rebalance, _date_or_none: re-exported)
+    ACTING_STATUSES, _date_or_none, acting_control, control_action, decide, plan_reason, scheduled_rebalance)
 from engine.evaluate import CASH, IndicatorCache, evaluate, root_tickers
 from engine.ledger import needs_rebalance
 from engine.model import Root
@@ -212,15 +214,12 @@ def clear_control(wh: Warehouse, *, symphony_id: str, actor: str, role: str | No
 def acting_on(wh: Warehouse, session: dt.date) -> dict[str, dict]:
     """The control acting on each symphony on ``session``, by symphony id: open, or consumed on/after ``session``
     (a re-run repeats its decision), with ``effective_session <= session``. Every account (the daily job)."""
-    rows = wh.read("symphony_controls", where={"status": ["open", "consumed"]})
+    rows = wh.read("symphony_controls", where={"status": list(ACTING_STATUSES)})
     out: dict[str, dict] = {}
-    for r in rows.sort_values("set_at").to_dict("records"):
-        if r["effective_session"] > session:
-            continue
-        consumed = r["consumed_session"]
-        if r["status"] == "consumed" and (consumed is None or pd.isna(consumed) or consumed < session):
-            continue
-        out[r["symphony_id"]] = r
+    for sid, group in rows.groupby("symphony_id", sort=True):
+        row = acting_control(group.to_dict("records"), session)
+        if row is not None:
+            out[str(sid)] = row
     return out
 
 
@@ -233,59 +232,8 @@ def apply_transitions(wh: Warehouse, transitions: list[tuple[str, dict]]) -> int
     return len(transitions)
 
 
-# --------------------------------------------------------------------------------------------------------------
-# What a control does on a session (pure)
-# --------------------------------------------------------------------------------------------------------------
-
-def _date_or_none(v: Any) -> dt.date | None:
-    return None if v is None or (not isinstance(v, dt.date) and pd.isna(v)) else v
-
-
-def scheduled_rebalance(rule: str, session: dt.date, previous: dt.date | None, targets: dict[str, float],
-                        previous_targets: dict[str, float] | None) -> bool:
-    """Whether ``session`` is a scheduled rebalance of ``rule`` (module docstring): calendar rules by period;
-    ``none`` when the set of target tickers differs from ``previous_targets`` (False when those are unknown).
-
-    Raises:
-        ValueError: an unknown rule.
-    """
-    if rule == "none":
-        if previous_targets is None:
-            return False
-        return {t for t, w in targets.items() if w > 1e-12} != {t for t, w in previous_targets.items() if w > 1e-12}
-    trade, _ = needs_rebalance(rule=rule, corridor=None, session=session, previous_session=previous, holdings={},
-                               cash=0.0, prices={}, targets={}, has_traded=True)
-    return trade
-
-
-def control_action(control: dict, session: dt.date, scheduled: bool) -> tuple[str, dict | None, str]:
-    """What ``control`` does on ``session``: ``(action, change to store or None, reason)``.
-
-    ``action``: ``'liquidate'`` (sell everything), ``'hold'`` (trade nothing) or ``'rule'`` (trade as the rule
-    says). ``scheduled``: for ``cash_until_rebalance`` :func:`scheduled_rebalance`; for ``skip_next_rebalance``
-    whether the rule would trade today.
-    """
-    who = f"{control['control']} set by {control['set_by']}"
-    consumed = _date_or_none(control.get("consumed_session"))
-    if control["control"] == "cash_until_rebalance":
-        started = _date_or_none(control.get("started_session"))
-        if consumed == session:
-            return "rule", None, f"{who} ended: scheduled rebalance on {session}"
-        if started is None or session <= started:
-            return "liquidate", (None if started == session else {"started_session": session}), \
-                f"{who}: to cash until the next scheduled rebalance"
-        if scheduled:
-            return "rule", {"consumed_session": session, "status": "consumed"}, \
-                f"{who} ended: scheduled rebalance on {session}"
-        return "hold", None, f"{who}: holding cash until the next scheduled rebalance"
-    if control["control"] == "skip_next_rebalance":
-        if consumed == session:
-            return "hold", None, f"{who}: this rebalance skipped, holdings kept"
-        if scheduled:
-            return "hold", {"consumed_session": session, "status": "consumed"}, \
-                f"{who}: this rebalance skipped, holdings kept"
-        return "rule", None, f"{who}: waiting for the next rebalance"
-    raise ValueError(f"unknown control {control['control']!r}")
+# What a control does on a session is pure (:mod:`engine.controls`: :func:`control_action`,
+# :func:`scheduled_rebalance`, imported above and kept importable from here under those names).
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -346,18 +294,13 @@ def plan_symphony(row: dict, root: Root | None, weights: dict[str, float], book:
     sid = row["symphony_id"]
     if control is None:
         return SymphonyPlan(intents_for(sid, led.holdings, led.cash, prices, weights) if trade else [],
-                            f"{'trade' if trade else 'hold'} — {why}")
-    scheduled = trade if control["control"] == "skip_next_rebalance" else \
-        scheduled_rebalance(rule, session, prev, weights, previous_targets)
-    action, change, cwhy = control_action(control, session, scheduled)
+                            plan_reason("rule", trade, why, None))
+    action, change, cwhy = decide(control, rule, session, prev, trade, weights, previous_targets)
     transition = (control["control_id"], change) if change else None
-    if action == "liquidate":
-        return SymphonyPlan(intents_for(sid, led.holdings, led.cash, prices, {}), f"to cash — {cwhy}", action,
-                            transition)
-    if action == "hold":
-        return SymphonyPlan([], f"hold — {cwhy}", action, transition)
-    return SymphonyPlan(intents_for(sid, led.holdings, led.cash, prices, weights) if trade else [],
-                        f"{'trade' if trade else 'hold'} — {why} ({cwhy})", action, transition)
+    goal = {} if action == "liquidate" else weights
+    intents = intents_for(sid, led.holdings, led.cash, prices, goal) \
+        if action == "liquidate" or (action == "rule" and trade) else []
+    return SymphonyPlan(intents, plan_reason(action, trade, why, cwhy), action, transition)
 
 
 @dataclass
