@@ -99,6 +99,9 @@ class Topology:
         env: extra environment of all three processes (e.g. ``ORAGAMI_WAREHOUSE_URL``, ``DAGSTER_PG_*``).
         target: the code server's code: ``["-m", "orchestration.definitions"]`` (default) or ``["-f", FILE, "-a",
             ATTRIBUTE]``.
+        daemon: start the daemon on entry (default); ``False`` leaves it to :meth:`start_daemon` (a backfill
+            submitted before the daemon starts is picked up by its first backfill iteration instead of waiting
+            up to Dagster's fixed 30 s backfill interval).
 
     Use as a context manager: the instance storage is created first (``dagster instance migrate``), then every
     process runs in its own process group and the whole group is terminated (then killed) on exit. Logs go to
@@ -106,8 +109,9 @@ class Topology:
     """
 
     def __init__(self, home: Path, instance_yaml: str, env: dict[str, str] | None = None,
-                 target: list[str] | None = None) -> None:
+                 target: list[str] | None = None, daemon: bool = True) -> None:
         self.home = Path(home)
+        self.start_daemon_on_entry = daemon
         self.instance_yaml = instance_yaml
         self.env = {**os.environ, "DAGSTER_HOME": str(self.home), "PYTHONPATH": str(ROOT), **(env or {})}
         self.target = target or ["-m", "orchestration.definitions"]
@@ -135,11 +139,17 @@ class Topology:
                                         "-p", str(self.grpc_port), "--location-name", LOCATION, *self.target])
             self._start("webserver", [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(self.web_port),
                                       "-w", str(workspace)])
-            self._start("daemon", [str(BIN / "dagster-daemon"), "run", "-w", str(workspace)])
+            if self.start_daemon_on_entry:
+                self.start_daemon()
         except BaseException:
             self.stop()
             raise
         return self
+
+    def start_daemon(self) -> None:
+        """Start ``dagster-daemon run`` on the workspace (once; :meth:`__enter__` does it unless ``daemon=False``)."""
+        if "daemon" not in self.procs:
+            self._start("daemon", [str(BIN / "dagster-daemon"), "run", "-w", str(self.home / "workspace.yaml")])
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()

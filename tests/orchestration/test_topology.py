@@ -166,7 +166,10 @@ def test_two_session_backfill_runs_in_order(tmp_path, instance_database):
     env = {"ORAGAMI_WAREHOUSE_URL": warehouse_url, "DAGSTER_PG_HOST": pg.host or "127.0.0.1",
            "DAGSTER_PG_PORT": str(pg.port or 5432), "DAGSTER_PG_USER": pg.username or "postgres",
            "DAGSTER_PG_PASSWORD": pg.password or "trust-auth-ignores-this", "DAGSTER_PG_DB": pg.database}
-    with Topology(tmp_path / "dagster_home", (ROOT / "deploy" / "dagster.yaml").read_text(), env=env) as topo:
+    # The daemon starts after the backfill is submitted: its first backfill iteration picks it up (Dagster's
+    # backfill daemon otherwise looks again only every 30 s, a fixed interval no instance setting changes).
+    with Topology(tmp_path / "dagster_home", (ROOT / "deploy" / "dagster.yaml").read_text(), env=env,
+                  daemon=False) as topo:
         topo.wait_ready(timeout=300)
         params = {"selector": {"partitionSetName": "daily_trading_partition_set",
                                "repositorySelector": {"repositoryLocationName": LOCATION,
@@ -174,6 +177,7 @@ def test_two_session_backfill_runs_in_order(tmp_path, instance_database):
                   "partitionNames": [s1.isoformat(), s2.isoformat()], "fromFailure": False}
         answer = topo.graphql(BACKFILL, {"params": params}, timeout=120)["launchPartitionBackfill"]
         assert answer["__typename"] == "LaunchBackfillSuccess", answer
+        topo.start_daemon()
         first, second = _backfill_runs(topo, answer["backfillId"], 2, timeout=600)
         failures = [f for r in (first, second) if r["status"] != "SUCCESS" for f in topo.step_failures(r["runId"])]
         assert (first["status"], second["status"]) == ("SUCCESS", "SUCCESS"), f"{failures}\n{topo.logs()}"
