@@ -69,8 +69,11 @@ def run_daily(url: str, session: str, raise_on_error: bool = False, instance=Non
 
     from assets.daily import DAILY_ASSETS
     from orchestration.definitions import build_resources
+    from resources import AlpacaBroker
 
     resources = build_resources(warehouse_url=url, broker="alpaca")
-    resources["broker"] = resources["broker"].model_copy(update={"backoff_s": 0.0})
+    # a new resource, not model_copy(update=...): Dagster rebuilds a resource from its config when the run starts,
+    # which drops a model_copy update (the runs then waited 1, 2, 4 s between broker retries)
+    resources["broker"] = AlpacaBroker(url_override=resources["broker"].url_override, backoff_s=0.0)
     return dg.materialize([*DAILY_ASSETS], resources=resources, partition_key=session,
                           instance=instance or dg.DagsterInstance.ephemeral(), raise_on_error=raise_on_error)

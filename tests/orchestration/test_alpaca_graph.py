@@ -10,6 +10,7 @@ import pytest
 from assets.daily import DAILY_ASSETS
 from orchestration.cli import main, seed_symphonies
 from orchestration.definitions import build_resources
+from resources import AlpacaBroker
 from tests.fakes.alpaca_server import FakeAlpacaServer
 from warehouse import Warehouse
 from warehouse.bundled import load_adjusted_closes
@@ -39,7 +40,9 @@ def env(monkeypatch):
 
 def materialize(url: str, server: FakeAlpacaServer, raise_on_error=True):
     resources = build_resources(warehouse_url=url, broker="alpaca", alpaca_url=server.url)
-    resources["broker"] = resources["broker"].model_copy(update={"backoff_s": 0.0})
+    # a new resource, not model_copy(update=...): Dagster rebuilds a resource from its config when the run starts,
+    # which drops a model_copy update (the runs then waited 1, 2, 4 s between broker retries)
+    resources["broker"] = AlpacaBroker(url_override=resources["broker"].url_override, backoff_s=0.0)
     return dg.materialize([*DAILY_ASSETS], resources=resources, partition_key=D1,
                           instance=dg.DagsterInstance.ephemeral(), raise_on_error=raise_on_error)
 

@@ -15,6 +15,7 @@ import pytest
 from assets.daily import DAILY_ASSETS, daily_nav, ledgers_hold, orders_answered, positions
 from orchestration.cli import seed_symphonies
 from orchestration.definitions import build_resources
+from resources import AlpacaBroker
 from tests.fakes.alpaca_server import FakeAlpacaServer
 from warehouse import Warehouse
 from warehouse.bundled import load_adjusted_closes
@@ -63,7 +64,9 @@ def servers(monkeypatch):
 
 def run(url: str, selection=None, raise_on_error: bool = True):
     resources = build_resources(warehouse_url=url, broker="alpaca")
-    resources["broker"] = resources["broker"].model_copy(update={"backoff_s": 0.0})
+    # a new resource, not model_copy(update=...): Dagster rebuilds a resource from its config when the run starts,
+    # which drops a model_copy update (the runs then waited 1, 2, 4 s between broker retries)
+    resources["broker"] = AlpacaBroker(url_override=resources["broker"].url_override, backoff_s=0.0)
     return dg.materialize([*DAILY_ASSETS, orders_answered, ledgers_hold], resources=resources, partition_key=D1,
                           selection=selection, instance=dg.DagsterInstance.ephemeral(),
                           raise_on_error=raise_on_error)
