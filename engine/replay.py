@@ -9,7 +9,10 @@ functions:
    a symphony whose stored row does not parse, that lacks a bar of one of its tickers on the session, or whose
    indicators are undefined (warm-up) fails alone: target all cash, ``symphony_runs`` row ``failed``.
 2. **rebalance rule** — :func:`engine.ledger.needs_rebalance` (daily; first session of a week / month / quarter /
-   year; corridor; a ledger that never traded always trades).
+   year; corridor; a ledger that never traded always trades), then the symphony's **live control**, decided as the
+   graph decides it (:mod:`engine.controls`): ``cash_until_rebalance`` sells to cash on its first session and
+   holds cash until the rule's next scheduled rebalance, ``skip_next_rebalance`` keeps the holdings on the next
+   session the rule would trade; the control's changes carry from session to session (``replay(controls=...)``).
 3. **orders** — each account's intents netted per ticker (:mod:`engine.netting`): crosses inside the account at
    the reference price, one broker order per ticker for the net, sells first; risk gates of :mod:`engine.risk`.
 4. **fills** — the simulated paper broker (``resources.brokers.SimulatedAccount``): every order fills in full at
@@ -49,6 +52,7 @@ import pandas as pd
 
 from engine.broker import OrderRequest
 from engine.calendar import previous_session as calendar_previous_session, trading_time
+from engine.controls import acting_control, apply_change, decide, plan_reason
 from engine.costs import MIN_FILL_NOTIONAL, CostModel
 from engine.evaluate import CASH, Evaluation, IndicatorCache, evaluate, root_tickers
 from engine.ledger import Ledger, OrderOutcome, needs_rebalance, settle
@@ -111,6 +115,11 @@ class ReplayResult:
         target_allocations, decision_traces, symphony_runs, orders, order_intents, positions, daily_nav,
         performance_metrics: the rows of those tables.
         ledgers: ``{symphony_id: Ledger}`` after the last session.
+        control_transitions: ``(control_id, change)`` of every live control the replay started or consumed, in
+            session order (the changes of ``warehouse.repos.controls.apply_transitions``).
+        control_decisions: one row per symphony and session a live control acted on: ``account_id, symphony_id,
+            session_date, control_id, control, action`` (``liquidate|hold|rule``) and ``reason`` (the line the
+            daily graph logs for the symphony).
     """
 
     sessions: list[dt.date]
@@ -123,6 +132,8 @@ class ReplayResult:
     daily_nav: list[dict] = field(default_factory=list)
     performance_metrics: list[dict] = field(default_factory=list)
     ledgers: dict[str, Ledger] = field(default_factory=dict)
+    control_transitions: list[tuple[str, dict]] = field(default_factory=list)
+    control_decisions: list[dict] = field(default_factory=list)
 
     def nav_frame(self) -> pd.DataFrame:
         """``daily_nav`` rows as a frame: index = session (``datetime.date``), columns = symphony ids, NAV in USD."""
@@ -275,7 +286,9 @@ def replay(symphonies: Sequence[ReplaySymphony], closes: pd.DataFrame, sessions:
            limits: Mapping[str, RiskLimits] | None = None, skipped: Sequence[tuple[str, str, str]] = (),
            traces: bool = True, metrics: bool = True, now: dt.datetime | None = None,
            previous_session: Callable[[dt.date], dt.date] = calendar_previous_session,
-           progress: Callable[[int, int, dt.date], None] | None = None) -> ReplayResult:
+           progress: Callable[[int, int, dt.date], None] | None = None,
+           controls: Mapping[str, Sequence[Mapping]] | None = None,
+           targets_before: Mapping[str, Mapping[str, float]] | None = None) -> ReplayResult:
     """Run the live path over ``sessions`` for ``symphonies`` (module docstring: the five steps).
 
     Args:
@@ -295,6 +308,15 @@ def replay(symphonies: Sequence[ReplaySymphony], closes: pd.DataFrame, sessions:
         now: the ``evaluated_at`` stamp of the run rows (default: the current UTC time).
         previous_session: the session before a date (default the NYSE calendar's).
         progress: called after each session with ``(i, n, session)`` (1-based).
+        controls: the live-control rows (``symphony_controls`` columns) that can act within the range, by symphony
+            id. On each session a symphony's acting row (:func:`engine.controls.acting_control`) is decided as the
+            graph decides it, after its rule (:func:`engine.controls.decide`): ``liquidate`` trades it to cash,
+            ``hold`` trades nothing, ``rule`` trades as the rule says; the rows' changes (``started_session``,
+            ``consumed_session`` + status) carry to the next session in memory and are returned in
+            ``control_transitions``. The given rows are not modified.
+        targets_before: the targets (no cash) of the session before the first, by symphony id (what
+            ``cash_until_rebalance`` under rule ``none`` compares with on the first session; later sessions use the
+            replay's own).
 
     Returns:
         :class:`ReplayResult`.
@@ -323,6 +345,8 @@ def replay(symphonies: Sequence[ReplaySymphony], closes: pd.DataFrame, sessions:
                                                     | {pd.Timestamp(s) for s in sessions}))).ffill()
     value_index = _session_index(valued)
     cache = IndicatorCache(closes)
+    control_rows = {sid: [dict(r) for r in rows] for sid, rows in (controls or {}).items()}
+    last_targets: dict[str, dict[str, float]] = {sid: dict(w) for sid, w in (targets_before or {}).items()}
     first = pd.Timestamp(sessions[0])
     evaluations: dict[str, Evaluation | Exception] = {}
     for sym in symphonies:
@@ -373,14 +397,24 @@ def replay(symphonies: Sequence[ReplaySymphony], closes: pd.DataFrame, sessions:
                                          "detail": e["detail"]} for seq, e in enumerate(trace)]
             intents: list[SymphonyIntent] = []
             for sym in syms:
-                st = state[sym.symphony_id]
+                sid = sym.symphony_id
+                st = state[sid]
+                control = acting_control(control_rows.get(sid, ()), session)
                 try:
-                    mine = _symphony_intents(sym, st, weights[sym.symphony_id], price_of, session, prev, costs,
-                                             sizing)
+                    mine, action, change, why = _symphony_intents(sym, st, weights[sid], price_of, session, prev,
+                                                                  costs, sizing, control, last_targets.get(sid))
                 except Exception as exc:   # planning one symphony fails alone
-                    runs[sym.symphony_id] = ("failed", f"order planning: {type(exc).__name__}: {exc}")
+                    runs[sid] = ("failed", f"order planning: {type(exc).__name__}: {exc}")
                     continue
                 intents.extend(mine)
+                if control is not None:
+                    out.control_decisions.append({"account_id": account_id, "symphony_id": sid,
+                                                  "session_date": session, "control_id": control["control_id"],
+                                                  "control": control["control"], "action": action, "reason": why})
+                    if change:
+                        apply_change(control, change)   # type: ignore[arg-type]  (our own copy of the row)
+                        out.control_transitions.append((control["control_id"], dict(change)))
+            last_targets.update(weights)
             cash = {s.symphony_id: state[s.symphony_id].ledger.cash for s in syms}
             plan = plan_account(account_id, session, intents, cash) if sizing == BUFFERED else \
                 net_by_quantity(account_id, session, intents)
@@ -432,20 +466,31 @@ def _targets(sym: ReplaySymphony, ev, session: dt.date, row_i: int | None, prese
 
 
 def _symphony_intents(sym: ReplaySymphony, st: _State, weights: Mapping[str, float], price_of: Mapping[str, float],
-                      session: dt.date, prev: dt.date, costs: CostModel, sizing: str) -> list[SymphonyIntent]:
-    """One symphony's intents for the session (the graph's ``_symphony_intents``), sized by ``sizing``."""
+                      session: dt.date, prev: dt.date, costs: CostModel, sizing: str, control: Mapping | None = None,
+                      previous_targets: Mapping[str, float] | None = None
+                      ) -> tuple[list[SymphonyIntent], str, dict | None, str]:
+    """One symphony's intents for the session, sized by ``sizing``, and its control's decision: ``(intents,
+    action, change, reason)`` — the graph's ``warehouse.repos.controls.plan_symphony``: the rule first, then the
+    live control (``liquidate``: to an all-cash target; ``hold``: nothing; ``rule``: the rule's trade)."""
     led = st.ledger
     names = sorted(set(led.holdings) | set(weights))
     prices = {t: price_of[t] for t in names if t in price_of}
     rule, corridor = (sym.root.rebalance, sym.root.corridor_width) if sym.root is not None else ("daily", None)
-    trade, _why = needs_rebalance(rule=rule, corridor=corridor, session=session, previous_session=prev,
-                                  holdings=led.holdings, cash=led.cash, prices=prices, targets=weights,
-                                  has_traded=st.has_traded)
-    if not trade:
-        return []
+    trade, why = needs_rebalance(rule=rule, corridor=corridor, session=session, previous_session=prev,
+                                 holdings=led.holdings, cash=led.cash, prices=prices, targets=weights,
+                                 has_traded=st.has_traded)
+    action, change, cwhy = "rule", None, None
+    if control is not None:
+        action, change, cwhy = decide(control, rule, session, prev, trade, dict(weights),
+                                      None if previous_targets is None else dict(previous_targets))
+    reason = plan_reason(action, trade, why, cwhy)
+    if not (action == "liquidate" or (action == "rule" and trade)):
+        return [], action, change, reason
+    goal = {} if action == "liquidate" else weights
     if sizing == BUFFERED:
-        return intents_for(sym.symphony_id, led.holdings, led.cash, prices, weights)
-    return exact_intents(sym.symphony_id, led.holdings, led.cash, prices, weights, costs, session)
+        return intents_for(sym.symphony_id, led.holdings, led.cash, prices, goal), action, change, reason
+    return exact_intents(sym.symphony_id, led.holdings, led.cash, prices, goal, costs, session), action, change, \
+        reason
 
 
 def _fill_account(account_id: str, syms: list[ReplaySymphony], state: Mapping[str, _State], plan: NettingPlan,
