@@ -4,8 +4,9 @@
 
 Runs the daily logic (targets → netted orders → simulated fills → ledgers → NAV) for every NYSE session of
 ``[D1, D2]`` in this one process (:func:`pipelines.replay.replay_range`) and writes every session's rows in one
-transaction, replacing those sessions of the replayed accounts. Exit 0 on success, 2 on a usage error (bad date,
-unknown account, a range past the last bar), 3 when the DuckDB file is locked.
+transaction, replacing those sessions of the replayed accounts. The live controls (``oragami controls``) act as in
+the daily graph; every session on which one sells to cash, ends or skips a rebalance is printed. Exit 0 on success,
+2 on a usage error (bad date, unknown account, a range past the last bar), 3 when the DuckDB file is locked.
 """
 from __future__ import annotations
 
@@ -28,7 +29,7 @@ def cmd_replay(args) -> int:
     from engine.replay import ReplayError
     from orchestration.cli import _warehouse
     from orchestration.definitions import market_data_resource
-    from pipelines.replay import replay_range
+    from pipelines.replay import control_events, replay_range
     from resources import SimulatedBroker
 
     wh = _warehouse(args)
@@ -57,6 +58,8 @@ def cmd_replay(args) -> int:
     print(f"[replay] {summary.sessions} sessions {summary.start}..{summary.end}, {summary.symphonies} symphonies in "
           f"{len(summary.accounts)} account(s) ({', '.join(summary.accounts)}), sizing {args.sizing}: "
           f"{wall:.1f}s wall, {cpu:.1f}s CPU ({steps}); {sum(summary.rows.values())} rows written")
+    for line in control_events(summary.result):
+        print(f"[replay] live control {line}")
     last = [r for r in summary.result.daily_nav if r["session_date"] == summary.end]
     for r in sorted(last, key=lambda r: (r["account_id"], r["symphony_id"])):
         print(f"  {r['account_id']:>12} {r['symphony_id']:<45} NAV {r['nav_usd']:>12,.2f}")

@@ -8,9 +8,11 @@
    ``daily_bars`` does (missing history filled in, one ``replace`` per group of tickers);
 3. closes through the warehouse price reader (the graph's), one read for the whole range;
 4. :func:`engine.replay.replay` from each symphony's ledger before the first session
-   (:func:`warehouse.repos.replay.start_state`) with the simulated broker's cost model;
+   (:func:`warehouse.repos.replay.start_state`) with the simulated broker's cost model and the live controls that
+   can act within the range (:func:`warehouse.repos.replay.range_controls`; the previous session's targets for
+   ``cash_until_rebalance`` under rule ``none``), decided session by session as the graph's ``order_plan`` does;
 5. :func:`warehouse.repos.replay.write_replay`: one transaction, one bulk insert per table, replacing the replayed
-   accounts' rows of those sessions (idempotent; other accounts untouched).
+   accounts' rows of those sessions, and the controls' changes (idempotent; other accounts untouched).
 
 The job: ``paper_replay`` with run config ``ops: {replay_sessions: {config: {start, end, accounts, sizing}}}`` (ISO
 dates; ``accounts`` empty = every account). One run replays the whole range — the replay is path-dependent (each
@@ -37,7 +39,8 @@ from engine.risk import RiskLimits
 from resources import BrokerResource, MarketDataResource, SimulatedBroker, WarehouseResource
 from warehouse import Between, Warehouse
 from warehouse.repos import bars as bar_repo
-from warehouse.repos.replay import start_state, write_replay
+from warehouse.repos.controls import previous_targets
+from warehouse.repos.replay import range_controls, start_state, write_replay
 from warehouse.scope import AccountScope
 
 EARLIEST = dt.date(1900, 1, 1)
@@ -161,9 +164,13 @@ def replay_range(wh: Warehouse, market_data: MarketDataResource, costs: CostMode
             error=row.get("parse_error")))
     accounts_rows = {r["account_id"]: r for r in wh.read("accounts").to_dict("records")}
     limits = {a: RiskLimits.from_row(accounts_rows.get(a)) for a in wanted}
+    acting = {sid: rows for sid, rows in range_controls(wh, wanted, sessions[0], sessions[-1]).items()
+              if any(s.symphony_id == sid for s in syms)}
+    before = previous_targets(wh, sessions[0], sorted(sid for sid, rows in acting.items()
+                                                      if any(r["control"] == "cash_until_rebalance" for r in rows)))
     result = replay(syms, closes, sessions, costs, sizing=sizing, present=present, limits=limits,
                     skipped=[(row["account_id"], row["symphony_id"], why) for row, why in over], traces=traces,
-                    progress=progress)
+                    progress=progress, controls=acting, targets_before=before)
     timings["replay"] = time.perf_counter() - t0
 
     t0 = time.perf_counter()
@@ -175,6 +182,17 @@ def replay_range(wh: Warehouse, market_data: MarketDataResource, costs: CostMode
     rows = write_replay(wh, result, wanted, runs)
     timings["write"] = time.perf_counter() - t0
     return ReplaySummary(sessions[0], sessions[-1], len(sessions), wanted, len(syms), rows, timings, result)
+
+
+def control_events(result: ReplayResult | None) -> list[str]:
+    """One line per session a live control acted on the symphony's trading — sold it to cash, ended the cash
+    (scheduled rebalance) or skipped a rebalance: ``session symphony: reason``, the line the graph's ``order_plan``
+    logs for it. Sessions that only hold cash or wait for the rebalance to skip are left out."""
+    if result is None:
+        return []
+    acted = {("cash_until_rebalance", "liquidate"), ("cash_until_rebalance", "rule"), ("skip_next_rebalance", "hold")}
+    return [f"{d['session_date']} {d['symphony_id']}: {d['reason']}" for d in result.control_decisions
+            if (d["control"], d["action"]) in acted]
 
 
 def _present(long: pd.DataFrame, closes: pd.DataFrame) -> pd.DataFrame:
@@ -227,6 +245,7 @@ def paper_replay_op(context: dg.OpExecutionContext, config: ReplayConfig, market
         "start": summary.start.isoformat(), "end": summary.end.isoformat(), "sessions": summary.sessions,
         "accounts": ", ".join(summary.accounts), "symphonies": summary.symphonies,
         "rows_written": sum(summary.rows.values()), "total_nav_usd": float(sum(last.values())),
+        "live_controls": "; ".join(control_events(summary.result)) or "none",
         **{f"{k}_s": round(v, 3) for k, v in summary.timings.items()}})
 
 
@@ -237,4 +256,5 @@ def paper_replay_job():
     paper_replay_op()
 
 
-__all__ = ["ReplaySummary", "ReplayConfig", "ingest_bars", "replay_range", "cost_model_of", "paper_replay_job"]
+__all__ = ["ReplaySummary", "ReplayConfig", "ingest_bars", "replay_range", "control_events", "cost_model_of",
+           "paper_replay_job"]

@@ -3,10 +3,13 @@
 * :func:`start_state` — what every symphony carries into the first replayed session: its latest ``positions``
   snapshot before it (or its capital in cash if it never traded), its last NAV and its NAV history (one query
   each, for all the replayed accounts).
+* :func:`range_controls` — the live controls (``symphony_controls``) that can act on a session of the range, by
+  symphony id, for :func:`engine.replay.replay`'s ``controls``.
 * :func:`write_replay` — every row of an :class:`engine.replay.ReplayResult` in **one transaction**: for each table
   the replayed accounts' rows of the replayed sessions are deleted and the new ones inserted (one bulk insert per
-  table), then the ``replay_runs`` row of each account. Re-running a range replaces it; other accounts and other
-  sessions are untouched; a failure leaves the warehouse as it was.
+  table), then the ``replay_runs`` row of each account and the live controls' changes (``started_session``,
+  ``consumed_session`` + status). Re-running a range replaces it; other accounts and other sessions are untouched;
+  a failure leaves the warehouse as it was.
 
 Tables written (the daily graph's, so the dashboard reads a replay as it reads live trading): ``target_allocations``,
 ``decision_traces``, ``symphony_runs``, ``orders``, ``order_intents``, ``sim_broker_orders`` (the simulated
@@ -23,10 +26,11 @@ from typing import Any, Iterable, Mapping
 import pandas as pd
 import sqlalchemy as sa
 
+from engine.controls import ACTING_STATUSES
 from engine.ledger import Ledger
 from warehouse.repos.ledgers import positions_before
 from warehouse.repos.orders import fill_rows
-from warehouse.schema import CASH_TICKER
+from warehouse.schema import CASH_TICKER, symphony_controls
 from warehouse.scope import AccountScope, require_scope
 from warehouse.store import Warehouse, coerce_frame
 
@@ -77,6 +81,21 @@ def start_state(wh: Warehouse, scope: AccountScope, first_session: Any) -> dict[
     return out
 
 
+def range_controls(wh: Warehouse, accounts: Iterable[str], start: dt.date, end: dt.date) -> dict[str, list[dict]]:
+    """The control rows of ``accounts`` that can act on a session of ``[start, end]``, by symphony id (oldest set
+    first): open, or consumed on/after ``start`` (a re-run of the range repeats those decisions), with
+    ``effective_session <= end``. Cleared controls never act."""
+    rows = wh.read("symphony_controls", where={"account_id": sorted(set(accounts)), "status": list(ACTING_STATUSES)})
+    out: dict[str, list[dict]] = {}
+    for r in rows.sort_values(["set_at", "control_id"]).to_dict("records"):
+        consumed = r["consumed_session"]
+        consumed = None if consumed is None or (not isinstance(consumed, dt.date) and pd.isna(consumed)) else consumed
+        if r["effective_session"] > end or (r["status"] == "consumed" and (consumed is None or consumed < start)):
+            continue
+        out.setdefault(str(r["symphony_id"]), []).append(r)
+    return out
+
+
 def _frame(rows: list[dict], columns: Iterable[str] | None = None) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=list(columns) if columns is not None and not rows else None)
 
@@ -108,7 +127,8 @@ def replay_rows(result, stamp: dt.datetime | None = None) -> dict[str, pd.DataFr
 def write_replay(wh: Warehouse, result, accounts: Iterable[str], runs: Iterable[Mapping[str, Any]] = ()) -> dict[str, int]:
     """Write a replay: for each table of :data:`REPLAY_TABLES`, delete the rows of ``accounts`` dated inside
     ``[result.sessions[0], result.sessions[-1]]`` and insert the result's rows; then upsert ``runs`` into
-    ``replay_runs``. All in one transaction (idempotent; all or nothing).
+    ``replay_runs`` and store ``result.control_transitions`` on the accounts' ``symphony_controls`` rows. All in
+    one transaction (idempotent; all or nothing).
 
     Args:
         result: an :class:`engine.replay.ReplayResult`.
@@ -116,7 +136,7 @@ def write_replay(wh: Warehouse, result, accounts: Iterable[str], runs: Iterable[
         runs: ``replay_runs`` rows (one per account).
 
     Returns:
-        Rows inserted per table.
+        Rows inserted per table (``symphony_controls``: rows changed, present when a control changed).
 
     Raises:
         ValueError: a row of an account outside ``accounts`` or dated outside the range (nothing is written).
@@ -149,6 +169,13 @@ def write_replay(wh: Warehouse, result, accounts: Iterable[str], runs: Iterable[
                 conn.execute(rt.delete().where(rt.c.account_id == r["account_id"], rt.c.start_date == r["start_date"],
                                                rt.c.end_date == r["end_date"]))
             counts["replay_runs"] = wh.insert(conn, rt, coerce_frame(rt, run_frame))
+        ct = symphony_controls
+        transitions = list(getattr(result, "control_transitions", ()))
+        for control_id, change in transitions:
+            conn.execute(ct.update().where(ct.c.control_id == control_id, ct.c.account_id.in_(accounts))
+                         .values(**change))
+        if transitions:
+            counts["symphony_controls"] = len(transitions)
     return counts
 
 
@@ -160,4 +187,5 @@ def replay_runs(wh: Warehouse, scope: AccountScope) -> pd.DataFrame:
     return wh.fetch(stmt)
 
 
-__all__ = ["REPLAY_TABLES", "CarriedBook", "start_state", "replay_rows", "write_replay", "replay_runs"]
+__all__ = ["REPLAY_TABLES", "CarriedBook", "start_state", "range_controls", "replay_rows", "write_replay",
+           "replay_runs"]
