@@ -282,3 +282,22 @@ def test_cash_until_a_branch_switch_under_rule_none_continues_across_two_replays
     for table in ("positions", "daily_nav", "orders", "order_intents"):
         pd.testing.assert_frame_equal(rows_of(split, table, "spy-or-tlt"), rows_of(whole, table, "spy-or-tlt"),
                                       obj=table)
+
+
+def test_the_paper_replay_job_applies_the_controls_and_reports_them(tmp_path, capsys):
+    """The Dagster door: the ``paper_replay`` job skips the same rebalance, stores the consumption and names it in
+    its ``live_controls`` metadata."""
+    from orchestration.definitions import build_definitions
+
+    url = make_warehouse(tmp_path, "job")
+    set_control(url, capsys, "spy-tlt", "skip_next_rebalance", CONTROL_FROM)
+    job = build_definitions(warehouse_url=url).resolve_job_def("paper_replay")
+    config = {"ops": {"replay_sessions": {"config": {"start": START, "end": END, "accounts": ["acct"]}}}}
+    result = job.execute_in_process(run_config=config, instance=dg.DagsterInstance.ephemeral())
+    assert result.success
+    meta = next(e for e in result.all_events if e.is_successful_output).step_output_data.metadata
+    assert meta["live_controls"].value == ("2026-07-01 spy-tlt: hold — skip_next_rebalance set by root: this "
+                                           "rebalance skipped, holdings kept")
+    ctl = the_control(url, "spy-tlt")
+    assert (ctl["status"], ctl["consumed_session"]) == ("consumed", JULY_1)
+    assert read(url, "order_intents", session_date=JULY_1, symphony_id="spy-tlt").empty
