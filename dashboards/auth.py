@@ -73,8 +73,10 @@ UNKNOWN_CLIENT = "unknown"
 WRONG = "Wrong username or password."
 DEMO_REFUSED = ("The demo user signs in only while the dashboard listens on a loopback address (127.0.0.1); this "
                 "server listens on {address}. Sign in as a real user.")
-#: A valid hash of a random password, checked when the username is unknown so that both cases take as long.
-_DUMMY_HASH = bcrypt.hashpw(b"not-a-user-password", bcrypt.gensalt(rounds=12))
+#: A valid bcrypt hash (cost 12, like every stored one) of a password no user has, checked when the username is
+#: unknown so that both cases take as long. A constant: made once with ``bcrypt.hashpw(b"not-a-user-password",
+#: bcrypt.gensalt(rounds=12))`` instead of at every import (~0.25 s for each process importing this module).
+_DUMMY_HASH = "$2b$12$ZbrWUI.X6u1thZ/3SDVfoOJ0lLlLSpifPYYbQb.teVNOagQr5IGd6"
 
 #: Passwords (their letters, lower-cased) refused as trivial, whatever digits or signs surround them.
 COMMON_WORDS = frozenset({
@@ -283,7 +285,7 @@ def authenticate(wh: Warehouse, username: str, password: str) -> User | None:
     """
     record = user_repo.get(wh, username)
     if record is None:
-        verify_password(password, _DUMMY_HASH.decode("ascii"))
+        verify_password(password, _DUMMY_HASH)
         return None
     if not verify_password(password, record.password_hash) or record.disabled:
         return None
@@ -361,7 +363,7 @@ def attempt_sign_in(wh: Warehouse, username: str, password: str, *, client: str 
         return SignInResult("locked", message=f"Too many failed sign-ins. Try again in {minutes} minute"
                                               f"{'s' if minutes != 1 else ''}.",
                             retry_after_s=(until - now).total_seconds())
-    ok = verify_password(password, record.password_hash if record else _DUMMY_HASH.decode("ascii"))
+    ok = verify_password(password, record.password_hash if record else _DUMMY_HASH)
     reason, message = "", WRONG
     if record is None:
         reason = "unknown username" if username else "no username"
