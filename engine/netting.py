@@ -28,7 +28,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass, field
-from typing import Literal, Mapping
+from typing import Iterable, Literal, Mapping
 
 from engine.orders import client_order_id
 
@@ -191,32 +191,72 @@ def plan_account(account_id: str, session_date: dt.date, intents: list[SymphonyI
     return plan
 
 
+@dataclass(frozen=True)
+class TickerNet:
+    """One ticker's intents in an account and their net: ``net_qty`` shares (+ buy) at ``price`` USD.
+
+    ``two_sided``: some intent buys and some sells (a cross inside the account is possible).
+    """
+
+    ticker: str
+    intents: tuple[SymphonyIntent, ...]
+    net_qty: float
+    price: float
+
+    @property
+    def notional_usd(self) -> float:
+        return abs(self.net_qty) * self.price
+
+    @property
+    def two_sided(self) -> bool:
+        return any(i.delta_qty > 0 for i in self.intents) and any(i.delta_qty < 0 for i in self.intents)
+
+    def order(self, account_id: str, session_date: dt.date, *, notional_buys: bool) -> NetOrder:
+        """The one broker order for the net, with its deterministic client id (:func:`engine.orders.client_order_id`):
+        a sell by quantity; a buy by notional floored to the cent (``notional_buys``) or by quantity."""
+        side: Literal["buy", "sell"] = "buy" if self.net_qty > 0 else "sell"
+        cid = client_order_id(account_id, NET, session_date, self.ticker, side)
+        if side == "buy" and notional_buys:   # floored to the cent: never more cash than the buyers planned
+            return NetOrder(cid, account_id, session_date, self.ticker, side,
+                            math.floor(self.net_qty * self.price * 100 + 1e-6) / 100, None, self.price, self.intents)
+        # by quantity: a sale never gives up more shares than the sellers' ledgers
+        return NetOrder(cid, account_id, session_date, self.ticker, side, None, float(abs(self.net_qty)),
+                        self.price, self.intents)
+
+
+def by_ticker(intents: Iterable[SymphonyIntent]) -> list[TickerNet]:
+    """One account's intents grouped per ticker (tickers sorted, intents in their given order), each with its net
+    (the first intent's price: every intent of a ticker carries the session's price)."""
+    groups: dict[str, list[SymphonyIntent]] = {}
+    for i in intents:
+        groups.setdefault(i.ticker, []).append(i)
+    return [TickerNet(t, tuple(g), sum(i.delta_qty for i in g), g[0].price) for t, g in sorted(groups.items())]
+
+
+def sells_first(orders: list[NetOrder]) -> list[NetOrder]:
+    """``orders`` sorted in place as they are sent: every sell before any buy (the sales' cash pays the buys),
+    then by ticker."""
+    orders.sort(key=lambda o: (o.side != "sell", o.ticker))
+    return orders
+
+
 def net_orders(account_id: str, session_date: dt.date, intents: list[SymphonyIntent], *,
                min_notional_usd: float = 1.0) -> NettingPlan:
-    """Net the intents of one account per ticker into orders (sells before buys, then by ticker)."""
-    by_ticker: dict[str, list[SymphonyIntent]] = {}
-    for i in intents:
-        by_ticker.setdefault(i.ticker, []).append(i)
+    """Net the intents of one account per ticker into orders (sells before buys, then by ticker).
+
+    A net under ``min_notional_usd`` sends nothing: an exact cross (both sides, under half a cent) is ``crossed``,
+    anything else ``skipped``. Sells go by quantity, buys by notional floored to the cent (:meth:`TickerNet.order`).
+    """
     plan = NettingPlan()
-    for ticker, group in sorted(by_ticker.items()):
-        net = sum(i.delta_qty for i in group)
-        price = group[0].price
-        if abs(net) * price < min_notional_usd:
-            if any(i.delta_qty > 0 for i in group) and any(i.delta_qty < 0 for i in group) and \
-                    abs(net) * price < 0.005:
-                plan.crossed[ticker] = tuple(group)
+    for tn in by_ticker(intents):
+        if tn.notional_usd < min_notional_usd:
+            if tn.two_sided and tn.notional_usd < 0.005:
+                plan.crossed[tn.ticker] = tn.intents
             else:
-                plan.skipped[ticker] = tuple(group)
+                plan.skipped[tn.ticker] = tn.intents
             continue
-        side: Literal["buy", "sell"] = "buy" if net > 0 else "sell"
-        cid = client_order_id(account_id, NET, session_date, ticker, side)
-        if side == "sell":   # by quantity: never more shares than the sellers' ledgers give up
-            order = NetOrder(cid, account_id, session_date, ticker, side, None, float(-net), price, tuple(group))
-        else:                # notional, floored to the cent: never more cash than the buyers planned
-            order = NetOrder(cid, account_id, session_date, ticker, side,
-                             math.floor(net * price * 100 + 1e-6) / 100, None, price, tuple(group))
-        plan.orders.append(order)
-    plan.orders.sort(key=lambda o: (o.side != "sell", o.ticker))
+        plan.orders.append(tn.order(account_id, session_date, notional_buys=True))
+    sells_first(plan.orders)
     return plan
 
 

@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
-from typing import Callable, Iterable, Literal, Mapping, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 import pandas as pd
@@ -58,8 +58,7 @@ from engine.evaluate import CASH, Evaluation, IndicatorCache, evaluate, root_tic
 from engine.ledger import Ledger, OrderOutcome, needs_rebalance, settle
 from engine.metrics import PERIODS_PER_YEAR, annualized_return
 from engine.model import Root
-from engine.netting import NET, NetOrder, NettingPlan, SymphonyIntent, intents_for, plan_account
-from engine.orders import client_order_id
+from engine.netting import NET, NettingPlan, SymphonyIntent, by_ticker, intents_for, plan_account, sells_first
 from engine.risk import RiskLimits, account_loss, gate
 
 EXACT = "exact"
@@ -243,27 +242,19 @@ def exact_intents(symphony_id: str, holdings: Mapping[str, float], cash: float, 
 def net_by_quantity(account_id: str, session: dt.date, intents: Iterable[SymphonyIntent]) -> NettingPlan:
     """One account's intents netted per ticker with every order by quantity (the exact sizing's orders).
 
-    Per ticker: the net ``N = Σ Δq``; ``|N|·p`` under :data:`engine.costs.MIN_FILL_NOTIONAL` with both sides present
-    is an exact cross (no order), one side alone under it is skipped; otherwise one order of ``|N|`` shares,
-    ``buy`` or ``sell``, with the deterministic client id of :func:`engine.orders.client_order_id`. Orders are
-    sorted sells first, then by ticker.
+    Per ticker (:func:`engine.netting.by_ticker`): the net ``N = Σ Δq``; ``|N|·p`` under
+    :data:`engine.costs.MIN_FILL_NOTIONAL` with both sides present is an exact cross (no order), one side alone
+    under it is skipped; otherwise one order of ``|N|`` shares, ``buy`` or ``sell``, with the deterministic client
+    id of :func:`engine.orders.client_order_id` (:meth:`engine.netting.TickerNet.order`). Orders are sorted sells
+    first, then by ticker.
     """
-    by_ticker: dict[str, list[SymphonyIntent]] = {}
-    for i in intents:
-        by_ticker.setdefault(i.ticker, []).append(i)
     plan = NettingPlan()
-    for ticker, group in sorted(by_ticker.items()):
-        net = sum(i.delta_qty for i in group)
-        price = group[0].price
-        if abs(net) * price < MIN_FILL_NOTIONAL:
-            both = any(i.delta_qty > 0 for i in group) and any(i.delta_qty < 0 for i in group)
-            (plan.crossed if both else plan.skipped)[ticker] = tuple(group)
+    for tn in by_ticker(intents):
+        if tn.notional_usd < MIN_FILL_NOTIONAL:
+            (plan.crossed if tn.two_sided else plan.skipped)[tn.ticker] = tn.intents
             continue
-        side: Literal["buy", "sell"] = "buy" if net > 0 else "sell"
-        cid = client_order_id(account_id, NET, session, ticker, side)
-        plan.orders.append(NetOrder(cid, account_id, session, ticker, side, None, float(abs(net)), price,
-                                    tuple(group)))
-    plan.orders.sort(key=lambda o: (o.side != "sell", o.ticker))
+        plan.orders.append(tn.order(account_id, session, notional_buys=False))
+    sells_first(plan.orders)
     return plan
 
 
