@@ -4,6 +4,7 @@ parameters, the stitched curve, the heat map, and the PBO / DSR readings; an ana
 of it. Also the page's pure reads and charts."""
 from __future__ import annotations
 
+import gc
 import shutil
 import warnings
 from pathlib import Path
@@ -43,16 +44,16 @@ def build_research_db(path: Path) -> Path:
             seed_symphonies(wh, [ROOT / "symphonies" / "golden_rotation_2x.clj"], "acct-a")
         wh.upsert("accounts", pd.DataFrame([{"account_id": "acct-b", "name": "Bob"}]), ["account_id"])
         add_users(wh, ("alice", "bob"))
-    inst = dg.DagsterInstance.ephemeral()
-    inst.add_dynamic_partitions(SYMPHONY_PARTITIONS, [SID])
-    inst.add_dynamic_partitions(STUDY_PARTITIONS, [STUDY])
-    res = build_resources(warehouse_url=url)
-    assert dg.materialize([research_backtest], resources=res, instance=inst, partition_key=SID, run_config={
-        "ops": {"research_backtest": {"config": {"start": "2012-01-03", "end": "2019-12-31",
-                                                 "oos_start": "2018-01-02"}}}}).success
-    assert dg.materialize([walk_forward_study], resources=res, instance=inst,
-                          partition_key=dg.MultiPartitionKey({"symphony": SID, "study": STUDY}),
-                          run_config={"ops": {"walk_forward_study": {"config": WF}}}).success
+    with dg.DagsterInstance.ephemeral() as inst:
+        inst.add_dynamic_partitions(SYMPHONY_PARTITIONS, [SID])
+        inst.add_dynamic_partitions(STUDY_PARTITIONS, [STUDY])
+        res = build_resources(warehouse_url=url)
+        assert dg.materialize([research_backtest], resources=res, instance=inst, partition_key=SID, run_config={
+            "ops": {"research_backtest": {"config": {"start": "2012-01-03", "end": "2019-12-31",
+                                                     "oos_start": "2018-01-02"}}}}).success
+        assert dg.materialize([walk_forward_study], resources=res, instance=inst,
+                              partition_key=dg.MultiPartitionKey({"symphony": SID, "study": STUDY}),
+                              run_config={"ops": {"walk_forward_study": {"config": WF}}}).success
     # the warehouse bars of the benchmark for the split chart (the daily graph ingests them in production)
     from warehouse.bundled import load_adjusted_closes
     spy = load_adjusted_closes(["SPY"]).loc["2012-01-03":"2019-12-31", "SPY"]
@@ -60,6 +61,7 @@ def build_research_db(path: Path) -> Path:
         wh.upsert("daily_bars", pd.DataFrame({"session_date": spy.index.date, "ticker": "SPY", "close": spy.to_numpy(),
                                               "adj_close": spy.to_numpy(), "source": "bundled"}),
                   ["session_date", "ticker"])
+    gc.collect()   # the runs' garbage is collected here, not in an AppTest script thread (tests/e2e/conftest.py)
     return path
 
 

@@ -31,13 +31,28 @@ def seeded_db(tmp_path_factory) -> Path:
         warnings.simplefilter("ignore")
         seed_symphonies(wh, [ROOT / "symphonies" / "sector_surfing_rsi_bottom2.clj",
                              ROOT / "symphonies" / "spy_avgo_qqq_nvda_inverse_vol.clj"], "acct-a")
-    for s in SESSIONS:
-        assert dg.materialize(DAILY_ASSETS, resources=build_resources(warehouse_url=url), partition_key=s,
-                              instance=dg.DagsterInstance.ephemeral()).success
-    assert dg.materialize([symphony_backtests], resources=build_resources(warehouse_url=url),
-                          instance=dg.DagsterInstance.ephemeral(),
-                          run_config={"ops": {"symphony_backtests": {"config": {"start": "2024-01-02",
-                                                                                 "end": "2024-06-21"}}}}).success
+    with dg.DagsterInstance.ephemeral() as instance:
+        for s in SESSIONS:
+            assert dg.materialize(DAILY_ASSETS, resources=build_resources(warehouse_url=url), partition_key=s,
+                                  instance=instance).success
+        assert dg.materialize([symphony_backtests], resources=build_resources(warehouse_url=url),
+                              instance=instance,
+                              run_config={"ops": {"symphony_backtests": {"config": {"start": "2024-01-02",
+                                                                                     "end": "2024-06-21"}}}}).success
     create_user(wh, USER, PASSWORD, "analyst", "acct-a")
     wh.dispose()
+    _collect_here()
     return path
+
+
+def _collect_here() -> None:
+    """Collect the runs' garbage now, in this (the main) thread.
+
+    Otherwise a later collection may happen in a Streamlit script thread of AppTest: finalizing the runs' SQLite
+    connections there fails ("SQLite objects created in a thread ..."), the failure's traceback is formatted with
+    ``ast.parse``, and under CPython 3.11 before 3.11.8 (gh-106905) an ``ast.parse`` nested in the page's own AST
+    construction breaks it: ``SystemError: AST constructor recursion depth mismatch``, and the page fails.
+    """
+    import gc
+
+    gc.collect()
