@@ -6,6 +6,7 @@ and the sidebar widgets, like a person would.
 """
 from __future__ import annotations
 
+import functools
 from pathlib import Path
 
 import pandas as pd
@@ -27,11 +28,25 @@ USERS: dict[str, tuple[str, str, str | None]] = {
 }
 
 
+#: :func:`dashboards.auth.hash_password` of a :data:`USERS` password, made once per test session.
+_fixture_hash = functools.lru_cache(maxsize=None)(auth.hash_password)
+
+
 def add_users(wh: Warehouse, names: tuple[str, ...] = tuple(USERS)) -> None:
-    """Create the :data:`USERS` named (their accounts must exist)."""
-    for name in names:
-        password, role, account = USERS[name]
-        auth.create_user(wh, name, password, role, account)
+    """Create the :data:`USERS` named (their accounts must exist), through :func:`dashboards.auth.create_user`.
+
+    Each password's bcrypt hash (the production cost, 12) is made once per test session and reused: only the salt
+    is shared between tests, and sign-ins still check it with bcrypt. Hashing four users at cost 12 took ~1 s in
+    every test that seeds them.
+    """
+    real = auth.hash_password
+    auth.hash_password = _fixture_hash
+    try:
+        for name in names:
+            password, role, account = USERS[name]
+            auth.create_user(wh, name, password, role, account)
+    finally:
+        auth.hash_password = real
 
 
 def open_app(timeout: float = 60) -> AppTest:
