@@ -28,6 +28,7 @@ from engine.calendar import previous_session  # noqa: E402
 from engine.model import tickers  # noqa: E402
 from orchestration.cli import seed_symphonies  # noqa: E402
 from orchestration.definitions import build_resources  # noqa: E402
+from resources import AlpacaBroker  # noqa: E402
 from scripts.bench import load_all  # noqa: E402
 from tests.fakes.alpaca_server import FakeAlpacaServer  # noqa: E402
 from warehouse import Warehouse  # noqa: E402
@@ -105,7 +106,9 @@ def main() -> int:
     url, servers, _ = build_fleet(tmp, args.accounts, args.per_account, args.faults)
     wh = Warehouse(url)
     resources = build_resources(warehouse_url=url, broker="alpaca")
-    resources["broker"] = resources["broker"].model_copy(update={"backoff_s": 0.0})
+    # a new resource, not model_copy(update=...): Dagster rebuilds a resource from its config when the run starts,
+    # which drops a model_copy update (the run then waited 1, 2, 4 s between broker retries under --faults)
+    resources["broker"] = AlpacaBroker(url_override=resources["broker"].url_override, backoff_s=0.0)
     import tracemalloc
 
     if args.tracemalloc:
