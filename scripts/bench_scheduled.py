@@ -322,7 +322,9 @@ def bench_one(executor: str, session: str, workdir: Path, postgres_url: str | No
     if fleet:
         from scripts.bench_daily import build_fleet
 
-        url, servers, env = build_fleet(home, *fleet, quiet=True)
+        with warnings.catch_warnings():   # the corpus's known SymphonyWarnings (normalised weights, NaN weight)
+            warnings.simplefilter("ignore")
+            url, servers, env = build_fleet(home, *fleet, quiet=True)
         env = {**env, "ORAGAMI_BROKER": "alpaca"}
     else:
         url = f"duckdb:///{home / 'warehouse.duckdb'}"
