@@ -304,7 +304,7 @@ def test_the_paper_replay_job_writes_what_the_cli_writes(demo_wh, tmp_path):
 # -- the buffered sizing is the daily graph's planner ------------------------------------------------------------
 
 @pytest.mark.slow
-def test_buffered_replay_trades_what_the_daily_graph_trades_and_the_graph_continues_from_it(tmp_path):
+def test_buffered_replay_trades_what_the_daily_graph_trades_and_the_graph_continues_from_it(tmp_path, monkeypatch):
     from orchestration.cli import run_daily
 
     s1, s2, s3 = sessions_in_range("2026-07-28", "2026-07-30")
@@ -313,21 +313,14 @@ def test_buffered_replay_trades_what_the_daily_graph_trades_and_the_graph_contin
     for wh in (graph, rep):
         wh.create_schema()
         _quiet_seed(wh, DEMO, "acct-a")
-    old = os.environ.get("ORAGAMI_WAREHOUSE_URL")
-    try:
-        os.environ["ORAGAMI_WAREHOUSE_URL"] = graph_url
-        for s in (s1, s2, s3):
-            assert run_daily(s, dg.DagsterInstance.ephemeral())
-        # two sessions replayed, the third traded by the graph on the replayed ledgers
-        assert main(["replay", "--from", s1.isoformat(), "--to", s2.isoformat(), "--sizing", "buffered",
-                     "--warehouse", replay_url]) == 0
-        os.environ["ORAGAMI_WAREHOUSE_URL"] = replay_url
-        assert run_daily(s3, dg.DagsterInstance.ephemeral())
-    finally:
-        if old is None:
-            os.environ.pop("ORAGAMI_WAREHOUSE_URL", None)
-        else:
-            os.environ["ORAGAMI_WAREHOUSE_URL"] = old
+    monkeypatch.setenv("ORAGAMI_WAREHOUSE_URL", graph_url)   # undone after the test
+    for s in (s1, s2, s3):
+        assert run_daily(s, dg.DagsterInstance.ephemeral())
+    # two sessions replayed, the third traded by the graph on the replayed ledgers
+    assert main(["replay", "--from", s1.isoformat(), "--to", s2.isoformat(), "--sizing", "buffered",
+                 "--warehouse", replay_url]) == 0
+    monkeypatch.setenv("ORAGAMI_WAREHOUSE_URL", replay_url)
+    assert run_daily(s3, dg.DagsterInstance.ephemeral())
     for table, key in (("positions", ["symphony_id", "session_date", "ticker"]),
                        ("daily_nav", ["symphony_id", "session_date"]),
                        ("orders", ["client_order_id"])):

@@ -196,7 +196,7 @@ def test_replaying_the_range_again_repeats_the_control_decisions(tmp_path, capsy
 
 
 @pytest.mark.slow
-def test_a_buffered_replay_with_controls_trades_what_the_daily_graph_trades(tmp_path, capsys):
+def test_a_buffered_replay_with_controls_trades_what_the_daily_graph_trades(tmp_path, capsys, monkeypatch):
     """06-29 .. 07-01, both controls from 06-30: the graph session by session and a buffered replay of the three
     sessions write the same orders, intents, ledgers and NAV, and leave the controls in the same state."""
     from orchestration.cli import run_daily
@@ -206,16 +206,9 @@ def test_a_buffered_replay_with_controls_trades_what_the_daily_graph_trades(tmp_
     for url in (graph, rep):
         set_control(url, capsys, "spy-tlt", "cash_until_rebalance", s2.isoformat())
         set_control(url, capsys, "qqq-gld", "skip_next_rebalance", s2.isoformat())
-    old = os.environ.get("ORAGAMI_WAREHOUSE_URL")
-    try:
-        os.environ["ORAGAMI_WAREHOUSE_URL"] = graph
-        for s in (s1, s2, s3):
-            assert run_daily(s, dg.DagsterInstance.ephemeral())
-    finally:
-        if old is None:
-            os.environ.pop("ORAGAMI_WAREHOUSE_URL", None)
-        else:
-            os.environ["ORAGAMI_WAREHOUSE_URL"] = old
+    monkeypatch.setenv("ORAGAMI_WAREHOUSE_URL", graph)   # the graph's warehouse (undone after the test)
+    for s in (s1, s2, s3):
+        assert run_daily(s, dg.DagsterInstance.ephemeral())
     replay(rep, capsys, "--sizing", "buffered", start=s1.isoformat(), end=s3.isoformat())
     # what the controls did (on both): spy-tlt cash on s2 and back on s3, qqq-gld's s2 rebalance skipped
     for url in (graph, rep):
