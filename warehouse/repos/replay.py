@@ -26,7 +26,7 @@ from typing import Any, Iterable, Mapping
 import pandas as pd
 import sqlalchemy as sa
 
-from engine.controls import ACTING_STATUSES
+from engine.controls import ACTING_STATUSES, _date_or_none
 from engine.ledger import Ledger
 from warehouse.repos.ledgers import positions_before
 from warehouse.repos.orders import fill_rows
@@ -88,8 +88,7 @@ def range_controls(wh: Warehouse, accounts: Iterable[str], start: dt.date, end: 
     rows = wh.read("symphony_controls", where={"account_id": sorted(set(accounts)), "status": list(ACTING_STATUSES)})
     out: dict[str, list[dict]] = {}
     for r in rows.sort_values(["set_at", "control_id"]).to_dict("records"):
-        consumed = r["consumed_session"]
-        consumed = None if consumed is None or (not isinstance(consumed, dt.date) and pd.isna(consumed)) else consumed
+        consumed = _date_or_none(r["consumed_session"])
         if r["effective_session"] > end or (r["status"] == "consumed" and (consumed is None or consumed < start)):
             continue
         out.setdefault(str(r["symphony_id"]), []).append(r)
