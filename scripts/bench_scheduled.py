@@ -118,15 +118,15 @@ class Topology:
         self.grpc_port = free_port()
         self.web_port = free_port()
         self.procs: dict[str, subprocess.Popen] = {}
+        self.workspace = self.home / "workspace.yaml"   # written on entry; read by the webserver and the daemon
 
     # -- processes ------------------------------------------------------------------------------------------
 
     def __enter__(self) -> "Topology":
         self.home.mkdir(parents=True, exist_ok=True)
         (self.home / "dagster.yaml").write_text(self.instance_yaml)
-        workspace = self.home / "workspace.yaml"
-        workspace.write_text(f"load_from:\n  - grpc_server:\n      host: 127.0.0.1\n      port: {self.grpc_port}\n"
-                             f"      location_name: {LOCATION}\n")
+        self.workspace.write_text(f"load_from:\n  - grpc_server:\n      host: 127.0.0.1\n"
+                                  f"      port: {self.grpc_port}\n      location_name: {LOCATION}\n")
         # Create (or migrate) the instance storage once, before three processes would race to create it (on a fresh
         # SQLite home that race leaves two alembic heads and every process fails to open the instance).
         migrate = subprocess.run([str(BIN / "dagster"), "instance", "migrate"], cwd=ROOT, env=self.env,
@@ -138,7 +138,7 @@ class Topology:
             self._start("code-server", [str(BIN / "dagster"), "code-server", "start", "-h", "127.0.0.1",
                                         "-p", str(self.grpc_port), "--location-name", LOCATION, *self.target])
             self._start("webserver", [str(BIN / "dagster-webserver"), "-h", "127.0.0.1", "-p", str(self.web_port),
-                                      "-w", str(workspace)])
+                                      "-w", str(self.workspace)])
             if self.start_daemon_on_entry:
                 self.start_daemon()
         except BaseException:
@@ -149,7 +149,7 @@ class Topology:
     def start_daemon(self) -> None:
         """Start ``dagster-daemon run`` on the workspace (once; :meth:`__enter__` does it unless ``daemon=False``)."""
         if "daemon" not in self.procs:
-            self._start("daemon", [str(BIN / "dagster-daemon"), "run", "-w", str(self.home / "workspace.yaml")])
+            self._start("daemon", [str(BIN / "dagster-daemon"), "run", "-w", str(self.workspace)])
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
@@ -315,7 +315,6 @@ def bench_one(executor: str, session: str, workdir: Path, postgres_url: str | No
     account trading its own fake Alpaca paper server on 127.0.0.1 through the real client (``ORAGAMI_BROKER=
     alpaca``); default: the demo account on the simulated broker.
     """
-
     home = workdir / executor
     home.mkdir(parents=True)
     servers, env = [], {}
